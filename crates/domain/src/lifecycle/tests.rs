@@ -1,0 +1,757 @@
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::prelude::*;
+
+use super::*;
+use crate::period::ScheduleInput;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
+        .single()
+        .expect("valid test date")
+}
+
+/// Registration 1–10 May, payment deadline 12 May, check-in 20 May 07:00–09:00, exam ends
+/// 20 May 17:00.
+fn schedule() -> Schedule {
+    Schedule::new(ScheduleInput {
+        registration_opens: t0(),
+        registration_closes: t0() + Duration::days(9),
+        payment_deadline: Some(t0() + Duration::days(11)),
+        checkin_opens: t0() + Duration::days(19) + Duration::hours(7),
+        checkin_closes: t0() + Duration::days(19) + Duration::hours(9),
+        exam_ends: t0() + Duration::days(19) + Duration::hours(17),
+    })
+    .expect("valid schedule")
+}
+
+const DURING_REGISTRATION: i64 = 24;
+const AFTER_DEADLINE: i64 = 24 * 15;
+const DURING_CHECKIN: i64 = 24 * 19 + 8;
+const AFTER_SITTING: i64 = 24 * 21;
+
+fn fee() -> Money {
+    Money::from_fen(128_000).expect("fee")
+}
+
+fn facts(hours: i64) -> Facts {
+    Facts {
+        now: t0() + Duration::hours(hours),
+        schedule: schedule(),
+        fee: fee(),
+        seat: SeatAnswer::NotAsked,
+        payment: PaymentFacts::default(),
+    }
+}
+
+fn reason(text: &str) -> Reason {
+    Reason::parse(text).expect("non-empty reason")
+}
+
+fn moved(step: Step) -> Decision {
+    match step {
+        Step::Moved(decision) => decision,
+        Step::Unchanged(why) => panic!("expected a move, got {why:?}"),
+    }
+}
+
+#[test]
+fn the_journey_of_the_manual() {
+    let submit_facts = SubmitFacts {
+        now: t0() + Duration::hours(DURING_REGISTRATION),
+        schedule: schedule(),
+        profile_complete: true,
+        photo_accepted: true,
+        choice_valid: true,
+        has_live_registration: false,
+    };
+    let mut status = submit(Actor::Participant, &submit_facts).expect("submitted");
+    assert_eq!(status, Status::new(State::PendingReview));
+
+    let f = facts(DURING_REGISTRATION);
+    let reject = Event::Reject {
+        reason: reason("照片不是白底"),
+    };
+    status
+        .apply(&reject, Actor::Reviewer, &f)
+        .expect("rejected");
+    assert_eq!(status.state, State::Rejected);
+    status
+        .apply(&Event::Resubmit, Actor::Participant, &f)
+        .expect("resubmitted");
+    let approve = Facts {
+        seat: SeatAnswer::Taken,
+        ..f
+    };
+    let d = moved(
+        status
+            .apply(&Event::Approve, Actor::Reviewer, &approve)
+            .expect("approved"),
+    );
+    assert_eq!(d.seat_change(), SeatChange::Take);
+    let pay = Event::ConfirmPayment {
+        amount: fee(),
+        via: PaymentMethod::WechatPay,
+    };
+    let d = moved(
+        status
+            .apply(&pay, Actor::PaymentProvider, &f)
+            .expect("paid"),
+    );
+    assert_eq!(d.paid_via, Some(PaymentMethod::WechatPay));
+    assert_eq!(d.seat_change(), SeatChange::Keep);
+    assert_eq!(
+        status.apply(&pay, Actor::PaymentProvider, &f),
+        Ok(Step::Unchanged(Unchanged::AlreadyPaid))
+    );
+    let checkin = Event::CheckIn {
+        proof: CheckInProof::VenueCode,
+    };
+    status
+        .apply(&checkin, Actor::Participant, &facts(DURING_CHECKIN))
+        .expect("checked in");
+    assert_eq!(
+        status.apply(&checkin, Actor::Participant, &facts(DURING_CHECKIN)),
+        Ok(Step::Unchanged(Unchanged::AlreadyCheckedIn))
+    );
+    status
+        .apply(&Event::SittingEnded, Actor::Clock, &facts(AFTER_SITTING))
+        .expect("completed");
+    assert_eq!(status, Status::new(State::Completed));
+}
+
+#[test]
+fn submit_guards_in_order() {
+    let ok = SubmitFacts {
+        now: t0() + Duration::hours(DURING_REGISTRATION),
+        schedule: schedule(),
+        profile_complete: true,
+        photo_accepted: true,
+        choice_valid: true,
+        has_live_registration: false,
+    };
+    let cases = [
+        (
+            SubmitFacts {
+                now: t0() - Duration::hours(1),
+                ..ok
+            },
+            Refusal::RegistrationClosed,
+        ),
+        (
+            SubmitFacts {
+                profile_complete: false,
+                ..ok
+            },
+            Refusal::ProfileIncomplete,
+        ),
+        (
+            SubmitFacts {
+                photo_accepted: false,
+                ..ok
+            },
+            Refusal::PhotoMissing,
+        ),
+        (
+            SubmitFacts {
+                choice_valid: false,
+                ..ok
+            },
+            Refusal::InvalidChoice,
+        ),
+        (
+            SubmitFacts {
+                has_live_registration: true,
+                ..ok
+            },
+            Refusal::DuplicateRegistration,
+        ),
+    ];
+    for (case, refusal) in cases {
+        assert_eq!(
+            submit(Actor::Participant, &case),
+            Err(TransitionError {
+                state: None,
+                event: EventKind::Submit,
+                refusal
+            })
+        );
+    }
+    assert_eq!(
+        submit(Actor::Reviewer, &ok).map_err(|e| e.refusal),
+        Err(Refusal::WrongActor)
+    );
+}
+
+#[test]
+fn approval_needs_a_seat() {
+    let status = Status::new(State::PendingReview);
+    let full = Facts {
+        seat: SeatAnswer::Full,
+        ..facts(DURING_REGISTRATION)
+    };
+    let err = decide(status, &Event::Approve, Actor::Reviewer, &full).expect_err("full");
+    assert_eq!(err.refusal, Refusal::Full);
+    assert_eq!(
+        err.to_string(),
+        "pending_review 状态下不能执行 approve：该地区名额已满"
+    );
+    let not_asked = facts(DURING_REGISTRATION);
+    assert_eq!(
+        decide(status, &Event::Approve, Actor::Reviewer, &not_asked).map_err(|e| e.refusal),
+        Err(Refusal::SeatNotAsked)
+    );
+}
+
+#[test]
+fn payment_amount_must_equal_fee() {
+    let status = Status::new(State::AwaitingPayment);
+    let short = Money::from_fen(127_999).expect("amount");
+    let pay = Event::ConfirmPayment {
+        amount: short,
+        via: PaymentMethod::WechatPay,
+    };
+    let err = decide(
+        status,
+        &pay,
+        Actor::PaymentProvider,
+        &facts(DURING_REGISTRATION),
+    )
+    .expect_err("mismatch");
+    assert_eq!(
+        err.refusal,
+        Refusal::AmountMismatch {
+            expected: fee(),
+            received: short
+        }
+    );
+    assert_eq!(
+        err.refusal.to_string(),
+        "支付金额（1279.99元）与应缴费用（1280.00元）不符"
+    );
+}
+
+#[test]
+fn payment_method_fits_the_actor() {
+    let status = Status::new(State::AwaitingTransfer);
+    let f = facts(DURING_REGISTRATION);
+    let transfer = Event::ConfirmPayment {
+        amount: fee(),
+        via: PaymentMethod::BankTransfer,
+    };
+    let wechat = Event::ConfirmPayment {
+        amount: fee(),
+        via: PaymentMethod::WechatPay,
+    };
+    assert!(decide(status, &transfer, Actor::Finance, &f).is_ok());
+    assert!(decide(status, &transfer, Actor::Admin, &f).is_ok());
+    assert!(decide(status, &transfer, Actor::PaymentProvider, &f).is_err());
+    assert!(decide(status, &wechat, Actor::Finance, &f).is_err());
+    assert!(decide(status, &wechat, Actor::PaymentProvider, &f).is_ok());
+}
+
+#[test]
+fn withdraw_closes_an_open_order_but_not_a_payment_in_flight() {
+    let status = Status::new(State::AwaitingPayment);
+    let mut f = facts(DURING_REGISTRATION);
+    f.payment.open_order = true;
+    let d = moved(decide(status, &Event::Withdraw, Actor::Participant, &f).expect("withdrawn"));
+    assert_eq!(d.effects, vec![Effect::CloseProviderOrder]);
+    assert_eq!(d.seat_change(), SeatChange::Release);
+    f.payment.in_flight = true;
+    assert_eq!(
+        decide(status, &Event::Withdraw, Actor::Participant, &f).map_err(|e| e.refusal),
+        Err(Refusal::PaymentInFlight)
+    );
+}
+
+#[test]
+fn check_in_needs_the_window_and_the_venue_code() {
+    let status = Status::new(State::Paid);
+    let code = Event::CheckIn {
+        proof: CheckInProof::VenueCode,
+    };
+    let manual = Event::CheckIn {
+        proof: CheckInProof::StaffManual,
+    };
+    let refusal = |event: &Event, actor, hours| {
+        decide(status, event, actor, &facts(hours))
+            .err()
+            .map(|e| e.refusal)
+    };
+    assert_eq!(
+        refusal(&code, Actor::Participant, DURING_REGISTRATION),
+        Some(Refusal::CheckInClosed)
+    );
+    assert_eq!(
+        refusal(&manual, Actor::Participant, DURING_CHECKIN),
+        Some(Refusal::VenueCodeRequired)
+    );
+    assert_eq!(refusal(&manual, Actor::CheckinStaff, DURING_CHECKIN), None);
+    assert_eq!(
+        refusal(&code, Actor::Reviewer, DURING_CHECKIN),
+        Some(Refusal::WrongActor)
+    );
+    // A denied refund keeps the seat: the person may still check in.
+    let denied = Status::new(State::RefundDenied);
+    assert!(decide(denied, &code, Actor::Participant, &facts(DURING_CHECKIN)).is_ok());
+}
+
+#[test]
+fn refunds_follow_the_payment_method() {
+    let status = Status::new(State::RefundRequested);
+    let mut f = facts(AFTER_SITTING);
+    f.payment.paid_via = Some(PaymentMethod::WechatPay);
+    let d = moved(decide(status, &Event::ApproveRefund, Actor::Finance, &f).expect("approved"));
+    assert_eq!(d.effects, vec![Effect::StartProviderRefund]);
+    f.payment.paid_via = Some(PaymentMethod::BankTransfer);
+    let d = moved(decide(status, &Event::ApproveRefund, Actor::Finance, &f).expect("approved"));
+    assert!(d.effects.is_empty());
+
+    let refunding = Status::new(State::Refunding);
+    let failed = Event::RefundFailed {
+        reason: reason("ABNORMAL: 用户银行卡已注销"),
+    };
+    let d = moved(decide(refunding, &failed, Actor::PaymentProvider, &f).expect("flagged"));
+    assert_eq!(
+        d.to,
+        Status {
+            state: State::Refunding,
+            flag: Some(Flag::RefundFailed)
+        }
+    );
+    let d = moved(decide(d.to, &Event::RefundSucceeded, Actor::Finance, &f).expect("refunded"));
+    assert_eq!(d.to, Status::new(State::Refunded));
+    assert_eq!(d.seat_change(), SeatChange::Release);
+}
+
+#[test]
+fn the_clock_respects_its_deadlines() {
+    let awaiting = Status::new(State::AwaitingPayment);
+    let early = decide(
+        awaiting,
+        &Event::PaymentDeadlinePassed,
+        Actor::Clock,
+        &facts(DURING_REGISTRATION),
+    );
+    assert_eq!(
+        early.map_err(|e| e.refusal),
+        Err(Refusal::DeadlineNotReached)
+    );
+    let d = moved(
+        decide(
+            awaiting,
+            &Event::PaymentDeadlinePassed,
+            Actor::Clock,
+            &facts(AFTER_DEADLINE),
+        )
+        .expect("closed"),
+    );
+    assert_eq!(
+        (d.to.state, d.seat_change()),
+        (State::Closed, SeatChange::Release)
+    );
+
+    // A declared transfer is only flagged at the deadline, once, and closed when the sitting ends.
+    let transfer = Status::new(State::AwaitingTransfer);
+    let d = moved(
+        decide(
+            transfer,
+            &Event::PaymentDeadlinePassed,
+            Actor::Clock,
+            &facts(AFTER_DEADLINE),
+        )
+        .expect("flagged"),
+    );
+    assert_eq!(
+        d.to,
+        Status {
+            state: State::AwaitingTransfer,
+            flag: Some(Flag::TransferOverdue)
+        }
+    );
+    assert_eq!(
+        decide(
+            d.to,
+            &Event::PaymentDeadlinePassed,
+            Actor::Clock,
+            &facts(AFTER_DEADLINE)
+        ),
+        Ok(Step::Unchanged(Unchanged::AlreadyFlagged))
+    );
+    let d = moved(
+        decide(
+            d.to,
+            &Event::SittingEnded,
+            Actor::Clock,
+            &facts(AFTER_SITTING),
+        )
+        .expect("closed"),
+    );
+    assert_eq!(d.to, Status::new(State::Closed));
+    assert_eq!(
+        decide(
+            Status::new(State::Paid),
+            &Event::SittingEnded,
+            Actor::Clock,
+            &facts(AFTER_SITTING)
+        )
+        .map_err(|e| e.refusal),
+        Err(Refusal::NotInTable)
+    );
+}
+
+#[test]
+fn reasons_are_required_and_bounded() {
+    assert_eq!(Reason::parse("  "), Err(ReasonError::Empty));
+    assert_eq!(Reason::parse(&"字".repeat(501)), Err(ReasonError::TooLong));
+    assert_eq!(
+        Reason::parse(" 资料不全 ").map(|r| r.as_str().to_owned()),
+        Ok("资料不全".to_owned())
+    );
+}
+
+#[test]
+fn codes_round_trip() {
+    for &state in State::ALL {
+        assert_eq!(State::parse(state.as_str()), Ok(state));
+    }
+    for &kind in EventKind::ALL {
+        assert_eq!(EventKind::parse(kind.as_str()), Ok(kind));
+    }
+    for actor in Actor::ALL {
+        assert_eq!(Actor::parse(actor.as_str()), Ok(actor));
+    }
+    assert_eq!(State::ALL.len(), 13);
+    assert!(State::parse("paid ").is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property tests against an oracle written straight from the spec's table.
+
+use Actor as A;
+use EventKind as E;
+use State as S;
+
+const STAFF_REVIEW: &[Actor] = &[A::Reviewer, A::Admin];
+const STAFF_FINANCE: &[Actor] = &[A::Finance, A::Admin];
+const PARTICIPANT: &[Actor] = &[A::Participant];
+const CLOCK: &[Actor] = &[A::Clock];
+
+/// (from, event, who may, to) — the lifecycle spec's transition table, row by row.
+const TABLE: &[(State, EventKind, &[Actor], State)] = &[
+    (S::Rejected, E::Resubmit, PARTICIPANT, S::PendingReview),
+    (S::PendingReview, E::Withdraw, PARTICIPANT, S::Withdrawn),
+    (S::Rejected, E::Withdraw, PARTICIPANT, S::Withdrawn),
+    (S::AwaitingPayment, E::Withdraw, PARTICIPANT, S::Withdrawn),
+    (
+        S::PendingReview,
+        E::Approve,
+        STAFF_REVIEW,
+        S::AwaitingPayment,
+    ),
+    (S::PendingReview, E::Reject, STAFF_REVIEW, S::Rejected),
+    (
+        S::AwaitingPayment,
+        E::DeclareTransfer,
+        PARTICIPANT,
+        S::AwaitingTransfer,
+    ),
+    (
+        S::AwaitingTransfer,
+        E::TransferNotReceived,
+        STAFF_FINANCE,
+        S::AwaitingPayment,
+    ),
+    (
+        S::AwaitingPayment,
+        E::ConfirmPayment,
+        &[A::PaymentProvider, A::Finance, A::Admin],
+        S::Paid,
+    ),
+    (
+        S::AwaitingTransfer,
+        E::ConfirmPayment,
+        &[A::PaymentProvider, A::Finance, A::Admin],
+        S::Paid,
+    ),
+    (
+        S::Paid,
+        E::CheckIn,
+        &[A::Participant, A::CheckinStaff, A::Admin],
+        S::CheckedIn,
+    ),
+    (
+        S::RefundDenied,
+        E::CheckIn,
+        &[A::Participant, A::CheckinStaff, A::Admin],
+        S::CheckedIn,
+    ),
+    (S::Paid, E::RequestRefund, PARTICIPANT, S::RefundRequested),
+    (
+        S::RefundRequested,
+        E::CancelRefundRequest,
+        PARTICIPANT,
+        S::Paid,
+    ),
+    (
+        S::RefundRequested,
+        E::ApproveRefund,
+        STAFF_FINANCE,
+        S::Refunding,
+    ),
+    (
+        S::RefundRequested,
+        E::DenyRefund,
+        STAFF_FINANCE,
+        S::RefundDenied,
+    ),
+    (
+        S::Refunding,
+        E::RefundSucceeded,
+        &[A::PaymentProvider, A::Finance, A::Admin],
+        S::Refunded,
+    ),
+    (
+        S::Refunding,
+        E::RefundFailed,
+        &[A::PaymentProvider],
+        S::Refunding,
+    ),
+    (S::CheckedIn, E::SittingEnded, CLOCK, S::Completed),
+    (S::PendingReview, E::SittingEnded, CLOCK, S::Closed),
+    (
+        S::AwaitingPayment,
+        E::PaymentDeadlinePassed,
+        CLOCK,
+        S::Closed,
+    ),
+    (S::AwaitingPayment, E::SittingEnded, CLOCK, S::Closed),
+    (S::AwaitingTransfer, E::SittingEnded, CLOCK, S::Closed),
+    // "past the payment deadline it is flagged to finance" (same state, flag raised)
+    (
+        S::AwaitingTransfer,
+        E::PaymentDeadlinePassed,
+        CLOCK,
+        S::AwaitingTransfer,
+    ),
+];
+
+/// Idempotent repeats the spec names: they are accepted and change nothing.
+const REPEATS: &[(State, EventKind)] = &[
+    (S::Paid, E::ConfirmPayment),
+    (S::CheckedIn, E::CheckIn),
+    (S::AwaitingTransfer, E::PaymentDeadlinePassed),
+];
+
+fn any_state() -> impl Strategy<Value = State> {
+    proptest::sample::select(State::ALL.to_vec())
+}
+
+fn any_status() -> impl Strategy<Value = Status> {
+    let flag = proptest::option::of(proptest::sample::select(Flag::ALL.to_vec()));
+    (any_state(), flag).prop_map(|(state, flag)| Status { state, flag })
+}
+
+fn any_reason() -> impl Strategy<Value = Reason> {
+    "[a-z资料不全]{1,12}".prop_map(|text| reason(&text))
+}
+
+fn any_event() -> impl Strategy<Value = Event> {
+    let method = proptest::sample::select(PaymentMethod::ALL.to_vec());
+    let proof = proptest::sample::select(CheckInProof::ALL.to_vec());
+    // Amounts around the fee, so that both matches and mismatches happen.
+    let amount = (127_998i64..128_002).prop_map(|fen| Money::from_fen(fen).expect("positive"));
+    prop_oneof![
+        Just(Event::Submit),
+        Just(Event::Resubmit),
+        Just(Event::Withdraw),
+        Just(Event::Approve),
+        any_reason().prop_map(|reason| Event::Reject { reason }),
+        Just(Event::DeclareTransfer),
+        any_reason().prop_map(|note| Event::TransferNotReceived { note }),
+        (amount, method).prop_map(|(amount, via)| Event::ConfirmPayment { amount, via }),
+        proof.prop_map(|proof| Event::CheckIn { proof }),
+        any_reason().prop_map(|reason| Event::RequestRefund { reason }),
+        Just(Event::CancelRefundRequest),
+        Just(Event::ApproveRefund),
+        any_reason().prop_map(|reason| Event::DenyRefund { reason }),
+        Just(Event::RefundSucceeded),
+        any_reason().prop_map(|reason| Event::RefundFailed { reason }),
+        Just(Event::PaymentDeadlinePassed),
+        Just(Event::SittingEnded),
+    ]
+}
+
+fn any_facts() -> impl Strategy<Value = Facts> {
+    let seat = proptest::sample::select(vec![
+        SeatAnswer::NotAsked,
+        SeatAnswer::Taken,
+        SeatAnswer::Full,
+    ]);
+    let paid_via = proptest::option::of(proptest::sample::select(PaymentMethod::ALL.to_vec()));
+    (
+        -48i64..24 * 25,
+        seat,
+        paid_via,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(hours, seat, paid_via, open_order, in_flight)| Facts {
+            seat,
+            payment: PaymentFacts {
+                paid_via,
+                open_order,
+                in_flight,
+            },
+            ..facts(hours)
+        })
+}
+
+fn any_actor() -> impl Strategy<Value = Actor> {
+    proptest::sample::select(Actor::ALL.to_vec())
+}
+
+fn any_step() -> impl Strategy<Value = (Event, Actor, Facts)> {
+    (any_event(), any_actor(), any_facts())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn random_sequences_stay_inside_the_table(
+        start in any_status(),
+        steps in proptest::collection::vec(any_step(), 1..60),
+    ) {
+        let mut status = start;
+        for (event, actor, facts) in &steps {
+            let before = status;
+            match status.apply(event, *actor, facts) {
+                Ok(Step::Moved(d)) => {
+                    prop_assert!(!before.state.is_terminal(), "left terminal {before:?} by {event:?}");
+                    prop_assert_eq!(d.from, before);
+                    prop_assert_eq!(status, d.to);
+                    prop_assert!(
+                        TABLE.iter().any(|(from, kind, who, to)| {
+                            *from == before.state && *kind == event.kind() && who.contains(actor) && *to == d.to.state
+                        }),
+                        "{:?} --{:?} by {:?}--> {:?} is not in the table", before.state, event.kind(), actor, d.to.state
+                    );
+                }
+                Ok(Step::Unchanged(_)) => {
+                    prop_assert_eq!(status, before);
+                    prop_assert!(REPEATS.contains(&(before.state, event.kind())));
+                }
+                Err(err) => {
+                    prop_assert_eq!(status, before, "a refusal changed the status");
+                    prop_assert_eq!(err.state, Some(before.state));
+                    prop_assert_eq!(err.event, event.kind());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_states_refuse_everything(
+        state in proptest::sample::select(State::ALL.iter().copied().filter(|s| s.is_terminal()).collect::<Vec<_>>()),
+        (event, actor, facts) in any_step(),
+    ) {
+        prop_assert!(decide(Status::new(state), &event, actor, &facts).is_err());
+    }
+
+    #[test]
+    fn every_table_row_is_reachable_by_its_actors(row in proptest::sample::select(TABLE.to_vec()), facts in any_facts()) {
+        // With the guard satisfied, each row's actors get exactly the row's target.
+        let (from, kind, who, to) = row;
+        let hours = match kind {
+            E::CheckIn => DURING_CHECKIN,
+            E::SittingEnded => AFTER_SITTING,
+            E::PaymentDeadlinePassed => AFTER_DEADLINE,
+            _ => DURING_REGISTRATION,
+        };
+        let good = Facts {
+            seat: SeatAnswer::Taken,
+            payment: PaymentFacts { in_flight: false, ..facts.payment },
+            ..facts_at(hours)
+        };
+        for &actor in who {
+            let event = sample_event(kind, actor);
+            match decide(Status::new(from), &event, actor, &good) {
+                Ok(Step::Moved(d)) => prop_assert_eq!(d.to.state, to),
+                other => prop_assert!(false, "{from:?} --{kind:?} by {actor:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_state_has_one_tab_and_its_seed_tag(state in any_state(), ended in any::<bool>()) {
+        let tab = Tab::of(state, ended);
+        let lists: [(Tab, &[State]); 5] = [
+            (Tab::PendingReview, &[S::PendingReview, S::Rejected]),
+            (Tab::AwaitingPayment, &[S::AwaitingPayment, S::AwaitingTransfer]),
+            (Tab::AwaitingCheckIn, &[S::Paid, S::RefundRequested, S::Refunding, S::RefundDenied]),
+            (Tab::CheckedIn, &[S::CheckedIn]),
+            (Tab::Expired, &[S::Refunded, S::Withdrawn, S::Closed, S::Completed]),
+        ];
+        let expected: Vec<Tab> = if ended {
+            vec![Tab::Expired]
+        } else {
+            lists.iter().filter(|(_, states)| states.contains(&state)).map(|(tab, _)| *tab).collect()
+        };
+        prop_assert_eq!(expected, vec![tab]);
+        let seed = [
+            (S::PendingReview, "审核中"), (S::Rejected, "审核不通过"), (S::AwaitingPayment, "待支付"),
+            (S::AwaitingTransfer, "待确认到账"), (S::Paid, "已支付"), (S::RefundRequested, "退款审核中"),
+            (S::Refunding, "退款中"), (S::Refunded, "已退款"), (S::RefundDenied, "退款失败"),
+            (S::CheckedIn, "已报到"), (S::Completed, "已完成"), (S::Withdrawn, "已取消"), (S::Closed, "已关闭"),
+        ];
+        let label = seed.iter().find(|(s, _)| *s == state).map(|(_, l)| *l);
+        prop_assert_eq!(Some(Tag::of(state).label_zh(Tab::PendingReview)), label);
+    }
+}
+
+fn facts_at(hours: i64) -> Facts {
+    facts(hours)
+}
+
+fn sample_event(kind: EventKind, actor: Actor) -> Event {
+    let via = if actor == A::PaymentProvider {
+        PaymentMethod::WechatPay
+    } else {
+        PaymentMethod::BankTransfer
+    };
+    let proof = if actor == A::Participant {
+        CheckInProof::VenueCode
+    } else {
+        CheckInProof::StaffManual
+    };
+    match kind {
+        E::Submit => Event::Submit,
+        E::Resubmit => Event::Resubmit,
+        E::Withdraw => Event::Withdraw,
+        E::Approve => Event::Approve,
+        E::Reject => Event::Reject {
+            reason: reason("不符合报考条件"),
+        },
+        E::DeclareTransfer => Event::DeclareTransfer,
+        E::TransferNotReceived => Event::TransferNotReceived {
+            note: reason("未到账"),
+        },
+        E::ConfirmPayment => Event::ConfirmPayment { amount: fee(), via },
+        E::CheckIn => Event::CheckIn { proof },
+        E::RequestRefund => Event::RequestRefund {
+            reason: reason("时间冲突"),
+        },
+        E::CancelRefundRequest => Event::CancelRefundRequest,
+        E::ApproveRefund => Event::ApproveRefund,
+        E::DenyRefund => Event::DenyRefund {
+            reason: reason("已过退款期限"),
+        },
+        E::RefundSucceeded => Event::RefundSucceeded,
+        E::RefundFailed => Event::RefundFailed {
+            reason: reason("ABNORMAL"),
+        },
+        E::PaymentDeadlinePassed => Event::PaymentDeadlinePassed,
+        E::SittingEnded => Event::SittingEnded,
+    }
+}

@@ -1,0 +1,134 @@
+//! What the participant sees in "My exams" (我的考试): tabs and tags, derived, never stored.
+
+use serde::Serialize;
+
+use super::state::State;
+
+/// A tab of "My exams".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tab {
+    /// 待审核
+    PendingReview,
+    /// 待支付
+    AwaitingPayment,
+    /// 待报到
+    AwaitingCheckIn,
+    /// 已报到
+    CheckedIn,
+    /// 已过期
+    Expired,
+}
+
+impl Tab {
+    /// Every tab, in the order the mini-program shows them.
+    pub const ALL: [Tab; 5] = [
+        Tab::PendingReview,
+        Tab::AwaitingPayment,
+        Tab::AwaitingCheckIn,
+        Tab::CheckedIn,
+        Tab::Expired,
+    ];
+
+    /// The tab's title.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Tab::PendingReview => "待审核",
+            Tab::AwaitingPayment => "待支付",
+            Tab::AwaitingCheckIn => "待报到",
+            Tab::CheckedIn => "已报到",
+            Tab::Expired => "已过期",
+        }
+    }
+
+    /// The tab a registration in `state` shows under; `sitting_ended` says whether its
+    /// period's sitting has ended.
+    pub fn of(state: State, sitting_ended: bool) -> Tab {
+        if sitting_ended {
+            return Tab::Expired;
+        }
+        match state {
+            State::PendingReview | State::Rejected => Tab::PendingReview,
+            State::AwaitingPayment | State::AwaitingTransfer => Tab::AwaitingPayment,
+            State::Paid | State::RefundRequested | State::Refunding | State::RefundDenied => {
+                Tab::AwaitingCheckIn
+            }
+            State::CheckedIn => Tab::CheckedIn,
+            State::Refunded | State::Withdrawn | State::Closed | State::Completed => Tab::Expired,
+        }
+    }
+}
+
+/// The tag a registration carries in its tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tag {
+    /// 审核中
+    UnderReview,
+    /// 审核不通过 (under 已过期 the manual words it 审核未通过)
+    ReviewNotPassed,
+    /// 待支付
+    AwaitingPayment,
+    /// 待确认到账
+    AwaitingTransferConfirmation,
+    /// 已支付
+    Paid,
+    /// 退款审核中
+    RefundUnderReview,
+    /// 退款中
+    Refunding,
+    /// 已退款
+    Refunded,
+    /// 退款失败
+    RefundFailed,
+    /// 已报到
+    CheckedIn,
+    /// 已完成
+    Completed,
+    /// 已取消
+    Withdrawn,
+    /// 已关闭
+    Closed,
+}
+
+impl Tag {
+    /// The seed tag of a state (the lifecycle spec's table).
+    pub fn of(state: State) -> Tag {
+        match state {
+            State::PendingReview => Tag::UnderReview,
+            State::Rejected => Tag::ReviewNotPassed,
+            State::AwaitingPayment => Tag::AwaitingPayment,
+            State::AwaitingTransfer => Tag::AwaitingTransferConfirmation,
+            State::Paid => Tag::Paid,
+            State::RefundRequested => Tag::RefundUnderReview,
+            State::Refunding => Tag::Refunding,
+            State::Refunded => Tag::Refunded,
+            State::RefundDenied => Tag::RefundFailed,
+            State::CheckedIn => Tag::CheckedIn,
+            State::Completed => Tag::Completed,
+            State::Withdrawn => Tag::Withdrawn,
+            State::Closed => Tag::Closed,
+        }
+    }
+
+    /// The tag's text in a given tab: the manual words a rejection 审核不通过 under 待审核 and
+    /// 审核未通过 under 已过期.
+    pub fn label_zh(self, tab: Tab) -> &'static str {
+        match self {
+            Tag::UnderReview => "审核中",
+            Tag::ReviewNotPassed if tab == Tab::Expired => "审核未通过",
+            Tag::ReviewNotPassed => "审核不通过",
+            Tag::AwaitingPayment => "待支付",
+            Tag::AwaitingTransferConfirmation => "待确认到账",
+            Tag::Paid => "已支付",
+            Tag::RefundUnderReview => "退款审核中",
+            Tag::Refunding => "退款中",
+            Tag::Refunded => "已退款",
+            Tag::RefundFailed => "退款失败",
+            Tag::CheckedIn => "已报到",
+            Tag::Completed => "已完成",
+            Tag::Withdrawn => "已取消",
+            Tag::Closed => "已关闭",
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Participants: WeChat users and their profile. ID numbers are sealed by [`PiiCipher`].
+
+use baoming_domain::ids::ParticipantId;
+use baoming_domain::profile::{Identity, Profile, ProfileError};
+use baoming_domain::{Gender, IdKind, MobilePhone, PersonName};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::{DbConnection, write_tx};
+use crate::error::StoreError;
+use crate::pii::PiiCipher;
+use crate::schema::participants;
+use crate::sql;
+
+/// A participant as the rest of the product sees it (ID number decrypted, never logged:
+/// `IdNumber`'s `Debug` is masked).
+#[derive(Debug, Clone)]
+pub struct Participant {
+    /// Our id.
+    pub id: ParticipantId,
+    /// The WeChat openid of the mini-program.
+    pub openid: String,
+    /// The profile form.
+    pub profile: Profile,
+    /// Name, gender and ID number are locked (a registration was submitted).
+    pub locked: bool,
+    /// First login.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = participants)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct ParticipantRow {
+    id: String,
+    openid: String,
+    name: Option<String>,
+    gender: Option<String>,
+    id_kind: Option<String>,
+    id_number_enc: Option<Vec<u8>>,
+    phone: Option<String>,
+    employer: Option<String>,
+    education: Option<String>,
+    job_title: Option<String>,
+    profile_locked: bool,
+    created_at: chrono::NaiveDateTime,
+}
+
+impl ParticipantRow {
+    fn into_participant(self, cipher: &PiiCipher) -> Result<Participant, StoreError> {
+        let id: ParticipantId = sql::id(&self.id)?;
+        let id_number = match (self.id_kind, self.id_number_enc) {
+            (Some(kind), Some(sealed)) => {
+                let kind = IdKind::parse(&kind).map_err(StoreError::corrupt)?;
+                Some(cipher.open(id, kind, &sealed)?)
+            }
+            (None, None) => None,
+            _ => return Err(StoreError::corrupt("participant id_kind without id_number")),
+        };
+        let identity = Identity {
+            name: self
+                .name
+                .as_deref()
+                .map(PersonName::parse)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            gender: self
+                .gender
+                .as_deref()
+                .map(Gender::parse)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            id_number,
+        };
+        Ok(Participant {
+            id,
+            openid: self.openid,
+            profile: Profile {
+                identity,
+                phone: self
+                    .phone
+                    .as_deref()
+                    .map(MobilePhone::parse)
+                    .transpose()
+                    .map_err(StoreError::corrupt)?,
+                employer: self.employer,
+                education: self.education,
+                job_title: self.job_title,
+            },
+            locked: self.profile_locked,
+            created_at: sql::utc(self.created_at),
+        })
+    }
+}
+
+/// Finds the participant of an openid, creating it on first login.
+pub fn login(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    openid: &str,
+    unionid: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Participant, StoreError> {
+    if let Some(found) = find_by_openid(conn, cipher, openid)? {
+        return Ok(found);
+    }
+    let id: ParticipantId = crate::new_id();
+    let inserted = diesel::insert_into(participants::table)
+        .values((
+            participants::id.eq(sql::text(id)),
+            participants::openid.eq(openid),
+            participants::unionid.eq(unionid),
+            participants::profile_locked.eq(false),
+            participants::created_at.eq(sql::ts(now)),
+            participants::updated_at.eq(sql::ts(now)),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => {}
+        // Two first logins at once: the other one created the row.
+        Err(e) if StoreError::is_unique_violation(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    find_by_openid(conn, cipher, openid)?.ok_or(StoreError::NotFound {
+        entity: "participant",
+    })
+}
+
+fn find_by_openid(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    openid: &str,
+) -> Result<Option<Participant>, StoreError> {
+    participants::table
+        .filter(participants::openid.eq(openid))
+        .select(ParticipantRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(|row| row.into_participant(cipher))
+        .transpose()
+}
+
+/// Loads a participant.
+pub fn get(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    id: ParticipantId,
+) -> Result<Participant, StoreError> {
+    participants::table
+        .find(sql::text(id))
+        .select(ParticipantRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound {
+            entity: "participant",
+        })?
+        .into_participant(cipher)
+}
+
+/// Why a profile could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveProfileError {
+    /// The domain refused the change (locked identity, gender against ID number).
+    #[error(transparent)]
+    Refused(#[from] ProfileError),
+    /// The ID number belongs to another participant.
+    #[error("ID number already registered by another participant")]
+    IdNumberTaken,
+    /// Anything else.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for SaveProfileError {
+    fn from(e: diesel::result::Error) -> Self {
+        SaveProfileError::Store(e.into())
+    }
+}
+
+/// Replaces the profile, after the domain's check (locked identity, gender against ID number).
+pub fn save_profile(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    id: ParticipantId,
+    new: &Profile,
+    now: DateTime<Utc>,
+) -> Result<Participant, SaveProfileError> {
+    write_tx(conn, |conn| {
+        let current = get(conn, cipher, id)?;
+        current.profile.check_update(current.locked, new)?;
+        let sealed = new
+            .identity
+            .id_number
+            .as_ref()
+            .map(|n| cipher.seal(id, n))
+            .transpose()?;
+        let identity = &new.identity;
+        let updated = diesel::update(participants::table.find(sql::text(id)))
+            .set((
+                participants::name.eq(identity.name.as_ref().map(|n| n.as_str())),
+                participants::gender.eq(identity.gender.map(Gender::as_str)),
+                participants::id_kind.eq(identity.id_number.as_ref().map(|n| n.kind().as_str())),
+                participants::id_number_enc.eq(sealed.as_ref().map(|s| s.ciphertext.as_slice())),
+                participants::id_number_index.eq(sealed.as_ref().map(|s| s.blind_index.as_str())),
+                participants::phone.eq(new.phone.as_ref().map(MobilePhone::as_str)),
+                participants::employer.eq(new.employer.as_deref()),
+                participants::education.eq(new.education.as_deref()),
+                participants::job_title.eq(new.job_title.as_deref()),
+                participants::updated_at.eq(sql::ts(now)),
+            ))
+            .execute(conn);
+        match updated {
+            Ok(_) => Ok(get(conn, cipher, id)?),
+            Err(e) if StoreError::is_unique_violation(&e) => Err(SaveProfileError::IdNumberTaken),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+/// The participant who holds an ID number, found through the blind index.
+pub fn find_by_id_number(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    number: &baoming_domain::IdNumber,
+) -> Result<Option<ParticipantId>, StoreError> {
+    participants::table
+        .filter(participants::id_number_index.eq(cipher.blind_index(number)))
+        .select(participants::id)
+        .first::<String>(conn)
+        .optional()?
+        .map(|id| sql::id(&id))
+        .transpose()
+}
+
+/// Locks name, gender and ID number (called with the first submission, in its transaction).
+pub(crate) fn lock_identity(
+    conn: &mut DbConnection,
+    id: ParticipantId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    diesel::update(participants::table.find(sql::text(id)))
+        .filter(participants::profile_locked.eq(false))
+        .set((
+            participants::profile_locked.eq(true),
+            participants::updated_at.eq(sql::ts(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

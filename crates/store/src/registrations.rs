@@ -1,0 +1,712 @@
+//! Registrations: submission, every later transition, and the event log.
+//!
+//! [`apply`] is the one code path that writes a registration's state after submission: it
+//! loads the row, asks the domain state machine, and writes the new status, its event-log row,
+//! the seat change and the jobs the decision schedules in one write transaction.
+
+use baoming_domain::Money;
+use baoming_domain::ids::{
+    EventId, ExamTypeId, ParticipantId, PeriodId, PhotoId, RegionId, RegistrationId, StaffId,
+};
+use baoming_domain::lifecycle::{
+    self, Actor, Decision, Event, EventKind, Facts, Flag, PaymentFacts, PaymentMethod, SeatAnswer,
+    SeatChange, State, Status, Step, SubmitFacts, TransitionError, Unchanged,
+};
+use baoming_domain::period::{ChoiceError, ChosenSubject, SubjectChoice};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::{DbConnection, write_tx};
+use crate::error::StoreError;
+use crate::jobs::{self, Job};
+use crate::pii::PiiCipher;
+use crate::schema::{registration_events, registrations};
+use crate::{participants, periods, photos, sql};
+
+/// Who causes a change (the event log's "who").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// A participant; may only touch their own registrations.
+    Participant(ParticipantId),
+    /// A staff user acting in one of their roles.
+    Staff {
+        /// The user.
+        id: StaffId,
+        /// The role acted in (reviewer, finance, check-in staff or admin).
+        role: Actor,
+    },
+    /// WeChat Pay.
+    PaymentProvider,
+    /// The worker's clock.
+    Clock,
+}
+
+impl Who {
+    /// The state machine's actor.
+    pub fn actor(self) -> Actor {
+        match self {
+            Who::Participant(_) => Actor::Participant,
+            Who::Staff { role, .. } => role,
+            Who::PaymentProvider => Actor::PaymentProvider,
+            Who::Clock => Actor::Clock,
+        }
+    }
+
+    fn reference(self) -> Option<String> {
+        match self {
+            Who::Participant(id) => Some(id.to_string()),
+            Who::Staff { id, .. } => Some(id.to_string()),
+            Who::PaymentProvider | Who::Clock => None,
+        }
+    }
+}
+
+/// The circumstances of a change.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Who.
+    pub who: Who,
+    /// When.
+    pub now: DateTime<Utc>,
+    /// The request that caused it (for the event log), if any.
+    pub request_id: Option<String>,
+}
+
+/// A registration as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    /// Id.
+    pub id: RegistrationId,
+    /// Whose.
+    pub participant: ParticipantId,
+    /// Which period.
+    pub period: PeriodId,
+    /// Which region.
+    pub region: RegionId,
+    /// Which exam type.
+    pub exam_type: ExamTypeId,
+    /// The subjects chosen (snapshot).
+    pub subjects: Vec<ChosenSubject>,
+    /// The invoice title chosen, as it was at submission (snapshot), if any.
+    pub invoice_snapshot: Option<serde_json::Value>,
+    /// The joint-invoice remark (同单位合开), if any.
+    pub joint_invoice_remark: Option<String>,
+    /// The photo.
+    pub photo: Option<PhotoId>,
+    /// The fee.
+    pub fee: Money,
+    /// State and flag.
+    pub status: Status,
+    /// Incremented by every write (optimistic concurrency).
+    pub version: i32,
+    /// Why it was last rejected (while rejected).
+    pub rejection_reason: Option<String>,
+    /// How it was paid.
+    pub payment_method: Option<PaymentMethod>,
+    /// First submission.
+    pub submitted_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = registrations)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct RegistrationRow {
+    id: String,
+    participant_id: String,
+    period_id: String,
+    region_id: String,
+    exam_type_id: String,
+    subjects: String,
+    invoice_snapshot: Option<String>,
+    joint_invoice_remark: Option<String>,
+    photo_id: Option<String>,
+    fee_fen: i64,
+    state: String,
+    flag: Option<String>,
+    version: i32,
+    rejection_reason: Option<String>,
+    payment_method: Option<String>,
+    submitted_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl TryFrom<RegistrationRow> for Registration {
+    type Error = StoreError;
+
+    fn try_from(row: RegistrationRow) -> Result<Self, StoreError> {
+        Ok(Registration {
+            id: sql::id(&row.id)?,
+            participant: sql::id(&row.participant_id)?,
+            period: sql::id(&row.period_id)?,
+            region: sql::id(&row.region_id)?,
+            exam_type: sql::id(&row.exam_type_id)?,
+            subjects: serde_json::from_str(&row.subjects).map_err(StoreError::corrupt)?,
+            invoice_snapshot: row
+                .invoice_snapshot
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            joint_invoice_remark: row.joint_invoice_remark,
+            photo: row.photo_id.as_deref().map(sql::id).transpose()?,
+            fee: Money::from_fen(row.fee_fen).map_err(StoreError::corrupt)?,
+            status: Status {
+                state: State::parse(&row.state).map_err(StoreError::corrupt)?,
+                flag: row
+                    .flag
+                    .as_deref()
+                    .map(Flag::parse)
+                    .transpose()
+                    .map_err(StoreError::corrupt)?,
+            },
+            version: row.version,
+            rejection_reason: row.rejection_reason,
+            payment_method: row
+                .payment_method
+                .as_deref()
+                .map(PaymentMethod::parse)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            submitted_at: sql::utc(row.submitted_at),
+            updated_at: sql::utc(row.updated_at),
+        })
+    }
+}
+
+fn load(conn: &mut DbConnection, id: RegistrationId) -> Result<Registration, StoreError> {
+    registrations::table
+        .find(sql::text(id))
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound {
+            entity: "registration",
+        })?
+        .try_into()
+}
+
+/// Loads a registration (staff and system use).
+pub fn get(conn: &mut DbConnection, id: RegistrationId) -> Result<Registration, StoreError> {
+    load(conn, id)
+}
+
+/// Loads a participant's own registration; someone else's is "not found".
+pub fn get_for_participant(
+    conn: &mut DbConnection,
+    id: RegistrationId,
+    participant: ParticipantId,
+) -> Result<Registration, StoreError> {
+    let registration = load(conn, id)?;
+    if registration.participant != participant {
+        return Err(StoreError::NotFound {
+            entity: "registration",
+        });
+    }
+    Ok(registration)
+}
+
+/// A participant's registrations, newest first.
+pub fn list_for_participant(
+    conn: &mut DbConnection,
+    participant: ParticipantId,
+) -> Result<Vec<Registration>, StoreError> {
+    registrations::table
+        .filter(registrations::participant_id.eq(sql::text(participant)))
+        .order(registrations::submitted_at.desc())
+        .select(RegistrationRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Registration::try_from)
+        .collect()
+}
+
+/// The registration form of a first submission.
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    /// Who submits.
+    pub participant: ParticipantId,
+    /// For which period.
+    pub period: PeriodId,
+    /// In which region.
+    pub region: RegionId,
+    /// Which exam type.
+    pub exam_type: ExamTypeId,
+    /// Which subjects.
+    pub subjects: Vec<SubjectChoice>,
+    /// The invoice title chosen (a snapshot of it), if any.
+    pub invoice_snapshot: Option<serde_json::Value>,
+    /// The joint-invoice remark (同单位合开), if any.
+    pub joint_invoice_remark: Option<String>,
+    /// The ID photo.
+    pub photo: Option<PhotoId>,
+}
+
+/// Why a submission was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The state machine refused (window closed, incomplete profile, no photo, duplicate…).
+    #[error(transparent)]
+    Refused(#[from] TransitionError),
+    /// Region, exam type, subjects or fee do not fit the period.
+    #[error(transparent)]
+    InvalidChoice(ChoiceError),
+    /// Anything else.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for SubmitError {
+    fn from(e: diesel::result::Error) -> Self {
+        SubmitError::Store(e.into())
+    }
+}
+
+/// Checks region, exam type, subjects and fee against the period: the subject snapshot and
+/// the fee, or the first problem.
+fn check_choice(
+    conn: &mut DbConnection,
+    form: &NewRegistration,
+) -> Result<Result<(Vec<ChosenSubject>, Money), ChoiceError>, StoreError> {
+    let region = match periods::region(conn, form.region) {
+        Ok(region) => region,
+        Err(StoreError::NotFound { .. }) => return Ok(Err(ChoiceError::RegionNotOffered)),
+        Err(e) => return Err(e),
+    };
+    if region.period_id != form.period {
+        return Ok(Err(ChoiceError::RegionNotOffered));
+    }
+    let Some(rule) = periods::exam_type_rule(conn, form.period, form.exam_type)? else {
+        return Ok(Err(ChoiceError::ExamTypeNotOffered));
+    };
+    let offers = periods::subject_offers(conn, form.period)?;
+    let subjects = match rule.check(&offers, &form.subjects) {
+        Ok(subjects) => subjects,
+        Err(e) => return Ok(Err(e)),
+    };
+    let count = u8::try_from(subjects.len()).unwrap_or(u8::MAX);
+    Ok(periods::fee_rule(conn, form.period)?
+        .fee(form.exam_type, count)
+        .map(|fee| (subjects, fee))
+        .map_err(ChoiceError::NoFee))
+}
+
+fn has_live_registration(
+    conn: &mut DbConnection,
+    participant: ParticipantId,
+    period: PeriodId,
+) -> Result<bool, StoreError> {
+    let found = registrations::table
+        .filter(registrations::participant_id.eq(sql::text(participant)))
+        .filter(registrations::live_period_id.eq(sql::text(period)))
+        .select(registrations::id)
+        .first::<String>(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// Submits a registration: the domain decides, then the row, its first event-log row and the
+/// lock of the participant's identity fields are written in one transaction.
+pub fn submit(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    form: &NewRegistration,
+    ctx: &Ctx,
+) -> Result<Registration, SubmitError> {
+    if ctx.who != Who::Participant(form.participant) {
+        return Err(TransitionError {
+            state: None,
+            event: EventKind::Submit,
+            refusal: lifecycle::Refusal::WrongActor,
+        }
+        .into());
+    }
+    write_tx(conn, |conn| {
+        let schedule = periods::schedule(conn, form.period)?;
+        let participant = participants::get(conn, cipher, form.participant)?;
+        let photo_accepted = match form.photo {
+            Some(photo) => photos::is_owned_by(conn, photo, form.participant)?,
+            None => false,
+        };
+        let choice = check_choice(conn, form)?;
+        let facts = SubmitFacts {
+            now: ctx.now,
+            schedule,
+            profile_complete: participant.profile.is_complete(),
+            photo_accepted,
+            choice_valid: choice.is_ok(),
+            has_live_registration: has_live_registration(conn, form.participant, form.period)?,
+        };
+        let status = match lifecycle::submit(ctx.who.actor(), &facts) {
+            Ok(status) => status,
+            Err(e) if e.refusal == lifecycle::Refusal::InvalidChoice => {
+                return Err(SubmitError::InvalidChoice(
+                    choice.err().unwrap_or(ChoiceError::ExamTypeNotOffered),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (subjects, fee) = choice.map_err(SubmitError::InvalidChoice)?;
+        let id: RegistrationId = crate::new_id();
+        let subjects_json = serde_json::to_string(&subjects).map_err(StoreError::corrupt)?;
+        let invoice = form
+            .invoice_snapshot
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(StoreError::corrupt)?;
+        let inserted = diesel::insert_into(registrations::table)
+            .values((
+                registrations::id.eq(sql::text(id)),
+                registrations::participant_id.eq(sql::text(form.participant)),
+                registrations::period_id.eq(sql::text(form.period)),
+                registrations::region_id.eq(sql::text(form.region)),
+                registrations::exam_type_id.eq(sql::text(form.exam_type)),
+                registrations::subjects.eq(subjects_json),
+                registrations::invoice_snapshot.eq(invoice),
+                registrations::joint_invoice_remark.eq(form.joint_invoice_remark.as_deref()),
+                registrations::photo_id.eq(form.photo.map(sql::text)),
+                registrations::fee_fen.eq(fee.fen()),
+                registrations::state.eq(status.state.as_str()),
+                registrations::flag.eq(status.flag.map(Flag::as_str)),
+                registrations::version.eq(1),
+                registrations::live_period_id.eq(sql::text(form.period)),
+                registrations::submitted_at.eq(sql::ts(ctx.now)),
+                registrations::updated_at.eq(sql::ts(ctx.now)),
+            ))
+            .execute(conn);
+        match inserted {
+            Ok(_) => {}
+            // A concurrent second submission for the same period lost the race.
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(TransitionError {
+                    state: None,
+                    event: EventKind::Submit,
+                    refusal: lifecycle::Refusal::DuplicateRegistration,
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        log_event(
+            conn,
+            id,
+            1,
+            ctx,
+            EventKind::Submit,
+            None,
+            status,
+            None,
+            &EventDetails::default(),
+        )?;
+        participants::lock_identity(conn, form.participant, ctx.now)?;
+        Ok(load(conn, id)?)
+    })
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    /// The status changed; one event-log row was written.
+    Moved {
+        /// The registration after the change.
+        registration: Registration,
+        /// The decision written.
+        decision: Decision,
+    },
+    /// An idempotent repeat: nothing was written.
+    Unchanged {
+        /// The registration, as it is.
+        registration: Registration,
+        /// Why nothing changed.
+        why: Unchanged,
+    },
+}
+
+impl Applied {
+    /// The registration after the call.
+    pub fn registration(&self) -> &Registration {
+        match self {
+            Applied::Moved { registration, .. } | Applied::Unchanged { registration, .. } => {
+                registration
+            }
+        }
+    }
+}
+
+/// Applies an event to a registration through the state machine, writing the new status, its
+/// event-log row, the seat change and the scheduled jobs in one transaction.
+///
+/// Errors: [`StoreError::NotFound`] (also for another participant's registration),
+/// [`StoreError::Transition`] when the domain refuses (nothing written),
+/// [`StoreError::Conflict`] when a concurrent change won the race (nothing written).
+pub fn apply(
+    conn: &mut DbConnection,
+    id: RegistrationId,
+    event: &Event,
+    ctx: &Ctx,
+) -> Result<Applied, StoreError> {
+    write_tx(conn, |conn| {
+        let current = load(conn, id)?;
+        if let Who::Participant(participant) = ctx.who
+            && participant != current.participant
+        {
+            return Err(StoreError::NotFound {
+                entity: "registration",
+            });
+        }
+        claim(conn, &current)?;
+        let seat = if event.kind().takes_seat() {
+            if periods::take_seat(conn, current.region)? {
+                SeatAnswer::Taken
+            } else {
+                SeatAnswer::Full
+            }
+        } else {
+            SeatAnswer::NotAsked
+        };
+        let facts = Facts {
+            now: ctx.now,
+            schedule: periods::schedule(conn, current.period)?,
+            fee: current.fee,
+            seat,
+            // Orders arrive with the payments module; until then no WeChat order can be open.
+            payment: PaymentFacts {
+                paid_via: current.payment_method,
+                open_order: false,
+                in_flight: false,
+            },
+        };
+        let decision = match lifecycle::decide(current.status, event, ctx.who.actor(), &facts)? {
+            Step::Unchanged(why) => {
+                return Ok(Applied::Unchanged {
+                    registration: current,
+                    why,
+                });
+            }
+            Step::Moved(decision) => decision,
+        };
+        match decision.seat_change() {
+            // Taken above, before deciding.
+            SeatChange::Take if seat == SeatAnswer::Taken => {}
+            SeatChange::Take => {
+                return Err(StoreError::corrupt("a seat-taking decision without a seat"));
+            }
+            SeatChange::Release => periods::release_seat(conn, current.region)?,
+            SeatChange::Keep => {}
+        }
+        let version = current.version + 1;
+        let rejection_reason = match event {
+            Event::Reject { reason } => Some(reason.as_str()),
+            _ if decision.to.state == State::Rejected => current.rejection_reason.as_deref(),
+            _ => None,
+        };
+        let live_period = decision
+            .to
+            .state
+            .is_live()
+            .then(|| sql::text(current.period));
+        let written = diesel::update(registrations::table.find(sql::text(id)))
+            .filter(registrations::version.eq(current.version))
+            .set((
+                registrations::state.eq(decision.to.state.as_str()),
+                registrations::flag.eq(decision.to.flag.map(Flag::as_str)),
+                registrations::version.eq(version),
+                registrations::live_period_id.eq(live_period),
+                registrations::rejection_reason.eq(rejection_reason),
+                registrations::payment_method.eq(decision
+                    .paid_via
+                    .or(current.payment_method)
+                    .map(PaymentMethod::as_str)),
+                registrations::updated_at.eq(sql::ts(ctx.now)),
+            ))
+            .execute(conn)?;
+        if written != 1 {
+            return Err(conflict(conn, id)?);
+        }
+        let details = EventDetails {
+            amount_fen: match event {
+                Event::ConfirmPayment { amount, .. } => Some(amount.fen()),
+                _ => None,
+            },
+            paid_via: decision.paid_via,
+            effects: decision.effects.clone(),
+        };
+        log_event(
+            conn,
+            id,
+            version,
+            ctx,
+            decision.event,
+            Some(decision.from.state),
+            decision.to,
+            event.reason().map(|r| r.as_str()),
+            &details,
+        )?;
+        for effect in &decision.effects {
+            jobs::enqueue(conn, &Job::for_effect(*effect, id), ctx.now, ctx.now)?;
+        }
+        Ok(Applied::Moved {
+            registration: load(conn, id)?,
+            decision,
+        })
+    })
+}
+
+/// Locks the row (PostgreSQL) and checks nobody changed it since it was read: a no-op update
+/// guarded by the version. A concurrent writer that committed first makes it match nothing.
+fn claim(conn: &mut DbConnection, current: &Registration) -> Result<(), StoreError> {
+    let claimed = diesel::update(registrations::table.find(sql::text(current.id)))
+        .filter(registrations::version.eq(current.version))
+        .set(registrations::version.eq(current.version))
+        .execute(conn)?;
+    if claimed != 1 {
+        return Err(conflict(conn, current.id)?);
+    }
+    Ok(())
+}
+
+fn conflict(conn: &mut DbConnection, id: RegistrationId) -> Result<StoreError, StoreError> {
+    let now = load(conn, id)?;
+    Ok(StoreError::Conflict {
+        current: now.status.state,
+    })
+}
+
+#[derive(Debug, Default, Serialize)]
+struct EventDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount_fen: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paid_via: Option<PaymentMethod>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    effects: Vec<lifecycle::Effect>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_event(
+    conn: &mut DbConnection,
+    registration: RegistrationId,
+    version: i32,
+    ctx: &Ctx,
+    event: EventKind,
+    from: Option<State>,
+    to: Status,
+    reason: Option<&str>,
+    details: &EventDetails,
+) -> Result<EventId, StoreError> {
+    let id: EventId = crate::new_id();
+    let details = serde_json::to_string(details).map_err(StoreError::corrupt)?;
+    diesel::insert_into(registration_events::table)
+        .values((
+            registration_events::id.eq(sql::text(id)),
+            registration_events::registration_id.eq(sql::text(registration)),
+            registration_events::version.eq(version),
+            registration_events::at.eq(sql::ts(ctx.now)),
+            registration_events::actor.eq(ctx.who.actor().as_str()),
+            registration_events::actor_ref.eq(ctx.who.reference()),
+            registration_events::event.eq(event.as_str()),
+            registration_events::from_state.eq(from.map(State::as_str)),
+            registration_events::to_state.eq(to.state.as_str()),
+            registration_events::to_flag.eq(to.flag.map(Flag::as_str)),
+            registration_events::reason.eq(reason),
+            registration_events::request_id.eq(ctx.request_id.as_deref()),
+            registration_events::details.eq((details != "{}").then_some(details)),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// A row of the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Id.
+    pub id: EventId,
+    /// The registration's version after the event.
+    pub version: i32,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (the actor).
+    pub actor: Actor,
+    /// Who (participant or staff id), if a person.
+    pub actor_ref: Option<String>,
+    /// What.
+    pub event: EventKind,
+    /// From (none for the first submission).
+    pub from: Option<State>,
+    /// To.
+    pub to: Status,
+    /// The reason or note given.
+    pub reason: Option<String>,
+    /// The request that caused it.
+    pub request_id: Option<String>,
+}
+
+/// The event log of a registration, oldest first.
+pub fn history(
+    conn: &mut DbConnection,
+    id: RegistrationId,
+) -> Result<Vec<EventRecord>, StoreError> {
+    type Row = (
+        String,
+        i32,
+        NaiveDateTime,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    registration_events::table
+        .filter(registration_events::registration_id.eq(sql::text(id)))
+        .order(registration_events::version)
+        .select((
+            registration_events::id,
+            registration_events::version,
+            registration_events::at,
+            registration_events::actor,
+            registration_events::actor_ref,
+            registration_events::event,
+            registration_events::from_state,
+            registration_events::to_state,
+            registration_events::to_flag,
+            registration_events::reason,
+            registration_events::request_id,
+        ))
+        .load::<Row>(conn)?
+        .into_iter()
+        .map(
+            |(eid, version, at, actor, actor_ref, event, from, to, flag, reason, request_id)| {
+                let corrupt = StoreError::corrupt;
+                Ok(EventRecord {
+                    id: sql::id(&eid)?,
+                    version,
+                    at: sql::utc(at),
+                    actor: Actor::parse(&actor).map_err(corrupt)?,
+                    actor_ref,
+                    event: EventKind::parse(&event).map_err(corrupt)?,
+                    from: from
+                        .as_deref()
+                        .map(State::parse)
+                        .transpose()
+                        .map_err(corrupt)?,
+                    to: Status {
+                        state: State::parse(&to).map_err(corrupt)?,
+                        flag: flag
+                            .as_deref()
+                            .map(Flag::parse)
+                            .transpose()
+                            .map_err(corrupt)?,
+                    },
+                    reason,
+                    request_id,
+                })
+            },
+        )
+        .collect()
+}

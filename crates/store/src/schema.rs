@@ -1,0 +1,239 @@
+//! The one schema of both backends (kept in step with `migrations/{sqlite,postgres}`).
+//!
+//! Column types stay inside what `MultiConnection` supports: IDs as text UUIDs, timestamps as
+//! UTC `Timestamp`, money as `BigInt` fen, JSON as text.
+
+diesel::table! {
+    participants (id) {
+        id -> Text,
+        openid -> Text,
+        unionid -> Nullable<Text>,
+        name -> Nullable<Text>,
+        gender -> Nullable<Text>,
+        id_kind -> Nullable<Text>,
+        id_number_enc -> Nullable<Binary>,
+        id_number_index -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        employer -> Nullable<Text>,
+        education -> Nullable<Text>,
+        job_title -> Nullable<Text>,
+        profile_locked -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_users (id) {
+        id -> Text,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        roles -> Text,
+        enabled -> Bool,
+        failed_logins -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        participant_id -> Nullable<Text>,
+        staff_id -> Nullable<Text>,
+        csrf_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    periods (id) {
+        id -> Text,
+        name -> Text,
+        exam_name -> Text,
+        registration_opens -> Timestamp,
+        registration_closes -> Timestamp,
+        payment_deadline -> Timestamp,
+        checkin_opens -> Timestamp,
+        checkin_closes -> Timestamp,
+        exam_ends -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    regions (id) {
+        id -> Text,
+        period_id -> Text,
+        code -> Text,
+        name -> Text,
+        capacity -> Integer,
+        seats_taken -> Integer,
+    }
+}
+
+diesel::table! {
+    subjects (id) {
+        id -> Text,
+        period_id -> Text,
+        code -> Text,
+        name -> Text,
+        specialties -> Text,
+        exam_starts_at -> Timestamp,
+        exam_ends_at -> Timestamp,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    exam_types (id) {
+        id -> Text,
+        period_id -> Text,
+        code -> Text,
+        name -> Text,
+        subject_codes -> Text,
+        min_subjects -> Integer,
+        max_subjects -> Integer,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    fees (exam_type_id, subject_count) {
+        period_id -> Text,
+        exam_type_id -> Text,
+        subject_count -> Integer,
+        amount_fen -> BigInt,
+    }
+}
+
+diesel::table! {
+    venues (id) {
+        id -> Text,
+        period_id -> Text,
+        name -> Text,
+        address -> Text,
+    }
+}
+
+diesel::table! {
+    invoice_titles (id) {
+        id -> Text,
+        participant_id -> Text,
+        kind -> Text,
+        name -> Text,
+        tax_id -> Nullable<Text>,
+        address -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        bank -> Nullable<Text>,
+        bank_account -> Nullable<Text>,
+        email -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    photos (id) {
+        id -> Text,
+        participant_id -> Text,
+        original_key -> Text,
+        normalized_key -> Text,
+        original_bytes -> BigInt,
+        width -> Integer,
+        height -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registrations (id) {
+        id -> Text,
+        participant_id -> Text,
+        period_id -> Text,
+        region_id -> Text,
+        exam_type_id -> Text,
+        subjects -> Text,
+        invoice_snapshot -> Nullable<Text>,
+        joint_invoice_remark -> Nullable<Text>,
+        photo_id -> Nullable<Text>,
+        fee_fen -> BigInt,
+        state -> Text,
+        flag -> Nullable<Text>,
+        version -> Integer,
+        live_period_id -> Nullable<Text>,
+        rejection_reason -> Nullable<Text>,
+        payment_method -> Nullable<Text>,
+        submitted_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registration_events (id) {
+        id -> Text,
+        registration_id -> Text,
+        version -> Integer,
+        at -> Timestamp,
+        actor -> Text,
+        actor_ref -> Nullable<Text>,
+        event -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        to_flag -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        details -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        unique_key -> Nullable<Text>,
+        run_at -> Timestamp,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        last_error -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(regions -> periods (period_id));
+diesel::joinable!(subjects -> periods (period_id));
+diesel::joinable!(exam_types -> periods (period_id));
+diesel::joinable!(venues -> periods (period_id));
+diesel::joinable!(registrations -> participants (participant_id));
+diesel::joinable!(registrations -> periods (period_id));
+diesel::joinable!(registrations -> regions (region_id));
+diesel::joinable!(registration_events -> registrations (registration_id));
+diesel::joinable!(invoice_titles -> participants (participant_id));
+diesel::joinable!(photos -> participants (participant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    participants,
+    staff_users,
+    sessions,
+    periods,
+    regions,
+    subjects,
+    exam_types,
+    fees,
+    venues,
+    invoice_titles,
+    photos,
+    registrations,
+    registration_events,
+    jobs,
+);

@@ -1,0 +1,26 @@
+//! Conversions between domain values and column values, in one place.
+
+use baoming_domain::ids::TypedId;
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::error::StoreError;
+
+/// A UTC instant as stored (`Timestamp`, no zone: always UTC).
+pub(crate) fn ts(at: DateTime<Utc>) -> NaiveDateTime {
+    at.naive_utc()
+}
+
+/// A stored timestamp as a UTC instant.
+pub(crate) fn utc(at: NaiveDateTime) -> DateTime<Utc> {
+    at.and_utc()
+}
+
+/// A typed id from a text column.
+pub(crate) fn id<T: TypedId>(text: &str) -> Result<T, StoreError> {
+    T::parse(text).map_err(|e| StoreError::corrupt(format_args!("{} id {text:?}: {e}", T::ENTITY)))
+}
+
+/// A typed id as a text column.
+pub(crate) fn text<T: TypedId>(id: T) -> String {
+    id.to_string()
+}

@@ -1,0 +1,31 @@
+# Developer recipes. They only wrap cargo; README.md says which one to start with.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# The PostgreSQL server the PostgreSQL half of the suite creates its databases on.
+pg_url := env_var_or_default("BAOMING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+# List the recipes.
+default:
+    @just --list
+
+# Build everything, tests included.
+build:
+    cargo build --workspace --all-targets
+
+# The whole suite: every database test on SQLite and on PostgreSQL.
+test:
+    BAOMING_TEST_POSTGRES_URL={{pg_url}} cargo nextest run --workspace --no-fail-fast
+
+# Only the SQLite half (no PostgreSQL server needed).
+test-sqlite:
+    cargo nextest run --workspace --no-fail-fast -E 'not test(/(^|::)postgres::/)'
+
+# Only the PostgreSQL half of the database tests.
+test-postgres:
+    BAOMING_TEST_POSTGRES_URL={{pg_url}} cargo nextest run --workspace --no-fail-fast -E 'test(/(^|::)postgres::/)'
+
+# Formatting and clippy, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,16 @@
+DROP TABLE jobs;
+DROP TRIGGER registration_events_no_delete;
+DROP TRIGGER registration_events_no_update;
+DROP TABLE registration_events;
+DROP TABLE registrations;
+DROP TABLE photos;
+DROP TABLE invoice_titles;
+DROP TABLE venues;
+DROP TABLE fees;
+DROP TABLE exam_types;
+DROP TABLE subjects;
+DROP TABLE regions;
+DROP TABLE periods;
+DROP TABLE sessions;
+DROP TABLE staff_users;
+DROP TABLE participants;
