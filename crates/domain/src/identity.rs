@@ -28,11 +28,7 @@ pub fn mod11_2_check_char(first17: &str) -> Option<char> {
     if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let sum: u32 = first17
-        .bytes()
-        .zip(MOD11_2_WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
+    let sum: u32 = first17.bytes().zip(MOD11_2_WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
     MOD11_2_CHECK_CHARS.get((sum % 11) as usize).copied()
 }
 
@@ -181,10 +177,7 @@ impl IdKind {
     /// Parses a code of [`IdKind::as_str`] (exact, after trimming surrounding whitespace).
     pub fn parse(code: &str) -> Result<IdKind, IdNumberError> {
         let code = code.trim();
-        IdKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == code)
-            .ok_or(IdNumberError::UnknownKind)
+        IdKind::ALL.into_iter().find(|k| k.as_str() == code).ok_or(IdNumberError::UnknownKind)
     }
 
     /// The Chinese name of the document, for forms and messages.
@@ -303,11 +296,7 @@ impl IdNumber {
     /// The birth date encoded in the number, for the resident ID and the residence permits;
     /// `None` for other kinds.
     pub fn birth_date(&self) -> Option<NaiveDate> {
-        if self.kind.encodes_birth_date_and_gender() {
-            birth_date_of(&self.value)
-        } else {
-            None
-        }
+        if self.kind.encodes_birth_date_and_gender() { birth_date_of(&self.value) } else { None }
     }
 
     /// The gender encoded in the number (17th character odd = male, even = female), for the
@@ -316,16 +305,8 @@ impl IdNumber {
         if !self.kind.encodes_birth_date_and_gender() {
             return None;
         }
-        let digit = self
-            .value
-            .as_bytes()
-            .get(16)
-            .filter(|b| b.is_ascii_digit())?;
-        Some(if (digit - b'0') % 2 == 1 {
-            Gender::Male
-        } else {
-            Gender::Female
-        })
+        let digit = self.value.as_bytes().get(16).filter(|b| b.is_ascii_digit())?;
+        Some(if (digit - b'0') % 2 == 1 { Gender::Male } else { Gender::Female })
     }
 
     /// Checks that `claimed` agrees with the gender the number encodes. `Ok` when the kind
@@ -350,10 +331,7 @@ impl IdNumber {
 impl fmt::Debug for IdNumber {
     /// Prints the kind and the masked number only.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdNumber")
-            .field("kind", &self.kind)
-            .field("value", &self.masked())
-            .finish()
+        f.debug_struct("IdNumber").field("kind", &self.kind).field("value", &self.masked()).finish()
     }
 }
 
@@ -392,14 +370,9 @@ fn check_gb11643(kind: IdKind, value: &str, today: NaiveDate) -> Result<(), IdNu
         return Err(IdNumberError::FirstGenerationResidentId);
     }
     if value.len() != 18 {
-        return Err(IdNumberError::WrongLength {
-            expected: 18,
-            actual: value.len(),
-        });
+        return Err(IdNumberError::WrongLength { expected: 18, actual: value.len() });
     }
-    let (body, check) = value
-        .split_at_checked(17)
-        .ok_or(IdNumberError::NonDigitBody)?;
+    let (body, check) = value.split_at_checked(17).ok_or(IdNumberError::NonDigitBody)?;
     if !body.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IdNumberError::NonDigitBody);
     }
@@ -412,18 +385,12 @@ fn check_gb11643(kind: IdKind, value: &str, today: NaiveDate) -> Result<(), IdNu
     }
     let detected = detect_gb11643_kind(body);
     if detected != kind {
-        return Err(IdNumberError::KindMismatch {
-            chosen: kind,
-            detected,
-        });
+        return Err(IdNumberError::KindMismatch { chosen: kind, detected });
     }
     if let Some(prefix) = kind.required_prefix()
         && !body.starts_with(prefix)
     {
-        return Err(IdNumberError::WrongPrefix {
-            kind,
-            expected: prefix,
-        });
+        return Err(IdNumberError::WrongPrefix { kind, expected: prefix });
     }
     if kind.encodes_birth_date_and_gender() {
         let birth = birth_date_of(value).ok_or(IdNumberError::InvalidBirthDate)?;
@@ -465,9 +432,7 @@ fn digits_value(s: &str) -> Option<u32> {
     if s.is_empty() || s.len() > 9 {
         return None;
     }
-    s.bytes().try_fold(0u32, |acc, b| {
-        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
-    })
+    s.bytes().try_fold(0u32, |acc, b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0')))
 }
 
 /// `H`/`M` + 8 digits, optionally + a 2-digit renewal count.
@@ -480,9 +445,7 @@ fn check_home_return_permit(value: &str) -> Result<(), IdNumberError> {
         return Err(IdNumberError::HomeReturnPermitDigits);
     }
     if value.len() != 9 && value.len() != 11 {
-        return Err(IdNumberError::HomeReturnPermitLength {
-            actual: value.len(),
-        });
+        return Err(IdNumberError::HomeReturnPermitLength { actual: value.len() });
     }
     Ok(())
 }
@@ -584,28 +547,19 @@ mod tests {
 
     #[test]
     fn wrong_check_char_is_refused() {
-        assert_eq!(
-            resident("110105194912310021"),
-            Err(IdNumberError::CheckCharMismatch)
-        );
+        assert_eq!(resident("110105194912310021"), Err(IdNumberError::CheckCharMismatch));
     }
 
     #[test]
     fn thirty_first_of_february_is_refused() {
         // The check character is right: only the date is impossible.
         assert_eq!(with_check("11010519490231002"), "110105194902310026");
-        assert_eq!(
-            resident("110105194902310026"),
-            Err(IdNumberError::InvalidBirthDate)
-        );
+        assert_eq!(resident("110105194902310026"), Err(IdNumberError::InvalidBirthDate));
     }
 
     #[test]
     fn first_generation_number_is_refused() {
-        assert_eq!(
-            resident("110105491231002"),
-            Err(IdNumberError::FirstGenerationResidentId)
-        );
+        assert_eq!(resident("110105491231002"), Err(IdNumberError::FirstGenerationResidentId));
     }
 
     #[test]
@@ -613,10 +567,7 @@ mod tests {
         let tomorrow = with_check("11010520240602002");
         assert_eq!(resident(&tomorrow), Err(IdNumberError::BirthDateInFuture));
         let born_today = with_check("11010520240601002");
-        assert_eq!(
-            resident(&born_today).map(|id| id.birth_date()),
-            Ok(Some(today()))
-        );
+        assert_eq!(resident(&born_today).map(|id| id.birth_date()), Ok(Some(today())));
     }
 
     #[test]
@@ -637,40 +588,19 @@ mod tests {
     fn resident_id_shape_errors() {
         assert_eq!(resident(""), Err(IdNumberError::Empty));
         assert_eq!(resident("   "), Err(IdNumberError::Empty));
-        assert_eq!(
-            resident("110105 19491231002X"),
-            Err(IdNumberError::ContainsWhitespace)
-        );
-        assert_eq!(
-            resident("110105-19491231002X"),
-            Err(IdNumberError::InvalidChar('-'))
-        );
-        assert_eq!(
-            resident("11010519491231002😀"),
-            Err(IdNumberError::InvalidChar('😀'))
-        );
+        assert_eq!(resident("110105 19491231002X"), Err(IdNumberError::ContainsWhitespace));
+        assert_eq!(resident("110105-19491231002X"), Err(IdNumberError::InvalidChar('-')));
+        assert_eq!(resident("11010519491231002😀"), Err(IdNumberError::InvalidChar('😀')));
         assert_eq!(
             resident("11010519491231002"),
-            Err(IdNumberError::WrongLength {
-                expected: 18,
-                actual: 17
-            })
+            Err(IdNumberError::WrongLength { expected: 18, actual: 17 })
         );
-        assert_eq!(
-            resident("1101051949123100X2"),
-            Err(IdNumberError::NonDigitBody)
-        );
-        assert_eq!(
-            resident("11010519491231002Y"),
-            Err(IdNumberError::InvalidCheckChar)
-        );
+        assert_eq!(resident("1101051949123100X2"), Err(IdNumberError::NonDigitBody));
+        assert_eq!(resident("11010519491231002Y"), Err(IdNumberError::InvalidCheckChar));
         // A 15-digit number is only "first generation" for the resident ID.
         assert_eq!(
             parse(IdKind::HongKongResidencePermit, "110105491231002"),
-            Err(IdNumberError::WrongLength {
-                expected: 18,
-                actual: 15
-            })
+            Err(IdNumberError::WrongLength { expected: 18, actual: 15 })
         );
     }
 
@@ -695,10 +625,7 @@ mod tests {
         for (first17, detected) in cases {
             assert_eq!(
                 resident(&with_check(first17)),
-                Err(IdNumberError::KindMismatch {
-                    chosen: IdKind::ResidentId,
-                    detected
-                }),
+                Err(IdNumberError::KindMismatch { chosen: IdKind::ResidentId, detected }),
                 "{first17}"
             );
         }
@@ -745,10 +672,7 @@ mod tests {
         );
         // `81` but not `810000`.
         assert_eq!(
-            parse(
-                IdKind::HongKongResidencePermit,
-                &with_check("81123419800101001")
-            ),
+            parse(IdKind::HongKongResidencePermit, &with_check("81123419800101001")),
             Err(IdNumberError::WrongPrefix {
                 kind: IdKind::HongKongResidencePermit,
                 expected: "810000",
@@ -756,10 +680,7 @@ mod tests {
         );
         // Permits check the date as well.
         assert_eq!(
-            parse(
-                IdKind::HongKongResidencePermit,
-                &with_check("81000019800230001")
-            ),
+            parse(IdKind::HongKongResidencePermit, &with_check("81000019800230001")),
             Err(IdNumberError::InvalidBirthDate)
         );
     }
@@ -794,27 +715,15 @@ mod tests {
     #[test]
     fn home_return_permit() {
         let kind = IdKind::HomeReturnPermit;
-        assert_eq!(
-            parse(kind, "H12345678").map(|id| id.masked()),
-            Ok("H1*****78".to_owned())
-        );
+        assert_eq!(parse(kind, "H12345678").map(|id| id.masked()), Ok("H1*****78".to_owned()));
         assert!(parse(kind, "m1234567801").is_ok());
         assert_eq!(
             parse(kind, "Ｈ１２３４５６７８").map(|id| id.expose().to_owned()),
             Ok("H12345678".to_owned())
         );
-        assert_eq!(
-            parse(kind, "C12345678"),
-            Err(IdNumberError::HomeReturnPermitPrefix)
-        );
-        assert_eq!(
-            parse(kind, "12345678"),
-            Err(IdNumberError::HomeReturnPermitPrefix)
-        );
-        assert_eq!(
-            parse(kind, "H1234567A"),
-            Err(IdNumberError::HomeReturnPermitDigits)
-        );
+        assert_eq!(parse(kind, "C12345678"), Err(IdNumberError::HomeReturnPermitPrefix));
+        assert_eq!(parse(kind, "12345678"), Err(IdNumberError::HomeReturnPermitPrefix));
+        assert_eq!(parse(kind, "H1234567A"), Err(IdNumberError::HomeReturnPermitDigits));
         assert_eq!(
             parse(kind, "H1234567"),
             Err(IdNumberError::HomeReturnPermitLength { actual: 8 })
@@ -838,41 +747,22 @@ mod tests {
         assert!(parse(IdKind::Passport, "A1234567890123456").is_ok());
         assert_eq!(
             parse(IdKind::Passport, "AB12"),
-            Err(IdNumberError::LengthOutOfRange {
-                min: 5,
-                max: 17,
-                actual: 4
-            })
+            Err(IdNumberError::LengthOutOfRange { min: 5, max: 17, actual: 4 })
         );
         assert_eq!(
             parse(IdKind::Passport, "A12345678901234567"),
-            Err(IdNumberError::LengthOutOfRange {
-                min: 5,
-                max: 17,
-                actual: 18
-            })
+            Err(IdNumberError::LengthOutOfRange { min: 5, max: 17, actual: 18 })
         );
-        assert_eq!(
-            parse(IdKind::Passport, "E1234567/"),
-            Err(IdNumberError::InvalidChar('/'))
-        );
+        assert_eq!(parse(IdKind::Passport, "E1234567/"), Err(IdNumberError::InvalidChar('/')));
         assert!(parse(IdKind::TaiwanCompatriotPermit, "12345678").is_ok());
         assert!(parse(IdKind::TaiwanCompatriotPermit, "1234567890").is_ok());
         assert_eq!(
             parse(IdKind::TaiwanCompatriotPermit, "1234567"),
-            Err(IdNumberError::LengthOutOfRange {
-                min: 8,
-                max: 10,
-                actual: 7
-            })
+            Err(IdNumberError::LengthOutOfRange { min: 8, max: 10, actual: 7 })
         );
         assert_eq!(
             parse(IdKind::TaiwanCompatriotPermit, "12345678901"),
-            Err(IdNumberError::LengthOutOfRange {
-                min: 8,
-                max: 10,
-                actual: 11
-            })
+            Err(IdNumberError::LengthOutOfRange { min: 8, max: 10, actual: 11 })
         );
     }
 
@@ -882,16 +772,10 @@ mod tests {
     fn check_gender_compares_with_sequence_parity() {
         let female = resident("11010519491231002X").expect("valid");
         assert_eq!(female.check_gender(Gender::Female), Ok(()));
-        assert_eq!(
-            female.check_gender(Gender::Male),
-            Err(IdNumberError::GenderMismatch)
-        );
+        assert_eq!(female.check_gender(Gender::Male), Err(IdNumberError::GenderMismatch));
         let male = resident("440524188001010014").expect("valid");
         assert_eq!(male.check_gender(Gender::Male), Ok(()));
-        assert_eq!(
-            male.check_gender(Gender::Female),
-            Err(IdNumberError::GenderMismatch)
-        );
+        assert_eq!(male.check_gender(Gender::Female), Err(IdNumberError::GenderMismatch));
         let passport = parse(IdKind::Passport, "E12345678").expect("valid");
         assert_eq!(passport.check_gender(Gender::Male), Ok(()));
     }
@@ -904,10 +788,7 @@ mod tests {
         assert_eq!(id.masked(), "110105********002X");
         assert_eq!(id.to_string(), "110105********002X");
         let debug = format!("{id:?}");
-        assert_eq!(
-            debug,
-            "IdNumber { kind: ResidentId, value: \"110105********002X\" }"
-        );
+        assert_eq!(debug, "IdNumber { kind: ResidentId, value: \"110105********002X\" }");
         assert!(!debug.contains("19491231"));
     }
 
@@ -960,19 +841,12 @@ mod tests {
             "证件号码校验位不正确，请核对号码"
         );
         assert_eq!(
-            IdNumberError::WrongPrefix {
-                kind: IdKind::MacaoResidencePermit,
-                expected: "820000"
-            }
-            .to_string(),
+            IdNumberError::WrongPrefix { kind: IdKind::MacaoResidencePermit, expected: "820000" }
+                .to_string(),
             "港澳台居民居住证（澳门）号码应以820000开头"
         );
         assert_eq!(
-            IdNumberError::WrongLength {
-                expected: 18,
-                actual: 17
-            }
-            .to_string(),
+            IdNumberError::WrongLength { expected: 18, actual: 17 }.to_string(),
             "证件号码应为18位，当前为17位"
         );
     }

@@ -154,10 +154,7 @@ mod tests {
         use serde::de::value::{Error, StrDeserializer};
 
         let ok: StrDeserializer<'_, Error> = V7.into_deserializer();
-        assert_eq!(
-            ParticipantId::deserialize(ok).map(|id| id.to_string()),
-            Ok(V7.to_owned())
-        );
+        assert_eq!(ParticipantId::deserialize(ok).map(|id| id.to_string()), Ok(V7.to_owned()));
         let v4: StrDeserializer<'_, Error> = V4.into_deserializer();
         assert!(ParticipantId::deserialize(v4).is_err());
     }

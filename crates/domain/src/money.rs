@@ -42,11 +42,7 @@ impl Money {
 
     /// Builds an amount from integer fen; negative amounts are refused.
     pub const fn from_fen(fen: i64) -> Result<Money, MoneyError> {
-        if fen < 0 {
-            Err(MoneyError::Negative)
-        } else {
-            Ok(Money(fen))
-        }
+        if fen < 0 { Err(MoneyError::Negative) } else { Ok(Money(fen)) }
     }
 
     /// The amount in integer fen (never negative).
@@ -69,11 +65,7 @@ impl Money {
 
     /// `self - other`, or `None` if the result would be negative.
     pub const fn checked_sub(self, other: Money) -> Option<Money> {
-        if other.0 > self.0 {
-            None
-        } else {
-            Some(Money(self.0 - other.0))
-        }
+        if other.0 > self.0 { None } else { Some(Money(self.0 - other.0)) }
     }
 
     /// `self × factor` (e.g. a unit fee times a number of subjects), or `None` on overflow.
@@ -86,9 +78,7 @@ impl Money {
 
     /// The sum of all amounts, or `None` on overflow. The sum of nothing is [`Money::ZERO`].
     pub fn sum<I: IntoIterator<Item = Money>>(amounts: I) -> Option<Money> {
-        amounts
-            .into_iter()
-            .try_fold(Money::ZERO, |acc, m| acc.checked_add(m))
+        amounts.into_iter().try_fold(Money::ZERO, |acc, m| acc.checked_add(m))
     }
 
     /// Parses exact decimal yuan: `1280`, `1280.5`, `1280.50`, `0.01`.
@@ -121,9 +111,9 @@ impl Money {
                 digits.zip([10, 1]).map(|(d, w)| d * w).sum::<i64>()
             }
         };
-        let yuan = int_part.bytes().try_fold(0i64, |acc, b| {
-            acc.checked_mul(10)?.checked_add(i64::from(b - b'0'))
-        });
+        let yuan = int_part
+            .bytes()
+            .try_fold(0i64, |acc, b| acc.checked_mul(10)?.checked_add(i64::from(b - b'0')));
         yuan.and_then(|y| y.checked_mul(100))
             .and_then(|fen| fen.checked_add(frac_fen))
             .map(Money)
@@ -224,20 +214,11 @@ mod tests {
         assert_eq!(Money::parse_yuan("１２"), Err(MoneyError::InvalidFormat));
         assert_eq!(Money::parse_yuan("NaN"), Err(MoneyError::InvalidFormat));
         assert_eq!(Money::parse_yuan("1.005"), Err(MoneyError::TooManyDecimals));
-        assert_eq!(
-            Money::parse_yuan("99999999999999999999"),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Money::parse_yuan("99999999999999999999"), Err(MoneyError::Overflow));
         // i64::MAX fen is 92233720368547758.07 yuan.
         assert_eq!(Money::parse_yuan("92233720368547758.07"), Ok(fen(i64::MAX)));
-        assert_eq!(
-            Money::parse_yuan("92233720368547758.08"),
-            Err(MoneyError::Overflow)
-        );
-        assert_eq!(
-            Money::parse_yuan("92233720368547759"),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Money::parse_yuan("92233720368547758.08"), Err(MoneyError::Overflow));
+        assert_eq!(Money::parse_yuan("92233720368547759"), Err(MoneyError::Overflow));
     }
 
     #[test]
@@ -284,10 +265,7 @@ mod tests {
 
     #[test]
     fn error_messages_are_chinese() {
-        assert_eq!(
-            MoneyError::TooManyDecimals.to_string(),
-            "金额最多保留两位小数"
-        );
+        assert_eq!(MoneyError::TooManyDecimals.to_string(), "金额最多保留两位小数");
         assert_eq!(MoneyError::Negative.to_string(), "金额不能为负数");
     }
 

@@ -164,10 +164,7 @@ impl FeeRule {
 
     /// The fee for a registration choosing `exam_type` and `subjects` subjects.
     pub fn fee(&self, exam_type: ExamTypeId, subjects: u8) -> Result<Money, FeeError> {
-        self.prices
-            .get(&(exam_type, subjects))
-            .copied()
-            .ok_or(FeeError::NoPrice { subjects })
+        self.prices.get(&(exam_type, subjects)).copied().ok_or(FeeError::NoPrice { subjects })
     }
 }
 
@@ -297,9 +294,7 @@ mod tests {
     use crate::ids::TypedId;
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 5, day, hour, 0, 0)
-            .single()
-            .expect("valid test date")
+        Utc.with_ymd_and_hms(2026, 5, day, hour, 0, 0).single().expect("valid test date")
     }
 
     fn input() -> ScheduleInput {
@@ -330,40 +325,22 @@ mod tests {
     fn refuses_dates_out_of_order() {
         let cases = [
             (
-                ScheduleInput {
-                    registration_closes: at(1, 1),
-                    ..input()
-                },
+                ScheduleInput { registration_closes: at(1, 1), ..input() },
                 ScheduleError::RegistrationWindowInverted,
             ),
             (
-                ScheduleInput {
-                    payment_deadline: Some(at(9, 0)),
-                    ..input()
-                },
+                ScheduleInput { payment_deadline: Some(at(9, 0)), ..input() },
                 ScheduleError::PaymentDeadlineTooEarly,
             ),
             (
-                ScheduleInput {
-                    checkin_closes: at(20, 0),
-                    ..input()
-                },
+                ScheduleInput { checkin_closes: at(20, 0), ..input() },
                 ScheduleError::CheckInWindowInverted,
             ),
             (
-                ScheduleInput {
-                    checkin_opens: at(1, 0),
-                    ..input()
-                },
+                ScheduleInput { checkin_opens: at(1, 0), ..input() },
                 ScheduleError::CheckInBeforeRegistration,
             ),
-            (
-                ScheduleInput {
-                    exam_ends: at(20, 7),
-                    ..input()
-                },
-                ScheduleError::ExamEndsTooEarly,
-            ),
+            (ScheduleInput { exam_ends: at(20, 7), ..input() }, ScheduleError::ExamEndsTooEarly),
         ];
         for (case, expected) in cases {
             assert_eq!(Schedule::new(case), Err(expected));
@@ -371,13 +348,7 @@ mod tests {
     }
 
     fn offers() -> Vec<SubjectOffer> {
-        let civil = || {
-            vec![
-                "土木建筑".to_owned(),
-                "交通运输".to_owned(),
-                "水利".to_owned(),
-            ]
-        };
+        let civil = || vec!["土木建筑".to_owned(), "交通运输".to_owned(), "水利".to_owned()];
         vec![
             SubjectOffer {
                 code: "theory".into(),
@@ -403,10 +374,7 @@ mod tests {
     }
 
     fn choice(code: &str, specialty: Option<&str>) -> SubjectChoice {
-        SubjectChoice {
-            code: code.into(),
-            specialty: specialty.map(Into::into),
-        }
+        SubjectChoice { code: code.into(), specialty: specialty.map(Into::into) }
     }
 
     #[test]
@@ -417,10 +385,7 @@ mod tests {
             min_subjects: 2,
             max_subjects: 2,
         };
-        let ok = [
-            choice("control", Some("水利")),
-            choice("case", Some("水利")),
-        ];
+        let ok = [choice("control", Some("水利")), choice("case", Some("水利"))];
         let snapshot = exempt.check(&offers(), &ok).expect("valid choice");
         assert_eq!(snapshot[0].name, "建设工程目标控制");
         assert_eq!(
@@ -428,34 +393,20 @@ mod tests {
             Err(ChoiceError::SubjectCount { min: 2, max: 2 })
         );
         assert_eq!(
-            exempt.check(
-                &offers(),
-                &[choice("theory", None), choice("case", Some("水利"))]
-            ),
+            exempt.check(&offers(), &[choice("theory", None), choice("case", Some("水利"))]),
             Err(ChoiceError::SubjectNotOffered("theory".into()))
         );
         assert_eq!(
-            exempt.check(
-                &offers(),
-                &[choice("control", None), choice("case", Some("水利"))]
-            ),
+            exempt.check(&offers(), &[choice("control", None), choice("case", Some("水利"))]),
             Err(ChoiceError::SpecialtyRequired("建设工程目标控制".into()))
         );
         assert_eq!(
-            exempt.check(
-                &offers(),
-                &[
-                    choice("control", Some("航天")),
-                    choice("case", Some("水利"))
-                ]
-            ),
+            exempt
+                .check(&offers(), &[choice("control", Some("航天")), choice("case", Some("水利"))]),
             Err(ChoiceError::SpecialtyNotOffered("建设工程目标控制".into()))
         );
         assert_eq!(
-            exempt.check(
-                &offers(),
-                &[choice("case", Some("水利")), choice("case", Some("水利"))]
-            ),
+            exempt.check(&offers(), &[choice("case", Some("水利")), choice("case", Some("水利"))]),
             Err(ChoiceError::DuplicateSubject("建设工程监理案例分析".into()))
         );
     }

@@ -316,8 +316,7 @@ impl MobilePhone {
             return Err(PersonError::PhoneEmpty);
         }
         let national = if let Some(rest) = compact.strip_prefix('+') {
-            rest.strip_prefix("86")
-                .ok_or(PersonError::PhoneNotMainland)?
+            rest.strip_prefix("86").ok_or(PersonError::PhoneNotMainland)?
         } else if let Some(rest) = compact.strip_prefix("0086") {
             rest
         } else if compact.len() == 13
@@ -437,14 +436,8 @@ mod tests {
 
     #[test]
     fn chinese_names_are_accepted() {
-        assert_eq!(
-            PersonName::parse("张三").map(|n| n.0),
-            Ok("张三".to_owned())
-        );
-        assert_eq!(
-            PersonName::parse("  欧阳娜娜 ").map(|n| n.0),
-            Ok("欧阳娜娜".to_owned())
-        );
+        assert_eq!(PersonName::parse("张三").map(|n| n.0), Ok("张三".to_owned()));
+        assert_eq!(PersonName::parse("  欧阳娜娜 ").map(|n| n.0), Ok("欧阳娜娜".to_owned()));
         // Extension A (䶮) and a compatibility ideograph (U+F900).
         assert!(PersonName::parse("刘䶮").is_ok());
         assert!(PersonName::parse("李\u{F900}").is_ok());
@@ -467,19 +460,10 @@ mod tests {
             PersonName::parse("  John \t  O’Brien-Smith Jr. ").map(|n| n.0),
             Ok("John O'Brien-Smith Jr.".to_owned())
         );
-        assert_eq!(
-            PersonName::parse("José Müller").map(|n| n.0),
-            Ok("José Müller".to_owned())
-        );
-        assert_eq!(
-            PersonName::parse("Łukasz").map(|n| n.0),
-            Ok("Łukasz".to_owned())
-        );
+        assert_eq!(PersonName::parse("José Müller").map(|n| n.0), Ok("José Müller".to_owned()));
+        assert_eq!(PersonName::parse("Łukasz").map(|n| n.0), Ok("Łukasz".to_owned()));
         // Full-width Latin folds to ASCII; ideographic space is whitespace.
-        assert_eq!(
-            PersonName::parse("Ａｎｎ\u{3000}Lee").map(|n| n.0),
-            Ok("Ann Lee".to_owned())
-        );
+        assert_eq!(PersonName::parse("Ａｎｎ\u{3000}Lee").map(|n| n.0), Ok("Ann Lee".to_owned()));
         assert_eq!(PersonName::parse("Li").map(|n| n.0), Ok("Li".to_owned()));
     }
 
@@ -488,59 +472,26 @@ mod tests {
         assert_eq!(PersonName::parse(""), Err(PersonError::NameEmpty));
         assert_eq!(PersonName::parse(" \u{3000} "), Err(PersonError::NameEmpty));
         assert_eq!(PersonName::parse("张"), Err(PersonError::NameTooShort));
-        assert_eq!(
-            PersonName::parse(&"张".repeat(51)),
-            Err(PersonError::NameTooLong)
-        );
+        assert_eq!(PersonName::parse(&"张".repeat(51)), Err(PersonError::NameTooLong));
         assert!(PersonName::parse(&"张".repeat(50)).is_ok());
         assert_eq!(PersonName::parse("张三1"), Err(PersonError::NameDigit));
         assert_eq!(PersonName::parse("张三１"), Err(PersonError::NameDigit));
-        assert_eq!(
-            PersonName::parse("张三😀"),
-            Err(PersonError::NameInvalidChar('😀'))
-        );
-        assert_eq!(
-            PersonName::parse("张三!"),
-            Err(PersonError::NameInvalidChar('!'))
-        );
-        assert_eq!(
-            PersonName::parse("Ann×Lee"),
-            Err(PersonError::NameInvalidChar('×'))
-        );
-        assert_eq!(
-            PersonName::parse("张\u{0}三"),
-            Err(PersonError::NameControlChar)
-        );
-        assert_eq!(
-            PersonName::parse("张\u{200B}三"),
-            Err(PersonError::NameControlChar)
-        );
-        assert_eq!(
-            PersonName::parse("·阿沛"),
-            Err(PersonError::NameMisplacedDot)
-        );
-        assert_eq!(
-            PersonName::parse("阿沛·"),
-            Err(PersonError::NameMisplacedDot)
-        );
-        assert_eq!(
-            PersonName::parse("阿沛··阿旺"),
-            Err(PersonError::NameMisplacedDot)
-        );
-        assert_eq!(
-            PersonName::parse("阿沛· ·阿旺"),
-            Err(PersonError::NameMisplacedDot)
-        );
+        assert_eq!(PersonName::parse("张三😀"), Err(PersonError::NameInvalidChar('😀')));
+        assert_eq!(PersonName::parse("张三!"), Err(PersonError::NameInvalidChar('!')));
+        assert_eq!(PersonName::parse("Ann×Lee"), Err(PersonError::NameInvalidChar('×')));
+        assert_eq!(PersonName::parse("张\u{0}三"), Err(PersonError::NameControlChar));
+        assert_eq!(PersonName::parse("张\u{200B}三"), Err(PersonError::NameControlChar));
+        assert_eq!(PersonName::parse("·阿沛"), Err(PersonError::NameMisplacedDot));
+        assert_eq!(PersonName::parse("阿沛·"), Err(PersonError::NameMisplacedDot));
+        assert_eq!(PersonName::parse("阿沛··阿旺"), Err(PersonError::NameMisplacedDot));
+        assert_eq!(PersonName::parse("阿沛· ·阿旺"), Err(PersonError::NameMisplacedDot));
         assert_eq!(PersonName::parse("-.'"), Err(PersonError::NameNoLetter));
     }
 
     #[test]
     fn name_error_messages_are_chinese() {
         assert_eq!(PersonError::NameTooShort.to_string(), "姓名至少需要2个字");
-        assert_eq!(
-            PersonError::NameInvalidChar('!').to_string(),
-            "姓名中不能包含字符「!」"
-        );
+        assert_eq!(PersonError::NameInvalidChar('!').to_string(), "姓名中不能包含字符「!」");
     }
 
     #[test]
@@ -567,11 +518,7 @@ mod tests {
             "１３８１２３４１２３４",
             " 138\u{3000}1234\u{3000}1234 ",
         ] {
-            assert_eq!(
-                MobilePhone::parse(raw).map(|p| p.0),
-                Ok("13812341234".to_owned()),
-                "{raw}"
-            );
+            assert_eq!(MobilePhone::parse(raw).map(|p| p.0), Ok("13812341234".to_owned()), "{raw}");
         }
     }
 
@@ -579,35 +526,14 @@ mod tests {
     fn phone_errors_are_specific() {
         assert_eq!(MobilePhone::parse(""), Err(PersonError::PhoneEmpty));
         assert_eq!(MobilePhone::parse(" - "), Err(PersonError::PhoneEmpty));
-        assert_eq!(
-            MobilePhone::parse("+852 91234567"),
-            Err(PersonError::PhoneNotMainland)
-        );
-        assert_eq!(
-            MobilePhone::parse("138a1234123"),
-            Err(PersonError::PhoneNonDigit)
-        );
-        assert_eq!(
-            MobilePhone::parse("1381234123"),
-            Err(PersonError::PhoneWrongLength)
-        );
-        assert_eq!(
-            MobilePhone::parse("138123412345"),
-            Err(PersonError::PhoneWrongLength)
-        );
-        assert_eq!(
-            MobilePhone::parse("12812341234"),
-            Err(PersonError::PhoneInvalidPrefix)
-        );
-        assert_eq!(
-            MobilePhone::parse("23812341234"),
-            Err(PersonError::PhoneInvalidPrefix)
-        );
+        assert_eq!(MobilePhone::parse("+852 91234567"), Err(PersonError::PhoneNotMainland));
+        assert_eq!(MobilePhone::parse("138a1234123"), Err(PersonError::PhoneNonDigit));
+        assert_eq!(MobilePhone::parse("1381234123"), Err(PersonError::PhoneWrongLength));
+        assert_eq!(MobilePhone::parse("138123412345"), Err(PersonError::PhoneWrongLength));
+        assert_eq!(MobilePhone::parse("12812341234"), Err(PersonError::PhoneInvalidPrefix));
+        assert_eq!(MobilePhone::parse("23812341234"), Err(PersonError::PhoneInvalidPrefix));
         // An 11-digit landline (Beijing 010 + 8 digits).
-        assert_eq!(
-            MobilePhone::parse("010 6123 4567"),
-            Err(PersonError::PhoneInvalidPrefix)
-        );
+        assert_eq!(MobilePhone::parse("010 6123 4567"), Err(PersonError::PhoneInvalidPrefix));
     }
 
     #[test]

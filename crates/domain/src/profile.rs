@@ -87,13 +87,7 @@ mod tests {
     fn complete_needs_identity_and_phone() {
         let p = profile("王芳", Gender::Female, "11010519491231002X");
         assert!(p.is_complete());
-        assert!(
-            !Profile {
-                phone: None,
-                ..p.clone()
-            }
-            .is_complete()
-        );
+        assert!(!Profile { phone: None, ..p.clone() }.is_complete());
         assert!(!Profile::default().is_complete());
     }
 
@@ -101,15 +95,9 @@ mod tests {
     fn identity_locks_but_the_rest_stays_editable() {
         let old = profile("王芳", Gender::Female, "11010519491231002X");
         let renamed = profile("王芳芳", Gender::Female, "11010519491231002X");
-        assert_eq!(
-            old.check_update(true, &renamed),
-            Err(ProfileError::IdentityLocked)
-        );
+        assert_eq!(old.check_update(true, &renamed), Err(ProfileError::IdentityLocked));
         assert_eq!(old.check_update(false, &renamed), Ok(()));
-        let new_employer = Profile {
-            employer: Some("另一家公司".into()),
-            ..old.clone()
-        };
+        let new_employer = Profile { employer: Some("另一家公司".into()), ..old.clone() };
         assert_eq!(old.check_update(true, &new_employer), Ok(()));
     }
 
@@ -117,9 +105,6 @@ mod tests {
     fn gender_must_match_the_id_number() {
         let old = Profile::default();
         let wrong = profile("李雷", Gender::Male, "11010519491231002X");
-        assert!(matches!(
-            old.check_update(false, &wrong),
-            Err(ProfileError::IdNumber(_))
-        ));
+        assert!(matches!(old.check_update(false, &wrong), Err(ProfileError::IdNumber(_))));
     }
 }

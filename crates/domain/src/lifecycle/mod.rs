@@ -13,7 +13,7 @@ mod view;
 
 pub use event::{CheckInProof, Event, EventKind, PaymentMethod, Reason, ReasonError};
 pub use state::{Flag, State, Status, UnknownCode};
-pub use view::{Tab, Tag};
+pub use view::{Action, Tab, Tag};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -240,9 +240,6 @@ pub enum Refusal {
         /// What arrived.
         received: Money,
     },
-    /// The payment method does not fit the actor (WeChat Pay by the provider, transfer by finance).
-    #[error("支付方式与确认人不符")]
-    WrongPaymentMethod,
     /// Check-in outside the check-in window.
     #[error("不在报到时间内")]
     CheckInClosed,
@@ -260,6 +257,29 @@ pub enum Refusal {
     SeatNotAsked,
 }
 
+impl Refusal {
+    /// A stable machine-readable code (for API error bodies).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NotInTable => "not_allowed_in_state",
+            Refusal::WrongActor => "forbidden_for_actor",
+            Refusal::RegistrationClosed => "registration_closed",
+            Refusal::ProfileIncomplete => "profile_incomplete",
+            Refusal::PhotoMissing => "photo_missing",
+            Refusal::InvalidChoice => "invalid_choice",
+            Refusal::DuplicateRegistration => "duplicate_registration",
+            Refusal::Full => "region_full",
+            Refusal::PaymentInFlight => "payment_in_flight",
+            Refusal::AmountMismatch { .. } => "amount_mismatch",
+            Refusal::CheckInClosed => "checkin_closed",
+            Refusal::VenueCodeRequired => "venue_code_required",
+            Refusal::DeadlineNotReached => "deadline_not_reached",
+            Refusal::SittingNotEnded => "sitting_not_ended",
+            Refusal::SeatNotAsked => "seat_not_asked",
+        }
+    }
+}
+
 /// A refused transition: the state, the event and why. Nothing was changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{} 状态下不能执行 {}：{refusal}", state.map_or("（新报名）", State::as_str), event.as_str())]
@@ -274,11 +294,7 @@ pub struct TransitionError {
 
 /// Decides the first submission: the new registration's status.
 pub fn submit(actor: Actor, facts: &SubmitFacts) -> Result<Status, TransitionError> {
-    let refuse = |refusal| TransitionError {
-        state: None,
-        event: EventKind::Submit,
-        refusal,
-    };
+    let refuse = |refusal| TransitionError { state: None, event: EventKind::Submit, refusal };
     if actor != Actor::Participant {
         return Err(refuse(Refusal::WrongActor));
     }
@@ -315,14 +331,8 @@ fn actor_allowed(event: &Event, actor: Actor) -> bool {
         Event::TransferNotReceived { .. } | Event::ApproveRefund | Event::DenyRefund { .. } => {
             staff(A::Finance)
         }
-        Event::ConfirmPayment {
-            via: PaymentMethod::WechatPay,
-            ..
-        } => actor == A::PaymentProvider,
-        Event::ConfirmPayment {
-            via: PaymentMethod::BankTransfer,
-            ..
-        } => staff(A::Finance),
+        Event::ConfirmPayment { via: PaymentMethod::WechatPay, .. } => actor == A::PaymentProvider,
+        Event::ConfirmPayment { via: PaymentMethod::BankTransfer, .. } => staff(A::Finance),
         Event::CheckIn { .. } => actor == A::Participant || staff(A::CheckinStaff),
         Event::RefundSucceeded => actor == A::PaymentProvider || staff(A::Finance),
         Event::RefundFailed { .. } => actor == A::PaymentProvider,
@@ -341,11 +351,8 @@ pub fn decide(
     facts: &Facts,
 ) -> Result<Step, TransitionError> {
     use State as S;
-    let refuse = |refusal| TransitionError {
-        state: Some(status.state),
-        event: event.kind(),
-        refusal,
-    };
+    let refuse =
+        |refusal| TransitionError { state: Some(status.state), event: event.kind(), refusal };
     let now = facts.now;
     let schedule = &facts.schedule;
     let decision = |to: State, flag: Option<Flag>, effects: Vec<Effect>| Decision {
@@ -357,21 +364,13 @@ pub fn decide(
     };
     let moved = |to, flag, effects| Step::Moved(decision(to, flag, effects));
     let close_order = || {
-        if facts.payment.open_order {
-            vec![Effect::CloseProviderOrder]
-        } else {
-            vec![]
-        }
+        if facts.payment.open_order { vec![Effect::CloseProviderOrder] } else { vec![] }
     };
 
     // Each arm is one row (or a few rows) of the spec's table: the actor is checked first,
     // then the guard. Anything without an arm is not in the table.
     let permit = || {
-        if actor_allowed(event, actor) {
-            Ok(())
-        } else {
-            Err(refuse(Refusal::WrongActor))
-        }
+        if actor_allowed(event, actor) { Ok(()) } else { Err(refuse(Refusal::WrongActor)) }
     };
     let step = match (status.state, event) {
         (S::Rejected, Event::Resubmit) => {
@@ -420,10 +419,7 @@ pub fn decide(
                     received: *amount,
                 }));
             }
-            Step::Moved(Decision {
-                paid_via: Some(*via),
-                ..decision(S::Paid, None, vec![])
-            })
+            Step::Moved(Decision { paid_via: Some(*via), ..decision(S::Paid, None, vec![]) })
         }
         (S::CheckedIn, Event::CheckIn { .. }) => {
             permit()?;

@@ -12,10 +12,7 @@ pub struct UnknownCode {
 
 impl UnknownCode {
     pub(crate) fn new(what: &'static str, code: &str) -> Self {
-        Self {
-            what,
-            code: code.chars().take(64).collect(),
-        }
+        Self { what, code: code.chars().take(64).collect() }
     }
 }
 
@@ -100,10 +97,7 @@ coded_enum! {
 impl State {
     /// No event moves a registration out of a terminal state.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            State::Refunded | State::Completed | State::Withdrawn | State::Closed
-        )
+        matches!(self, State::Refunded | State::Completed | State::Withdrawn | State::Closed)
     }
 
     /// Whether a registration in this state holds a seat of its region.

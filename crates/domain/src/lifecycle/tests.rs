@@ -5,9 +5,7 @@ use super::*;
 use crate::period::ScheduleInput;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
-        .single()
-        .expect("valid test date")
+    Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).single().expect("valid test date")
 }
 
 /// Registration 1–10 May, payment deadline 12 May, check-in 20 May 07:00–09:00, exam ends
@@ -68,54 +66,28 @@ fn the_journey_of_the_manual() {
     assert_eq!(status, Status::new(State::PendingReview));
 
     let f = facts(DURING_REGISTRATION);
-    let reject = Event::Reject {
-        reason: reason("照片不是白底"),
-    };
-    status
-        .apply(&reject, Actor::Reviewer, &f)
-        .expect("rejected");
+    let reject = Event::Reject { reason: reason("照片不是白底") };
+    status.apply(&reject, Actor::Reviewer, &f).expect("rejected");
     assert_eq!(status.state, State::Rejected);
-    status
-        .apply(&Event::Resubmit, Actor::Participant, &f)
-        .expect("resubmitted");
-    let approve = Facts {
-        seat: SeatAnswer::Taken,
-        ..f
-    };
-    let d = moved(
-        status
-            .apply(&Event::Approve, Actor::Reviewer, &approve)
-            .expect("approved"),
-    );
+    status.apply(&Event::Resubmit, Actor::Participant, &f).expect("resubmitted");
+    let approve = Facts { seat: SeatAnswer::Taken, ..f };
+    let d = moved(status.apply(&Event::Approve, Actor::Reviewer, &approve).expect("approved"));
     assert_eq!(d.seat_change(), SeatChange::Take);
-    let pay = Event::ConfirmPayment {
-        amount: fee(),
-        via: PaymentMethod::WechatPay,
-    };
-    let d = moved(
-        status
-            .apply(&pay, Actor::PaymentProvider, &f)
-            .expect("paid"),
-    );
+    let pay = Event::ConfirmPayment { amount: fee(), via: PaymentMethod::WechatPay };
+    let d = moved(status.apply(&pay, Actor::PaymentProvider, &f).expect("paid"));
     assert_eq!(d.paid_via, Some(PaymentMethod::WechatPay));
     assert_eq!(d.seat_change(), SeatChange::Keep);
     assert_eq!(
         status.apply(&pay, Actor::PaymentProvider, &f),
         Ok(Step::Unchanged(Unchanged::AlreadyPaid))
     );
-    let checkin = Event::CheckIn {
-        proof: CheckInProof::VenueCode,
-    };
-    status
-        .apply(&checkin, Actor::Participant, &facts(DURING_CHECKIN))
-        .expect("checked in");
+    let checkin = Event::CheckIn { proof: CheckInProof::VenueCode };
+    status.apply(&checkin, Actor::Participant, &facts(DURING_CHECKIN)).expect("checked in");
     assert_eq!(
         status.apply(&checkin, Actor::Participant, &facts(DURING_CHECKIN)),
         Ok(Step::Unchanged(Unchanged::AlreadyCheckedIn))
     );
-    status
-        .apply(&Event::SittingEnded, Actor::Clock, &facts(AFTER_SITTING))
-        .expect("completed");
+    status.apply(&Event::SittingEnded, Actor::Clock, &facts(AFTER_SITTING)).expect("completed");
     assert_eq!(status, Status::new(State::Completed));
 }
 
@@ -130,71 +102,28 @@ fn submit_guards_in_order() {
         has_live_registration: false,
     };
     let cases = [
-        (
-            SubmitFacts {
-                now: t0() - Duration::hours(1),
-                ..ok
-            },
-            Refusal::RegistrationClosed,
-        ),
-        (
-            SubmitFacts {
-                profile_complete: false,
-                ..ok
-            },
-            Refusal::ProfileIncomplete,
-        ),
-        (
-            SubmitFacts {
-                photo_accepted: false,
-                ..ok
-            },
-            Refusal::PhotoMissing,
-        ),
-        (
-            SubmitFacts {
-                choice_valid: false,
-                ..ok
-            },
-            Refusal::InvalidChoice,
-        ),
-        (
-            SubmitFacts {
-                has_live_registration: true,
-                ..ok
-            },
-            Refusal::DuplicateRegistration,
-        ),
+        (SubmitFacts { now: t0() - Duration::hours(1), ..ok }, Refusal::RegistrationClosed),
+        (SubmitFacts { profile_complete: false, ..ok }, Refusal::ProfileIncomplete),
+        (SubmitFacts { photo_accepted: false, ..ok }, Refusal::PhotoMissing),
+        (SubmitFacts { choice_valid: false, ..ok }, Refusal::InvalidChoice),
+        (SubmitFacts { has_live_registration: true, ..ok }, Refusal::DuplicateRegistration),
     ];
     for (case, refusal) in cases {
         assert_eq!(
             submit(Actor::Participant, &case),
-            Err(TransitionError {
-                state: None,
-                event: EventKind::Submit,
-                refusal
-            })
+            Err(TransitionError { state: None, event: EventKind::Submit, refusal })
         );
     }
-    assert_eq!(
-        submit(Actor::Reviewer, &ok).map_err(|e| e.refusal),
-        Err(Refusal::WrongActor)
-    );
+    assert_eq!(submit(Actor::Reviewer, &ok).map_err(|e| e.refusal), Err(Refusal::WrongActor));
 }
 
 #[test]
 fn approval_needs_a_seat() {
     let status = Status::new(State::PendingReview);
-    let full = Facts {
-        seat: SeatAnswer::Full,
-        ..facts(DURING_REGISTRATION)
-    };
+    let full = Facts { seat: SeatAnswer::Full, ..facts(DURING_REGISTRATION) };
     let err = decide(status, &Event::Approve, Actor::Reviewer, &full).expect_err("full");
     assert_eq!(err.refusal, Refusal::Full);
-    assert_eq!(
-        err.to_string(),
-        "pending_review 状态下不能执行 approve：该地区名额已满"
-    );
+    assert_eq!(err.to_string(), "pending_review 状态下不能执行 approve：该地区名额已满");
     let not_asked = facts(DURING_REGISTRATION);
     assert_eq!(
         decide(status, &Event::Approve, Actor::Reviewer, &not_asked).map_err(|e| e.refusal),
@@ -206,42 +135,19 @@ fn approval_needs_a_seat() {
 fn payment_amount_must_equal_fee() {
     let status = Status::new(State::AwaitingPayment);
     let short = Money::from_fen(127_999).expect("amount");
-    let pay = Event::ConfirmPayment {
-        amount: short,
-        via: PaymentMethod::WechatPay,
-    };
-    let err = decide(
-        status,
-        &pay,
-        Actor::PaymentProvider,
-        &facts(DURING_REGISTRATION),
-    )
-    .expect_err("mismatch");
-    assert_eq!(
-        err.refusal,
-        Refusal::AmountMismatch {
-            expected: fee(),
-            received: short
-        }
-    );
-    assert_eq!(
-        err.refusal.to_string(),
-        "支付金额（1279.99元）与应缴费用（1280.00元）不符"
-    );
+    let pay = Event::ConfirmPayment { amount: short, via: PaymentMethod::WechatPay };
+    let err = decide(status, &pay, Actor::PaymentProvider, &facts(DURING_REGISTRATION))
+        .expect_err("mismatch");
+    assert_eq!(err.refusal, Refusal::AmountMismatch { expected: fee(), received: short });
+    assert_eq!(err.refusal.to_string(), "支付金额（1279.99元）与应缴费用（1280.00元）不符");
 }
 
 #[test]
 fn payment_method_fits_the_actor() {
     let status = Status::new(State::AwaitingTransfer);
     let f = facts(DURING_REGISTRATION);
-    let transfer = Event::ConfirmPayment {
-        amount: fee(),
-        via: PaymentMethod::BankTransfer,
-    };
-    let wechat = Event::ConfirmPayment {
-        amount: fee(),
-        via: PaymentMethod::WechatPay,
-    };
+    let transfer = Event::ConfirmPayment { amount: fee(), via: PaymentMethod::BankTransfer };
+    let wechat = Event::ConfirmPayment { amount: fee(), via: PaymentMethod::WechatPay };
     assert!(decide(status, &transfer, Actor::Finance, &f).is_ok());
     assert!(decide(status, &transfer, Actor::Admin, &f).is_ok());
     assert!(decide(status, &transfer, Actor::PaymentProvider, &f).is_err());
@@ -267,16 +173,10 @@ fn withdraw_closes_an_open_order_but_not_a_payment_in_flight() {
 #[test]
 fn check_in_needs_the_window_and_the_venue_code() {
     let status = Status::new(State::Paid);
-    let code = Event::CheckIn {
-        proof: CheckInProof::VenueCode,
-    };
-    let manual = Event::CheckIn {
-        proof: CheckInProof::StaffManual,
-    };
+    let code = Event::CheckIn { proof: CheckInProof::VenueCode };
+    let manual = Event::CheckIn { proof: CheckInProof::StaffManual };
     let refusal = |event: &Event, actor, hours| {
-        decide(status, event, actor, &facts(hours))
-            .err()
-            .map(|e| e.refusal)
+        decide(status, event, actor, &facts(hours)).err().map(|e| e.refusal)
     };
     assert_eq!(
         refusal(&code, Actor::Participant, DURING_REGISTRATION),
@@ -287,10 +187,7 @@ fn check_in_needs_the_window_and_the_venue_code() {
         Some(Refusal::VenueCodeRequired)
     );
     assert_eq!(refusal(&manual, Actor::CheckinStaff, DURING_CHECKIN), None);
-    assert_eq!(
-        refusal(&code, Actor::Reviewer, DURING_CHECKIN),
-        Some(Refusal::WrongActor)
-    );
+    assert_eq!(refusal(&code, Actor::Reviewer, DURING_CHECKIN), Some(Refusal::WrongActor));
     // A denied refund keeps the seat: the person may still check in.
     let denied = Status::new(State::RefundDenied);
     assert!(decide(denied, &code, Actor::Participant, &facts(DURING_CHECKIN)).is_ok());
@@ -308,17 +205,9 @@ fn refunds_follow_the_payment_method() {
     assert!(d.effects.is_empty());
 
     let refunding = Status::new(State::Refunding);
-    let failed = Event::RefundFailed {
-        reason: reason("ABNORMAL: 用户银行卡已注销"),
-    };
+    let failed = Event::RefundFailed { reason: reason("ABNORMAL: 用户银行卡已注销") };
     let d = moved(decide(refunding, &failed, Actor::PaymentProvider, &f).expect("flagged"));
-    assert_eq!(
-        d.to,
-        Status {
-            state: State::Refunding,
-            flag: Some(Flag::RefundFailed)
-        }
-    );
+    assert_eq!(d.to, Status { state: State::Refunding, flag: Some(Flag::RefundFailed) });
     let d = moved(decide(d.to, &Event::RefundSucceeded, Actor::Finance, &f).expect("refunded"));
     assert_eq!(d.to, Status::new(State::Refunded));
     assert_eq!(d.seat_change(), SeatChange::Release);
@@ -327,75 +216,33 @@ fn refunds_follow_the_payment_method() {
 #[test]
 fn the_clock_respects_its_deadlines() {
     let awaiting = Status::new(State::AwaitingPayment);
-    let early = decide(
-        awaiting,
-        &Event::PaymentDeadlinePassed,
-        Actor::Clock,
-        &facts(DURING_REGISTRATION),
-    );
-    assert_eq!(
-        early.map_err(|e| e.refusal),
-        Err(Refusal::DeadlineNotReached)
-    );
+    let early =
+        decide(awaiting, &Event::PaymentDeadlinePassed, Actor::Clock, &facts(DURING_REGISTRATION));
+    assert_eq!(early.map_err(|e| e.refusal), Err(Refusal::DeadlineNotReached));
     let d = moved(
-        decide(
-            awaiting,
-            &Event::PaymentDeadlinePassed,
-            Actor::Clock,
-            &facts(AFTER_DEADLINE),
-        )
-        .expect("closed"),
+        decide(awaiting, &Event::PaymentDeadlinePassed, Actor::Clock, &facts(AFTER_DEADLINE))
+            .expect("closed"),
     );
-    assert_eq!(
-        (d.to.state, d.seat_change()),
-        (State::Closed, SeatChange::Release)
-    );
+    assert_eq!((d.to.state, d.seat_change()), (State::Closed, SeatChange::Release));
 
     // A declared transfer is only flagged at the deadline, once, and closed when the sitting ends.
     let transfer = Status::new(State::AwaitingTransfer);
     let d = moved(
-        decide(
-            transfer,
-            &Event::PaymentDeadlinePassed,
-            Actor::Clock,
-            &facts(AFTER_DEADLINE),
-        )
-        .expect("flagged"),
+        decide(transfer, &Event::PaymentDeadlinePassed, Actor::Clock, &facts(AFTER_DEADLINE))
+            .expect("flagged"),
     );
+    assert_eq!(d.to, Status { state: State::AwaitingTransfer, flag: Some(Flag::TransferOverdue) });
     assert_eq!(
-        d.to,
-        Status {
-            state: State::AwaitingTransfer,
-            flag: Some(Flag::TransferOverdue)
-        }
-    );
-    assert_eq!(
-        decide(
-            d.to,
-            &Event::PaymentDeadlinePassed,
-            Actor::Clock,
-            &facts(AFTER_DEADLINE)
-        ),
+        decide(d.to, &Event::PaymentDeadlinePassed, Actor::Clock, &facts(AFTER_DEADLINE)),
         Ok(Step::Unchanged(Unchanged::AlreadyFlagged))
     );
     let d = moved(
-        decide(
-            d.to,
-            &Event::SittingEnded,
-            Actor::Clock,
-            &facts(AFTER_SITTING),
-        )
-        .expect("closed"),
+        decide(d.to, &Event::SittingEnded, Actor::Clock, &facts(AFTER_SITTING)).expect("closed"),
     );
     assert_eq!(d.to, Status::new(State::Closed));
     assert_eq!(
-        decide(
-            Status::new(State::Paid),
-            &Event::SittingEnded,
-            Actor::Clock,
-            &facts(AFTER_SITTING)
-        )
-        .map_err(|e| e.refusal),
+        decide(Status::new(State::Paid), &Event::SittingEnded, Actor::Clock, &facts(AFTER_SITTING))
+            .map_err(|e| e.refusal),
         Err(Refusal::NotInTable)
     );
 }
@@ -443,97 +290,27 @@ const TABLE: &[(State, EventKind, &[Actor], State)] = &[
     (S::PendingReview, E::Withdraw, PARTICIPANT, S::Withdrawn),
     (S::Rejected, E::Withdraw, PARTICIPANT, S::Withdrawn),
     (S::AwaitingPayment, E::Withdraw, PARTICIPANT, S::Withdrawn),
-    (
-        S::PendingReview,
-        E::Approve,
-        STAFF_REVIEW,
-        S::AwaitingPayment,
-    ),
+    (S::PendingReview, E::Approve, STAFF_REVIEW, S::AwaitingPayment),
     (S::PendingReview, E::Reject, STAFF_REVIEW, S::Rejected),
-    (
-        S::AwaitingPayment,
-        E::DeclareTransfer,
-        PARTICIPANT,
-        S::AwaitingTransfer,
-    ),
-    (
-        S::AwaitingTransfer,
-        E::TransferNotReceived,
-        STAFF_FINANCE,
-        S::AwaitingPayment,
-    ),
-    (
-        S::AwaitingPayment,
-        E::ConfirmPayment,
-        &[A::PaymentProvider, A::Finance, A::Admin],
-        S::Paid,
-    ),
-    (
-        S::AwaitingTransfer,
-        E::ConfirmPayment,
-        &[A::PaymentProvider, A::Finance, A::Admin],
-        S::Paid,
-    ),
-    (
-        S::Paid,
-        E::CheckIn,
-        &[A::Participant, A::CheckinStaff, A::Admin],
-        S::CheckedIn,
-    ),
-    (
-        S::RefundDenied,
-        E::CheckIn,
-        &[A::Participant, A::CheckinStaff, A::Admin],
-        S::CheckedIn,
-    ),
+    (S::AwaitingPayment, E::DeclareTransfer, PARTICIPANT, S::AwaitingTransfer),
+    (S::AwaitingTransfer, E::TransferNotReceived, STAFF_FINANCE, S::AwaitingPayment),
+    (S::AwaitingPayment, E::ConfirmPayment, &[A::PaymentProvider, A::Finance, A::Admin], S::Paid),
+    (S::AwaitingTransfer, E::ConfirmPayment, &[A::PaymentProvider, A::Finance, A::Admin], S::Paid),
+    (S::Paid, E::CheckIn, &[A::Participant, A::CheckinStaff, A::Admin], S::CheckedIn),
+    (S::RefundDenied, E::CheckIn, &[A::Participant, A::CheckinStaff, A::Admin], S::CheckedIn),
     (S::Paid, E::RequestRefund, PARTICIPANT, S::RefundRequested),
-    (
-        S::RefundRequested,
-        E::CancelRefundRequest,
-        PARTICIPANT,
-        S::Paid,
-    ),
-    (
-        S::RefundRequested,
-        E::ApproveRefund,
-        STAFF_FINANCE,
-        S::Refunding,
-    ),
-    (
-        S::RefundRequested,
-        E::DenyRefund,
-        STAFF_FINANCE,
-        S::RefundDenied,
-    ),
-    (
-        S::Refunding,
-        E::RefundSucceeded,
-        &[A::PaymentProvider, A::Finance, A::Admin],
-        S::Refunded,
-    ),
-    (
-        S::Refunding,
-        E::RefundFailed,
-        &[A::PaymentProvider],
-        S::Refunding,
-    ),
+    (S::RefundRequested, E::CancelRefundRequest, PARTICIPANT, S::Paid),
+    (S::RefundRequested, E::ApproveRefund, STAFF_FINANCE, S::Refunding),
+    (S::RefundRequested, E::DenyRefund, STAFF_FINANCE, S::RefundDenied),
+    (S::Refunding, E::RefundSucceeded, &[A::PaymentProvider, A::Finance, A::Admin], S::Refunded),
+    (S::Refunding, E::RefundFailed, &[A::PaymentProvider], S::Refunding),
     (S::CheckedIn, E::SittingEnded, CLOCK, S::Completed),
     (S::PendingReview, E::SittingEnded, CLOCK, S::Closed),
-    (
-        S::AwaitingPayment,
-        E::PaymentDeadlinePassed,
-        CLOCK,
-        S::Closed,
-    ),
+    (S::AwaitingPayment, E::PaymentDeadlinePassed, CLOCK, S::Closed),
     (S::AwaitingPayment, E::SittingEnded, CLOCK, S::Closed),
     (S::AwaitingTransfer, E::SittingEnded, CLOCK, S::Closed),
     // "past the payment deadline it is flagged to finance" (same state, flag raised)
-    (
-        S::AwaitingTransfer,
-        E::PaymentDeadlinePassed,
-        CLOCK,
-        S::AwaitingTransfer,
-    ),
+    (S::AwaitingTransfer, E::PaymentDeadlinePassed, CLOCK, S::AwaitingTransfer),
 ];
 
 /// Idempotent repeats the spec names: they are accepted and change nothing.
@@ -583,28 +360,16 @@ fn any_event() -> impl Strategy<Value = Event> {
 }
 
 fn any_facts() -> impl Strategy<Value = Facts> {
-    let seat = proptest::sample::select(vec![
-        SeatAnswer::NotAsked,
-        SeatAnswer::Taken,
-        SeatAnswer::Full,
-    ]);
+    let seat =
+        proptest::sample::select(vec![SeatAnswer::NotAsked, SeatAnswer::Taken, SeatAnswer::Full]);
     let paid_via = proptest::option::of(proptest::sample::select(PaymentMethod::ALL.to_vec()));
-    (
-        -48i64..24 * 25,
-        seat,
-        paid_via,
-        any::<bool>(),
-        any::<bool>(),
-    )
-        .prop_map(|(hours, seat, paid_via, open_order, in_flight)| Facts {
+    (-48i64..24 * 25, seat, paid_via, any::<bool>(), any::<bool>()).prop_map(
+        |(hours, seat, paid_via, open_order, in_flight)| Facts {
             seat,
-            payment: PaymentFacts {
-                paid_via,
-                open_order,
-                in_flight,
-            },
+            payment: PaymentFacts { paid_via, open_order, in_flight },
             ..facts(hours)
-        })
+        },
+    )
 }
 
 fn any_actor() -> impl Strategy<Value = Actor> {
@@ -720,38 +485,43 @@ fn sample_event(kind: EventKind, actor: Actor) -> Event {
     } else {
         PaymentMethod::BankTransfer
     };
-    let proof = if actor == A::Participant {
-        CheckInProof::VenueCode
-    } else {
-        CheckInProof::StaffManual
-    };
+    let proof =
+        if actor == A::Participant { CheckInProof::VenueCode } else { CheckInProof::StaffManual };
     match kind {
         E::Submit => Event::Submit,
         E::Resubmit => Event::Resubmit,
         E::Withdraw => Event::Withdraw,
         E::Approve => Event::Approve,
-        E::Reject => Event::Reject {
-            reason: reason("不符合报考条件"),
-        },
+        E::Reject => Event::Reject { reason: reason("不符合报考条件") },
         E::DeclareTransfer => Event::DeclareTransfer,
-        E::TransferNotReceived => Event::TransferNotReceived {
-            note: reason("未到账"),
-        },
+        E::TransferNotReceived => Event::TransferNotReceived { note: reason("未到账") },
         E::ConfirmPayment => Event::ConfirmPayment { amount: fee(), via },
         E::CheckIn => Event::CheckIn { proof },
-        E::RequestRefund => Event::RequestRefund {
-            reason: reason("时间冲突"),
-        },
+        E::RequestRefund => Event::RequestRefund { reason: reason("时间冲突") },
         E::CancelRefundRequest => Event::CancelRefundRequest,
         E::ApproveRefund => Event::ApproveRefund,
-        E::DenyRefund => Event::DenyRefund {
-            reason: reason("已过退款期限"),
-        },
+        E::DenyRefund => Event::DenyRefund { reason: reason("已过退款期限") },
         E::RefundSucceeded => Event::RefundSucceeded,
-        E::RefundFailed => Event::RefundFailed {
-            reason: reason("ABNORMAL"),
-        },
+        E::RefundFailed => Event::RefundFailed { reason: reason("ABNORMAL") },
         E::PaymentDeadlinePassed => Event::PaymentDeadlinePassed,
         E::SittingEnded => Event::SittingEnded,
     }
+}
+
+#[test]
+fn actions_follow_the_state_machine() {
+    let at = |state, hours| Action::available(Status::new(state), &facts(hours));
+    assert_eq!(at(State::PendingReview, DURING_REGISTRATION), vec![Action::Withdraw]);
+    assert_eq!(at(State::Rejected, DURING_REGISTRATION), vec![Action::Resubmit, Action::Withdraw]);
+    assert_eq!(at(State::Rejected, AFTER_DEADLINE), vec![Action::Withdraw]);
+    assert_eq!(
+        at(State::AwaitingPayment, DURING_REGISTRATION),
+        vec![Action::PayWechat, Action::DeclareTransfer, Action::Withdraw]
+    );
+    assert_eq!(at(State::Paid, DURING_REGISTRATION), vec![Action::RequestRefund]);
+    assert_eq!(at(State::Paid, DURING_CHECKIN), vec![Action::CheckIn, Action::RequestRefund]);
+    assert_eq!(at(State::Paid, AFTER_SITTING), vec![Action::RequestRefund]);
+    assert_eq!(at(State::RefundRequested, DURING_REGISTRATION), vec![Action::CancelRefundRequest]);
+    assert!(at(State::CheckedIn, DURING_CHECKIN).is_empty());
+    assert!(at(State::Completed, AFTER_SITTING).is_empty());
 }

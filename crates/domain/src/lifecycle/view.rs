@@ -132,3 +132,67 @@ impl Tag {
         }
     }
 }
+
+/// Something the participant can do with a registration now (a button in "My exams").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// 重新报名: edit and resubmit a rejected registration.
+    Resubmit,
+    /// 取消报名: withdraw before paying.
+    Withdraw,
+    /// 去支付: pay by WeChat Pay.
+    PayWechat,
+    /// 线下转账: declare an employer bank transfer.
+    DeclareTransfer,
+    /// 扫码报到: check in at the venue.
+    CheckIn,
+    /// 申请退款: ask for the fee back.
+    RequestRefund,
+    /// 撤回退款申请: take the refund request back.
+    CancelRefundRequest,
+}
+
+impl Action {
+    /// The event each action would send, with a placeholder where a person types a reason.
+    fn probe(self) -> super::Event {
+        use super::{CheckInProof, Event, Reason};
+        let reason =
+            || Reason::parse("-").unwrap_or_else(|_| unreachable!("'-' is a valid reason"));
+        match self {
+            Action::Resubmit => Event::Resubmit,
+            Action::Withdraw => Event::Withdraw,
+            // Paying is possible exactly when declaring a transfer is: both need an approved,
+            // unpaid registration (the amount is the fee by construction).
+            Action::PayWechat | Action::DeclareTransfer => Event::DeclareTransfer,
+            Action::CheckIn => Event::CheckIn { proof: CheckInProof::VenueCode },
+            Action::RequestRefund => Event::RequestRefund { reason: reason() },
+            Action::CancelRefundRequest => Event::CancelRefundRequest,
+        }
+    }
+
+    /// Every action, in the order the mini-program shows buttons.
+    pub const ALL: [Action; 7] = [
+        Action::Resubmit,
+        Action::PayWechat,
+        Action::DeclareTransfer,
+        Action::CheckIn,
+        Action::RequestRefund,
+        Action::CancelRefundRequest,
+        Action::Withdraw,
+    ];
+
+    /// The actions the state machine would accept from the participant now: computed by
+    /// asking [`super::decide`], so the buttons can never disagree with the rules.
+    pub fn available(status: super::Status, facts: &super::Facts) -> Vec<Action> {
+        Action::ALL
+            .into_iter()
+            .filter(|action| {
+                matches!(
+                    super::decide(status, &action.probe(), super::Actor::Participant, facts),
+                    Ok(super::Step::Moved(_))
+                )
+            })
+            .collect()
+    }
+}
