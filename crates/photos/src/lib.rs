@@ -1,0 +1,435 @@
+//! The ID photo (一寸白底免冠照): checks an upload and normalises it to a 295 × 413 JPEG.
+//!
+//! [`process`] is pure (bytes in, bytes out). It refuses, in this order:
+//!
+//! 1. more than [`Limits::max_upload_bytes`] bytes ([`PhotoError::TooLarge`]), before
+//!    looking at the content;
+//! 2. anything that is not JPEG or PNG by its magic bytes ([`PhotoError::UnsupportedFormat`]);
+//! 3. a header claiming more than [`Limits::max_pixels`] pixels or a side longer than
+//!    [`Limits::max_dimension`] ([`PhotoError::TooManyPixels`]), before decoding;
+//! 4. below 295 × 413 pixels after EXIF orientation ([`PhotoError::TooSmall`]); never upscaled;
+//! 5. a damaged file ([`PhotoError::Corrupt`]);
+//! 6. an aspect ratio more than [`ASPECT_TOLERANCE_PERCENT`] % away from 5:7 that cannot be
+//!    centre-cropped without cutting into the subject ([`PhotoError::WrongAspectRatio`]);
+//! 7. a border that is not a bright, unsaturated backdrop ([`PhotoError::BackgroundNotWhite`]).
+//!
+//! It then downscales to exactly 295 × 413 and encodes a JPEG below 100 KB.
+//!
+//! [`storage`] holds the one impure part: where the files are kept.
+
+use std::io::Cursor;
+
+use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
+use image::codecs::png::PngDecoder;
+use image::imageops::{self, FilterType};
+use image::metadata::Orientation;
+use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageError, RgbImage, RgbaImage};
+
+mod error;
+mod geometry;
+pub mod storage;
+
+pub use error::PhotoError;
+
+/// Width of the normalised photo in pixels (25 mm at 300 dpi).
+pub const OUTPUT_WIDTH: u32 = 295;
+/// Height of the normalised photo in pixels (35 mm at 300 dpi).
+pub const OUTPUT_HEIGHT: u32 = 413;
+/// The normalised JPEG is strictly smaller than this many bytes (100 KB).
+pub const MAX_OUTPUT_BYTES: usize = 100 * 1024;
+
+/// How far (in percent) the ratio width/height may be from 5:7 and still be accepted as is.
+pub const ASPECT_TOLERANCE_PERCENT: u64 = 3;
+/// A background pixel has every channel at least this bright …
+pub const BACKGROUND_MIN_CHANNEL: u8 = 200;
+/// … and at most this difference between its brightest and darkest channel (unsaturated).
+pub const BACKGROUND_MAX_SPREAD: u8 = 30;
+/// Thickness of the border bands sampled for the background check, in percent of the side
+/// perpendicular to the band (top band: of the height; left/right bands: of the width).
+pub const BORDER_BAND_PERCENT: u64 = 4;
+/// Each border band (top, left, right) must be at least this percentage of background pixels.
+pub const BORDER_MIN_BACKGROUND_PERCENT: u64 = 90;
+/// A strip cut away to reach 5:7 must be at least this percentage of background pixels.
+pub const CROP_STRIP_MIN_BACKGROUND_PERCENT: u64 = 97;
+/// The bottom part of the image (in percent of its height) where shoulders are expected: it is
+/// left out of the left/right border bands and of the left/right crop strips. The bottom edge is
+/// never checked.
+pub const SHOULDER_ZONE_PERCENT: u64 = 25;
+/// First JPEG quality tried for the normalised photo.
+pub const JPEG_QUALITY_START: u8 = 90;
+/// Step by which the quality is lowered while the result is too big.
+pub const JPEG_QUALITY_STEP: u8 = 10;
+/// Lowest JPEG quality tried before giving up with [`PhotoError::CannotCompress`].
+pub const JPEG_QUALITY_MIN: u8 = 30;
+
+/// Memory the PNG decoder may use for metadata (text, ICC profile) while reading the header.
+const PNG_HEADER_ALLOC: u64 = 16 * 1024 * 1024;
+/// Allowance for decoder-internal buffers on top of the decoded image itself.
+const DECODER_OVERHEAD_ALLOC: u64 = 64 * 1024 * 1024;
+/// The most bytes per decoded pixel the supported formats produce (16-bit RGBA PNG).
+const MAX_BYTES_PER_PIXEL: u64 = 8;
+
+/// Resource limits for [`process`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted upload in bytes (default 10 MiB).
+    pub max_upload_bytes: usize,
+    /// Most pixels (width × height) a photo may have (default 40 000 000).
+    pub max_pixels: u64,
+    /// Longest accepted side in pixels (default 12 000).
+    pub max_dimension: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_upload_bytes: 10 * 1024 * 1024, max_pixels: 40_000_000, max_dimension: 12_000 }
+    }
+}
+
+/// The accepted file formats of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// JPEG (`FF D8 FF`).
+    Jpeg,
+    /// PNG (`89 50 4E 47 0D 0A 1A 0A`).
+    Png,
+}
+
+impl Format {
+    /// The MIME type, e.g. `image/jpeg`.
+    #[must_use]
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+        }
+    }
+
+    /// The usual file extension without the dot, e.g. `jpg`.
+    #[must_use]
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpg",
+            Self::Png => "png",
+        }
+    }
+}
+
+/// Detects JPEG or PNG from the magic bytes; `None` for anything else.
+#[must_use]
+pub fn detect_format(bytes: &[u8]) -> Option<Format> {
+    const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    const JPEG_SIGNATURE: [u8; 3] = [0xFF, 0xD8, 0xFF];
+    if bytes.starts_with(&PNG_SIGNATURE) {
+        Some(Format::Png)
+    } else if bytes.starts_with(&JPEG_SIGNATURE) {
+        Some(Format::Jpeg)
+    } else {
+        None
+    }
+}
+
+/// An accepted photo: the normalised JPEG and facts about the original.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProcessedPhoto {
+    /// Exactly 295 × 413 pixels, JPEG, fewer than [`MAX_OUTPUT_BYTES`] bytes.
+    pub normalized_jpeg: Vec<u8>,
+    /// Format of the upload.
+    pub original_format: Format,
+    /// Width of the upload as displayed (after EXIF orientation).
+    pub original_width: u32,
+    /// Height of the upload as displayed (after EXIF orientation).
+    pub original_height: u32,
+}
+
+impl std::fmt::Debug for ProcessedPhoto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessedPhoto")
+            .field("normalized_jpeg_len", &self.normalized_jpeg.len())
+            .field("original_format", &self.original_format)
+            .field("original_width", &self.original_width)
+            .field("original_height", &self.original_height)
+            .finish()
+    }
+}
+
+/// Checks an uploaded ID photo and normalises it to a 295 × 413 JPEG below 100 KB.
+///
+/// Never panics; the memory used is bounded by `limits` (roughly the upload plus
+/// `max_pixels` × 8 bytes in the worst case of a 16-bit RGBA PNG, 3 bytes per pixel for a JPEG).
+pub fn process(bytes: &[u8], limits: &Limits) -> Result<ProcessedPhoto, PhotoError> {
+    if bytes.len() > limits.max_upload_bytes {
+        return Err(PhotoError::TooLarge { max_bytes: limits.max_upload_bytes });
+    }
+    let format = detect_format(bytes).ok_or(PhotoError::UnsupportedFormat)?;
+    let image = match format {
+        Format::Jpeg => {
+            let decoder = JpegDecoder::new(Cursor::new(bytes)).map_err(header_error)?;
+            decode_within_limits(decoder, limits, jpeg_scan_is_complete(bytes))?
+        }
+        Format::Png => {
+            let mut header_limits = image::Limits::default();
+            header_limits.max_alloc = Some(PNG_HEADER_ALLOC);
+            let decoder =
+                PngDecoder::with_limits(Cursor::new(bytes), header_limits).map_err(header_error)?;
+            // The PNG decoder itself reports a truncated stream.
+            decode_within_limits(decoder, limits, true)?
+        }
+    };
+    let (original_width, original_height) = image.dimensions();
+
+    let region = geometry::choose_crop(&image)?;
+    geometry::check_background(&image, region)?;
+
+    let view = imageops::crop_imm(&image, region.x, region.y, region.width, region.height);
+    let small = if region.width >= 2 * OUTPUT_WIDTH && region.height >= 2 * OUTPUT_HEIGHT {
+        // Fast area-averaging pass first, then a proper filter for the last factor of two.
+        let half = imageops::thumbnail(&*view, 2 * OUTPUT_WIDTH, 2 * OUTPUT_HEIGHT);
+        imageops::resize(&half, OUTPUT_WIDTH, OUTPUT_HEIGHT, FilterType::CatmullRom)
+    } else {
+        imageops::resize(&*view, OUTPUT_WIDTH, OUTPUT_HEIGHT, FilterType::CatmullRom)
+    };
+    drop(image);
+
+    let normalized_jpeg = encode_below_limit(&small)?;
+    Ok(ProcessedPhoto { normalized_jpeg, original_format: format, original_width, original_height })
+}
+
+/// A failure while reading the header: damaged, or a variant we cannot read.
+fn header_error(err: ImageError) -> PhotoError {
+    match err {
+        ImageError::Unsupported(_) => PhotoError::UnsupportedFormat,
+        _ => PhotoError::Corrupt,
+    }
+}
+
+/// Checks the header dimensions against `limits`, then decodes, applies the EXIF orientation
+/// and flattens to 8-bit RGB (transparency over white). `complete` is false for a file known
+/// to be truncated, refused as [`PhotoError::Corrupt`] once the header checks pass.
+fn decode_within_limits(
+    mut decoder: impl ImageDecoder,
+    limits: &Limits,
+    complete: bool,
+) -> Result<RgbImage, PhotoError> {
+    let (width, height) = decoder.dimensions();
+    let too_many = PhotoError::TooManyPixels { width, height };
+    if width > limits.max_dimension
+        || height > limits.max_dimension
+        || u64::from(width) * u64::from(height) > limits.max_pixels
+    {
+        return Err(too_many);
+    }
+
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let (shown_width, shown_height) = match orientation {
+        Orientation::Rotate90
+        | Orientation::Rotate270
+        | Orientation::Rotate90FlipH
+        | Orientation::Rotate270FlipH => (height, width),
+        _ => (width, height),
+    };
+    if shown_width < OUTPUT_WIDTH || shown_height < OUTPUT_HEIGHT {
+        return Err(PhotoError::TooSmall { width: shown_width, height: shown_height });
+    }
+    if !complete {
+        return Err(PhotoError::Corrupt);
+    }
+
+    // Second line of defence: let the decoder enforce the same bounds.
+    let max_alloc = limits
+        .max_pixels
+        .saturating_mul(MAX_BYTES_PER_PIXEL)
+        .saturating_add(DECODER_OVERHEAD_ALLOC);
+    if decoder.total_bytes() > max_alloc {
+        return Err(too_many);
+    }
+    let mut decode_limits = image::Limits::default();
+    decode_limits.max_image_width = Some(limits.max_dimension);
+    decode_limits.max_image_height = Some(limits.max_dimension);
+    decode_limits.max_alloc = Some(max_alloc);
+    decoder.set_limits(decode_limits).map_err(|err| decode_error(err, too_many.clone()))?;
+
+    let mut image =
+        DynamicImage::from_decoder(decoder).map_err(|err| decode_error(err, too_many.clone()))?;
+    image.apply_orientation(orientation);
+    Ok(to_rgb_on_white(image))
+}
+
+/// Whether a JPEG's image data runs to its end-of-image marker.
+///
+/// The JPEG decoder is lenient and fills a truncated scan with grey, which would pass as a
+/// photo with a grey bottom. This walks the marker segments (skipping e.g. an EXIF thumbnail,
+/// which has its own markers) to the first start-of-scan and then requires an `FF D9` after it;
+/// inside entropy-coded data `FF` is only ever followed by `00` or a restart marker, so that
+/// pair can only be the end-of-image marker. Data appended after it (motion photos) is fine.
+/// If the segment structure cannot be followed, the decoder is left to judge (`true`); a file
+/// that ends before its first scan is incomplete.
+fn jpeg_scan_is_complete(bytes: &[u8]) -> bool {
+    const SOS: u8 = 0xDA;
+    const EOI: u8 = 0xD9;
+    let mut i: usize = 2; // after SOI
+    let scan_start = loop {
+        match bytes.get(i) {
+            None => return false, // ended before any image data
+            Some(&0xFF) => {}
+            Some(_) => return true,
+        }
+        let Some(&marker) = bytes.get(i + 1) else {
+            return false;
+        };
+        match marker {
+            0xFF => i += 1, // fill byte
+            SOS => break i,
+            EOI => return false,          // end of image before any image data
+            0x01 | 0xD0..=0xD7 => i += 2, // markers without a length
+            _ => {
+                let (Some(&hi), Some(&lo)) = (bytes.get(i + 2), bytes.get(i + 3)) else {
+                    return false; // cut inside the headers
+                };
+                let len = usize::from(u16::from_be_bytes([hi, lo]));
+                if len < 2 {
+                    return true;
+                }
+                i += 2 + len;
+            }
+        }
+    };
+    bytes.get(scan_start..).is_some_and(|scan| scan.windows(2).any(|w| w == [0xFF, EOI]))
+}
+
+/// A failure while decoding the pixels.
+fn decode_error(err: ImageError, too_many: PhotoError) -> PhotoError {
+    match err {
+        ImageError::Limits(_) => too_many,
+        ImageError::Unsupported(_) => PhotoError::UnsupportedFormat,
+        _ => PhotoError::Corrupt,
+    }
+}
+
+/// 8-bit RGB; transparent pixels are composited over white.
+fn to_rgb_on_white(image: DynamicImage) -> RgbImage {
+    if image.color().has_alpha() {
+        flatten_over_white(&image.into_rgba8())
+    } else {
+        image.into_rgb8()
+    }
+}
+
+fn flatten_over_white(rgba: &RgbaImage) -> RgbImage {
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let a = u16::from(a);
+        let blend = |c: u8| {
+            let v = (u16::from(c) * a + 255 * (255 - a) + 127) / 255;
+            u8::try_from(v).unwrap_or(u8::MAX)
+        };
+        image::Rgb([blend(r), blend(g), blend(b)])
+    })
+}
+
+/// Encodes at [`JPEG_QUALITY_START`], lowering by [`JPEG_QUALITY_STEP`] down to
+/// [`JPEG_QUALITY_MIN`] until the result is below [`MAX_OUTPUT_BYTES`].
+fn encode_below_limit(img: &RgbImage) -> Result<Vec<u8>, PhotoError> {
+    let mut quality = JPEG_QUALITY_START;
+    loop {
+        let mut out = Vec::with_capacity(MAX_OUTPUT_BYTES);
+        JpegEncoder::new_with_quality(&mut out, quality)
+            .encode(img.as_raw(), img.width(), img.height(), ExtendedColorType::Rgb8)
+            .map_err(|_| PhotoError::CannotCompress)?;
+        if out.len() < MAX_OUTPUT_BYTES {
+            return Ok(out);
+        }
+        if quality <= JPEG_QUALITY_MIN {
+            return Err(PhotoError::CannotCompress);
+        }
+        quality = quality.saturating_sub(JPEG_QUALITY_STEP).max(JPEG_QUALITY_MIN);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let l = Limits::default();
+        assert_eq!(l.max_upload_bytes, 10 * 1024 * 1024);
+        assert_eq!(l.max_pixels, 40_000_000);
+        assert_eq!(l.max_dimension, 12_000);
+    }
+
+    #[test]
+    fn magic_bytes() {
+        assert_eq!(detect_format(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(Format::Jpeg));
+        assert_eq!(detect_format(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some(Format::Png));
+        assert_eq!(detect_format(b"GIF89a"), None);
+        assert_eq!(detect_format(b""), None);
+        assert_eq!(detect_format(&[0xFF, 0xD8]), None);
+        assert_eq!(Format::Jpeg.mime_type(), "image/jpeg");
+        assert_eq!(Format::Png.extension(), "png");
+    }
+
+    #[test]
+    fn jpeg_completeness() {
+        let mut img = Vec::new();
+        let encoded = JpegEncoder::new_with_quality(&mut img, 80).encode(
+            &[255; 16 * 16 * 3],
+            16,
+            16,
+            ExtendedColorType::Rgb8,
+        );
+        assert!(encoded.is_ok());
+        assert!(jpeg_scan_is_complete(&img));
+        let mut with_tail = img.clone();
+        with_tail.extend_from_slice(b"ftypmp42 appended video");
+        assert!(jpeg_scan_is_complete(&with_tail));
+        assert!(!jpeg_scan_is_complete(&img[..img.len() - 2]));
+        assert!(!jpeg_scan_is_complete(&img[..img.len() - 5]));
+        // Headers only, and headers cut in the middle of a length field.
+        let sos = img.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap_or(0);
+        assert!(sos > 0);
+        assert!(!jpeg_scan_is_complete(&img[..sos]));
+        assert!(!jpeg_scan_is_complete(&img[..7]));
+        // A segment running past the end is truncated; garbage after SOI is left to the decoder.
+        assert!(!jpeg_scan_is_complete(&[0xFF, 0xD8, 0xFF, 0x00, 1, 2, 3]));
+        assert!(jpeg_scan_is_complete(&[0xFF, 0xD8, 0x12]));
+        assert!(!jpeg_scan_is_complete(&[0xFF, 0xD8, 0xFF, 0xD9]));
+    }
+
+    #[test]
+    fn transparency_becomes_white() {
+        let mut rgba = RgbaImage::from_pixel(2, 1, image::Rgba([0, 0, 0, 0]));
+        rgba.put_pixel(1, 0, image::Rgba([10, 20, 30, 255]));
+        let rgb = flatten_over_white(&rgba);
+        assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
+        assert_eq!(rgb.get_pixel(1, 0).0, [10, 20, 30]);
+    }
+
+    #[test]
+    fn encoding_noise_stays_below_limit() {
+        // Worst case for JPEG: per-pixel noise.
+        let mut seed: u32 = 0x1234_5678;
+        let img = RgbImage::from_fn(OUTPUT_WIDTH, OUTPUT_HEIGHT, |_, _| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let [a, b, c, _] = seed.to_le_bytes();
+            image::Rgb([a, b, c])
+        });
+        let out = encode_below_limit(&img);
+        assert!(matches!(&out, Ok(bytes) if bytes.len() < MAX_OUTPUT_BYTES));
+    }
+
+    #[test]
+    fn debug_does_not_dump_bytes() {
+        let p = ProcessedPhoto {
+            normalized_jpeg: vec![0; 1000],
+            original_format: Format::Png,
+            original_width: 1,
+            original_height: 2,
+        };
+        let s = format!("{p:?}");
+        assert!(s.contains("normalized_jpeg_len: 1000"));
+        assert!(s.len() < 200);
+    }
+}
