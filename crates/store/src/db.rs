@@ -68,9 +68,7 @@ impl DatabaseUrl {
         let path = match url.strip_prefix("sqlite://") {
             Some(path) => path,
             None if url.contains("://") => {
-                return Err(bad(
-                    "unsupported scheme (use postgres://, sqlite:// or a file path)",
-                ));
+                return Err(bad("unsupported scheme (use postgres://, sqlite:// or a file path)"));
             }
             None => url,
         };
@@ -126,8 +124,7 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
@@ -161,10 +158,7 @@ pub struct Db {
 
 impl fmt::Debug for Db {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Db")
-            .field("url", &self.url)
-            .field("state", &self.pool.state())
-            .finish()
+        f.debug_struct("Db").field("url", &self.url).field("state", &self.pool.state()).finish()
     }
 }
 
@@ -181,11 +175,7 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self {
-            max_size: 16,
-            min_idle: 2,
-            connection_timeout: Duration::from_secs(30),
-        }
+        Self { max_size: 16, min_idle: 2, connection_timeout: Duration::from_secs(30) }
     }
 }
 

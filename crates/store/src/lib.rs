@@ -8,6 +8,7 @@
 
 pub mod db;
 pub mod error;
+pub mod invoice_titles;
 pub mod jobs;
 pub mod participants;
 pub mod periods;
@@ -16,6 +17,7 @@ pub mod pii;
 pub mod registrations;
 pub mod schema;
 pub mod seed;
+pub mod sessions;
 mod sql;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -121,9 +121,7 @@ pub fn login(
         Err(e) if StoreError::is_unique_violation(&e) => {}
         Err(e) => return Err(e.into()),
     }
-    find_by_openid(conn, cipher, openid)?.ok_or(StoreError::NotFound {
-        entity: "participant",
-    })
+    find_by_openid(conn, cipher, openid)?.ok_or(StoreError::NotFound { entity: "participant" })
 }
 
 fn find_by_openid(
@@ -151,9 +149,7 @@ pub fn get(
         .select(ParticipantRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or(StoreError::NotFound {
-            entity: "participant",
-        })?
+        .ok_or(StoreError::NotFound { entity: "participant" })?
         .into_participant(cipher)
 }
 
@@ -188,12 +184,7 @@ pub fn save_profile(
     write_tx(conn, |conn| {
         let current = get(conn, cipher, id)?;
         current.profile.check_update(current.locked, new)?;
-        let sealed = new
-            .identity
-            .id_number
-            .as_ref()
-            .map(|n| cipher.seal(id, n))
-            .transpose()?;
+        let sealed = new.identity.id_number.as_ref().map(|n| cipher.seal(id, n)).transpose()?;
         let identity = &new.identity;
         let updated = diesel::update(participants::table.find(sql::text(id)))
             .set((
@@ -240,10 +231,7 @@ pub(crate) fn lock_identity(
 ) -> Result<(), StoreError> {
     diesel::update(participants::table.find(sql::text(id)))
         .filter(participants::profile_locked.eq(false))
-        .set((
-            participants::profile_locked.eq(true),
-            participants::updated_at.eq(sql::ts(now)),
-        ))
+        .set((participants::profile_locked.eq(true), participants::updated_at.eq(sql::ts(now))))
         .execute(conn)?;
     Ok(())
 }

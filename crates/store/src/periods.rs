@@ -2,7 +2,10 @@
 
 use baoming_domain::Money;
 use baoming_domain::ids::{ExamTypeId, PeriodId, RegionId, SubjectId, VenueId};
-use baoming_domain::period::{ExamTypeRule, FeeRule, Schedule, ScheduleInput, SubjectOffer};
+use baoming_domain::period::{
+    ChoiceError, ChosenSubject, ExamTypeRule, FeeRule, Schedule, ScheduleInput, SubjectChoice,
+    SubjectOffer,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -92,18 +95,12 @@ pub struct CreatedPeriod {
 impl CreatedPeriod {
     /// The id of a region by code.
     pub fn region(&self, code: &str) -> Option<RegionId> {
-        self.regions
-            .iter()
-            .find(|(c, _)| c == code)
-            .map(|(_, id)| *id)
+        self.regions.iter().find(|(c, _)| c == code).map(|(_, id)| *id)
     }
 
     /// The id of an exam type by code.
     pub fn exam_type(&self, code: &str) -> Option<ExamTypeId> {
-        self.exam_types
-            .iter()
-            .find(|(c, _)| c == code)
-            .map(|(_, id)| *id)
+        self.exam_types.iter().find(|(c, _)| c == code).map(|(_, id)| *id)
     }
 }
 
@@ -352,11 +349,7 @@ pub fn subject_offers(
         .load::<(String, String, String)>(conn)?
         .into_iter()
         .map(|(code, name, specialties)| {
-            Ok(SubjectOffer {
-                code,
-                name,
-                specialties: from_json(&specialties)?,
-            })
+            Ok(SubjectOffer { code, name, specialties: from_json(&specialties)? })
         })
         .collect()
 }
@@ -370,11 +363,7 @@ pub fn exam_type_rule(
     exam_types::table
         .find(sql::text(id))
         .filter(exam_types::period_id.eq(sql::text(period)))
-        .select((
-            exam_types::subject_codes,
-            exam_types::min_subjects,
-            exam_types::max_subjects,
-        ))
+        .select((exam_types::subject_codes, exam_types::min_subjects, exam_types::max_subjects))
         .first::<(String, i32, i32)>(conn)
         .optional()?
         .map(|(codes, min, max)| {
@@ -385,4 +374,195 @@ pub fn exam_type_rule(
             })
         })
         .transpose()
+}
+
+/// A subject of a period with its exam time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectDetail {
+    /// Id.
+    pub id: SubjectId,
+    /// Code, name, specialties.
+    pub offer: SubjectOffer,
+    /// Exam start.
+    pub exam_starts_at: DateTime<Utc>,
+    /// Exam end.
+    pub exam_ends_at: DateTime<Utc>,
+}
+
+/// An exam type of a period with its prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExamTypeDetail {
+    /// Id.
+    pub id: ExamTypeId,
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Which subjects and how many.
+    pub rule: ExamTypeRule,
+    /// Price by number of subjects.
+    pub prices: Vec<(u8, Money)>,
+}
+
+/// A venue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Venue {
+    /// Id.
+    pub id: VenueId,
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: String,
+}
+
+/// Everything about a period a participant picks from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodDetail {
+    /// Id.
+    pub id: PeriodId,
+    /// Name.
+    pub name: String,
+    /// The exam it belongs to.
+    pub exam_name: String,
+    /// Its dates.
+    pub schedule: Schedule,
+    /// Regions with seats.
+    pub regions: Vec<Region>,
+    /// Subjects.
+    pub subjects: Vec<SubjectDetail>,
+    /// Exam types with prices.
+    pub exam_types: Vec<ExamTypeDetail>,
+    /// Venues.
+    pub venues: Vec<Venue>,
+}
+
+/// Periods not closed whose registration has not ended yet (open now or opening later),
+/// soonest first.
+pub fn open_periods(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+) -> Result<Vec<PeriodDetail>, StoreError> {
+    let ids = periods::table
+        .filter(periods::closed_at.is_null())
+        .filter(periods::registration_closes.gt(sql::ts(now)))
+        .order((periods::registration_opens, periods::id))
+        .select(periods::id)
+        .load::<String>(conn)?;
+    ids.iter().map(|id| detail(conn, sql::id(id)?)).collect()
+}
+
+/// A period with everything in it.
+pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, StoreError> {
+    let pid = sql::text(id);
+    let (name, exam_name) = periods::table
+        .find(&pid)
+        .select((periods::name, periods::exam_name))
+        .first::<(String, String)>(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { entity: "period" })?;
+    let schedule = schedule(conn, id)?;
+    let region_ids = regions::table
+        .filter(regions::period_id.eq(&pid))
+        .order(regions::code)
+        .select(regions::id)
+        .load::<String>(conn)?;
+    let regions = region_ids.iter().map(|r| region(conn, sql::id(r)?)).collect::<Result<_, _>>()?;
+    let subjects = subjects::table
+        .filter(subjects::period_id.eq(&pid))
+        .order(subjects::sort_order)
+        .select((
+            subjects::id,
+            subjects::code,
+            subjects::name,
+            subjects::specialties,
+            subjects::exam_starts_at,
+            subjects::exam_ends_at,
+        ))
+        .load::<(String, String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime)>(
+            conn,
+        )?
+        .into_iter()
+        .map(|(sid, code, name, specialties, starts, ends)| {
+            Ok(SubjectDetail {
+                id: sql::id(&sid)?,
+                offer: SubjectOffer { code, name, specialties: from_json(&specialties)? },
+                exam_starts_at: sql::utc(starts),
+                exam_ends_at: sql::utc(ends),
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let rule = fee_rule(conn, id)?;
+    let exam_types = exam_types::table
+        .filter(exam_types::period_id.eq(&pid))
+        .order(exam_types::sort_order)
+        .select((
+            exam_types::id,
+            exam_types::code,
+            exam_types::name,
+            exam_types::subject_codes,
+            exam_types::min_subjects,
+            exam_types::max_subjects,
+        ))
+        .load::<(String, String, String, String, i32, i32)>(conn)?
+        .into_iter()
+        .map(|(eid, code, name, codes, min, max)| {
+            let eid: ExamTypeId = sql::id(&eid)?;
+            let rule_of_type = ExamTypeRule {
+                subject_codes: from_json(&codes)?,
+                min_subjects: u8::try_from(min).map_err(StoreError::corrupt)?,
+                max_subjects: u8::try_from(max).map_err(StoreError::corrupt)?,
+            };
+            let prices = (rule_of_type.min_subjects..=rule_of_type.max_subjects)
+                .filter_map(|n| rule.fee(eid, n).ok().map(|price| (n, price)))
+                .collect();
+            Ok(ExamTypeDetail { id: eid, code, name, rule: rule_of_type, prices })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let venues = venues::table
+        .filter(venues::period_id.eq(&pid))
+        .order(venues::id)
+        .select((venues::id, venues::name, venues::address))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(vid, name, address)| Ok(Venue { id: sql::id(&vid)?, name, address }))
+        .collect::<Result<_, StoreError>>()?;
+    Ok(PeriodDetail { id, name, exam_name, schedule, regions, subjects, exam_types, venues })
+}
+
+/// Whether any period exists (demo data is seeded only into an empty database).
+pub fn any(conn: &mut DbConnection) -> Result<bool, StoreError> {
+    Ok(periods::table.select(periods::id).first::<String>(conn).optional()?.is_some())
+}
+
+/// Checks an exam type and subjects against a period: the subject snapshot and the fee, or
+/// the first problem with the choice.
+pub fn check_choice(
+    conn: &mut DbConnection,
+    period: PeriodId,
+    exam_type: ExamTypeId,
+    chosen: &[SubjectChoice],
+) -> Result<Result<(Vec<ChosenSubject>, Money), ChoiceError>, StoreError> {
+    let Some(rule) = exam_type_rule(conn, period, exam_type)? else {
+        return Ok(Err(ChoiceError::ExamTypeNotOffered));
+    };
+    let offers = subject_offers(conn, period)?;
+    let subjects = match rule.check(&offers, chosen) {
+        Ok(subjects) => subjects,
+        Err(e) => return Ok(Err(e)),
+    };
+    let count = u8::try_from(subjects.len()).unwrap_or(u8::MAX);
+    Ok(fee_rule(conn, period)?
+        .fee(exam_type, count)
+        .map(|fee| (subjects, fee))
+        .map_err(ChoiceError::NoFee))
+}
+
+/// The fee of a choice (see [`check_choice`]).
+pub fn quote(
+    conn: &mut DbConnection,
+    period: PeriodId,
+    exam_type: ExamTypeId,
+    chosen: &[SubjectChoice],
+) -> Result<Result<Money, ChoiceError>, StoreError> {
+    Ok(check_choice(conn, period, exam_type, chosen)?.map(|(_, fee)| fee))
 }

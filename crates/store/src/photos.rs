@@ -13,6 +13,8 @@ use crate::sql;
 /// An accepted photo to record.
 #[derive(Debug, Clone)]
 pub struct NewPhoto {
+    /// Its id (chosen first, so the files can be stored under it).
+    pub id: PhotoId,
     /// Whose.
     pub participant: ParticipantId,
     /// Storage key of the original upload.
@@ -33,7 +35,7 @@ pub fn insert(
     new: &NewPhoto,
     now: DateTime<Utc>,
 ) -> Result<PhotoId, StoreError> {
-    let id: PhotoId = crate::new_id();
+    let id = new.id;
     let int = |n: u32| i32::try_from(n).map_err(StoreError::corrupt);
     diesel::insert_into(photos::table)
         .values((
@@ -64,4 +66,33 @@ pub fn is_owned_by(
         .first::<String>(conn)
         .optional()?;
     Ok(found.is_some())
+}
+
+/// A stored photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPhoto {
+    /// Id.
+    pub id: PhotoId,
+    /// Whose.
+    pub participant: ParticipantId,
+    /// Storage key of the original.
+    pub original_key: String,
+    /// Storage key of the normalised JPEG.
+    pub normalized_key: String,
+}
+
+/// Loads a photo's row.
+pub fn get(conn: &mut DbConnection, id: PhotoId) -> Result<StoredPhoto, StoreError> {
+    let (pid, participant, original_key, normalized_key) = photos::table
+        .find(sql::text(id))
+        .select((photos::id, photos::participant_id, photos::original_key, photos::normalized_key))
+        .first::<(String, String, String, String)>(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { entity: "photo" })?;
+    Ok(StoredPhoto {
+        id: sql::id(&pid)?,
+        participant: sql::id(&participant)?,
+        original_key,
+        normalized_key,
+    })
 }

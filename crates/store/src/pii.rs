@@ -42,10 +42,7 @@ impl PiiKeys {
                 "the ID encryption key and the blind-index key must differ".into(),
             ));
         }
-        Ok(Self {
-            encryption,
-            blind_index,
-        })
+        Ok(Self { encryption, blind_index })
     }
 
     /// Parses both keys from hex (64 hex digits each), naming the bad one.
@@ -57,10 +54,7 @@ impl PiiKeys {
                 StoreError::Config(format!("{name}: must be 32 bytes (64 hex digits)"))
             })
         };
-        Self::new(
-            parse("id_encryption_key", encryption)?,
-            parse("blind_index_key", blind_index)?,
-        )
+        Self::new(parse("id_encryption_key", encryption)?, parse("blind_index_key", blind_index)?)
     }
 }
 
@@ -110,22 +104,13 @@ impl PiiCipher {
         let aad = associated_data(owner, number.kind());
         let sealed = self
             .aead
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: number.expose().as_bytes(),
-                    aad: &aad,
-                },
-            )
+            .encrypt(&nonce, Payload { msg: number.expose().as_bytes(), aad: &aad })
             .map_err(|_| StoreError::Cipher("encryption failed"))?;
         let mut ciphertext = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         ciphertext.push(VERSION);
         ciphertext.extend_from_slice(&nonce);
         ciphertext.extend_from_slice(&sealed);
-        Ok(SealedId {
-            ciphertext,
-            blind_index: self.blind_index(number),
-        })
+        Ok(SealedId { ciphertext, blind_index: self.blind_index(number) })
     }
 
     /// Decrypts a stored number of a participant.
@@ -135,9 +120,7 @@ impl PiiCipher {
         kind: IdKind,
         stored: &[u8],
     ) -> Result<IdNumber, StoreError> {
-        let (version, rest) = stored
-            .split_first()
-            .ok_or(StoreError::Cipher("empty ciphertext"))?;
+        let (version, rest) = stored.split_first().ok_or(StoreError::Cipher("empty ciphertext"))?;
         if *version != VERSION || rest.len() < NONCE_LEN {
             return Err(StoreError::Cipher("unknown ciphertext format"));
         }
@@ -146,13 +129,7 @@ impl PiiCipher {
         let aad = associated_data(owner, kind);
         let plain = self
             .aead
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: sealed,
-                    aad: &aad,
-                },
-            )
+            .decrypt(&nonce, Payload { msg: sealed, aad: &aad })
             .map_err(|_| StoreError::Cipher("decryption failed (wrong key or tampered row)"))?;
         let text = String::from_utf8(plain).map_err(|_| StoreError::Cipher("not UTF-8"))?;
         // The number was fully validated when it was entered; re-parsing checks its integrity.
@@ -162,12 +139,7 @@ impl PiiCipher {
 }
 
 fn associated_data(owner: ParticipantId, kind: IdKind) -> Vec<u8> {
-    format!(
-        "baoming:id_number:v1:{}:{}",
-        owner.as_uuid().hyphenated(),
-        kind.as_str()
-    )
-    .into_bytes()
+    format!("baoming:id_number:v1:{}:{}", owner.as_uuid().hyphenated(), kind.as_str()).into_bytes()
 }
 
 #[cfg(test)]
@@ -193,9 +165,7 @@ mod tests {
         let sealed = c.seal(owner(1), &number()).expect("sealed");
         let needle = b"11010519491231002X";
         assert!(!sealed.ciphertext.windows(needle.len()).any(|w| w == needle));
-        let opened = c
-            .open(owner(1), IdKind::ResidentId, &sealed.ciphertext)
-            .expect("opened");
+        let opened = c.open(owner(1), IdKind::ResidentId, &sealed.ciphertext).expect("opened");
         assert_eq!(opened.expose(), "11010519491231002X");
         // Fresh nonce each time, same blind index.
         let again = c.seal(owner(1), &number()).expect("sealed");
@@ -207,20 +177,10 @@ mod tests {
     fn bound_to_owner_kind_and_key() {
         let c = cipher();
         let sealed = c.seal(owner(1), &number()).expect("sealed");
-        assert!(
-            c.open(owner(2), IdKind::ResidentId, &sealed.ciphertext)
-                .is_err()
-        );
-        assert!(
-            c.open(owner(1), IdKind::Passport, &sealed.ciphertext)
-                .is_err()
-        );
+        assert!(c.open(owner(2), IdKind::ResidentId, &sealed.ciphertext).is_err());
+        assert!(c.open(owner(1), IdKind::Passport, &sealed.ciphertext).is_err());
         let other = PiiCipher::new(PiiKeys::new([8; 32], [9; 32]).expect("keys"));
-        assert!(
-            other
-                .open(owner(1), IdKind::ResidentId, &sealed.ciphertext)
-                .is_err()
-        );
+        assert!(other.open(owner(1), IdKind::ResidentId, &sealed.ciphertext).is_err());
         let mut flipped = sealed.ciphertext.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;

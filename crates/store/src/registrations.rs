@@ -12,7 +12,7 @@ use baoming_domain::lifecycle::{
     self, Actor, Decision, Event, EventKind, Facts, Flag, PaymentFacts, PaymentMethod, SeatAnswer,
     SeatChange, State, Status, Step, SubmitFacts, TransitionError, Unchanged,
 };
-use baoming_domain::period::{ChoiceError, ChosenSubject, SubjectChoice};
+use baoming_domain::period::{ChoiceError, ChosenSubject, Schedule, SubjectChoice};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -89,7 +89,7 @@ pub struct Registration {
     /// The subjects chosen (snapshot).
     pub subjects: Vec<ChosenSubject>,
     /// The invoice title chosen, as it was at submission (snapshot), if any.
-    pub invoice_snapshot: Option<serde_json::Value>,
+    pub invoice_snapshot: Option<baoming_invoicing::InvoiceSnapshot>,
     /// The joint-invoice remark (同单位合开), if any.
     pub joint_invoice_remark: Option<String>,
     /// The photo.
@@ -182,9 +182,7 @@ fn load(conn: &mut DbConnection, id: RegistrationId) -> Result<Registration, Sto
         .select(RegistrationRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or(StoreError::NotFound {
-            entity: "registration",
-        })?
+        .ok_or(StoreError::NotFound { entity: "registration" })?
         .try_into()
 }
 
@@ -201,9 +199,7 @@ pub fn get_for_participant(
 ) -> Result<Registration, StoreError> {
     let registration = load(conn, id)?;
     if registration.participant != participant {
-        return Err(StoreError::NotFound {
-            entity: "registration",
-        });
+        return Err(StoreError::NotFound { entity: "registration" });
     }
     Ok(registration)
 }
@@ -237,7 +233,7 @@ pub struct NewRegistration {
     /// Which subjects.
     pub subjects: Vec<SubjectChoice>,
     /// The invoice title chosen (a snapshot of it), if any.
-    pub invoice_snapshot: Option<serde_json::Value>,
+    pub invoice_snapshot: Option<baoming_invoicing::InvoiceSnapshot>,
     /// The joint-invoice remark (同单位合开), if any.
     pub joint_invoice_remark: Option<String>,
     /// The ID photo.
@@ -255,7 +251,16 @@ pub enum SubmitError {
     InvalidChoice(ChoiceError),
     /// Anything else.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for SubmitError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Transition(refused) => SubmitError::Refused(refused),
+            other => SubmitError::Store(other),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for SubmitError {
@@ -278,19 +283,7 @@ fn check_choice(
     if region.period_id != form.period {
         return Ok(Err(ChoiceError::RegionNotOffered));
     }
-    let Some(rule) = periods::exam_type_rule(conn, form.period, form.exam_type)? else {
-        return Ok(Err(ChoiceError::ExamTypeNotOffered));
-    };
-    let offers = periods::subject_offers(conn, form.period)?;
-    let subjects = match rule.check(&offers, &form.subjects) {
-        Ok(subjects) => subjects,
-        Err(e) => return Ok(Err(e)),
-    };
-    let count = u8::try_from(subjects.len()).unwrap_or(u8::MAX);
-    Ok(periods::fee_rule(conn, form.period)?
-        .fee(form.exam_type, count)
-        .map(|fee| (subjects, fee))
-        .map_err(ChoiceError::NoFee))
+    periods::check_choice(conn, form.period, form.exam_type, &form.subjects)
 }
 
 fn has_live_registration(
@@ -449,108 +442,175 @@ pub fn apply(
     ctx: &Ctx,
 ) -> Result<Applied, StoreError> {
     write_tx(conn, |conn| {
-        let current = load(conn, id)?;
-        if let Who::Participant(participant) = ctx.who
-            && participant != current.participant
-        {
-            return Err(StoreError::NotFound {
-                entity: "registration",
-            });
+        let current = load_for(conn, id, ctx.who)?;
+        apply_loaded(conn, current, event, ctx)
+    })
+}
+
+/// Loads a registration for `who`: a participant only ever finds their own.
+fn load_for(
+    conn: &mut DbConnection,
+    id: RegistrationId,
+    who: Who,
+) -> Result<Registration, StoreError> {
+    let current = load(conn, id)?;
+    match who {
+        Who::Participant(participant) if participant != current.participant => {
+            Err(StoreError::NotFound { entity: "registration" })
         }
-        claim(conn, &current)?;
-        let seat = if event.kind().takes_seat() {
-            if periods::take_seat(conn, current.region)? {
-                SeatAnswer::Taken
-            } else {
-                SeatAnswer::Full
-            }
-        } else {
-            SeatAnswer::NotAsked
-        };
-        let facts = Facts {
-            now: ctx.now,
-            schedule: periods::schedule(conn, current.period)?,
-            fee: current.fee,
-            seat,
-            // Orders arrive with the payments module; until then no WeChat order can be open.
-            payment: PaymentFacts {
-                paid_via: current.payment_method,
-                open_order: false,
-                in_flight: false,
-            },
-        };
-        let decision = match lifecycle::decide(current.status, event, ctx.who.actor(), &facts)? {
-            Step::Unchanged(why) => {
-                return Ok(Applied::Unchanged {
-                    registration: current,
-                    why,
-                });
-            }
-            Step::Moved(decision) => decision,
-        };
-        match decision.seat_change() {
-            // Taken above, before deciding.
-            SeatChange::Take if seat == SeatAnswer::Taken => {}
-            SeatChange::Take => {
-                return Err(StoreError::corrupt("a seat-taking decision without a seat"));
-            }
-            SeatChange::Release => periods::release_seat(conn, current.region)?,
-            SeatChange::Keep => {}
+        _ => Ok(current),
+    }
+}
+
+/// The body of [`apply`], inside its transaction.
+fn apply_loaded(
+    conn: &mut DbConnection,
+    current: Registration,
+    event: &Event,
+    ctx: &Ctx,
+) -> Result<Applied, StoreError> {
+    let id = current.id;
+    claim(conn, &current)?;
+    let seat = if event.kind().takes_seat() {
+        if periods::take_seat(conn, current.region)? { SeatAnswer::Taken } else { SeatAnswer::Full }
+    } else {
+        SeatAnswer::NotAsked
+    };
+    let schedule = periods::schedule(conn, current.period)?;
+    let facts = Facts { seat, ..facts(&current, schedule, ctx.now) };
+    let decision = match lifecycle::decide(current.status, event, ctx.who.actor(), &facts)? {
+        Step::Unchanged(why) => {
+            return Ok(Applied::Unchanged { registration: current, why });
         }
-        let version = current.version + 1;
-        let rejection_reason = match event {
-            Event::Reject { reason } => Some(reason.as_str()),
-            _ if decision.to.state == State::Rejected => current.rejection_reason.as_deref(),
+        Step::Moved(decision) => decision,
+    };
+    match decision.seat_change() {
+        // Taken above, before deciding.
+        SeatChange::Take if seat == SeatAnswer::Taken => {}
+        SeatChange::Take => {
+            return Err(StoreError::corrupt("a seat-taking decision without a seat"));
+        }
+        SeatChange::Release => periods::release_seat(conn, current.region)?,
+        SeatChange::Keep => {}
+    }
+    let version = current.version + 1;
+    let rejection_reason = match event {
+        Event::Reject { reason } => Some(reason.as_str()),
+        _ if decision.to.state == State::Rejected => current.rejection_reason.as_deref(),
+        _ => None,
+    };
+    let live_period = decision.to.state.is_live().then(|| sql::text(current.period));
+    let written = diesel::update(registrations::table.find(sql::text(id)))
+        .filter(registrations::version.eq(current.version))
+        .set((
+            registrations::state.eq(decision.to.state.as_str()),
+            registrations::flag.eq(decision.to.flag.map(Flag::as_str)),
+            registrations::version.eq(version),
+            registrations::live_period_id.eq(live_period),
+            registrations::rejection_reason.eq(rejection_reason),
+            registrations::payment_method
+                .eq(decision.paid_via.or(current.payment_method).map(PaymentMethod::as_str)),
+            registrations::updated_at.eq(sql::ts(ctx.now)),
+        ))
+        .execute(conn)?;
+    if written != 1 {
+        return Err(conflict(conn, id)?);
+    }
+    let details = EventDetails {
+        amount_fen: match event {
+            Event::ConfirmPayment { amount, .. } => Some(amount.fen()),
             _ => None,
+        },
+        paid_via: decision.paid_via,
+        effects: decision.effects.clone(),
+    };
+    log_event(
+        conn,
+        id,
+        version,
+        ctx,
+        decision.event,
+        Some(decision.from.state),
+        decision.to,
+        event.reason().map(|r| r.as_str()),
+        &details,
+    )?;
+    for effect in &decision.effects {
+        jobs::enqueue(conn, &Job::for_effect(*effect, id), ctx.now, ctx.now)?;
+    }
+    Ok(Applied::Moved { registration: load(conn, id)?, decision })
+}
+
+/// What the state machine's guards look at for a registration at `now` (no seat asked).
+pub fn facts(registration: &Registration, schedule: Schedule, now: DateTime<Utc>) -> Facts {
+    Facts {
+        now,
+        schedule,
+        fee: registration.fee,
+        seat: SeatAnswer::NotAsked,
+        // Orders arrive with the payments module; until then no WeChat order can be open.
+        payment: PaymentFacts {
+            paid_via: registration.payment_method,
+            open_order: false,
+            in_flight: false,
+        },
+    }
+}
+
+/// Resubmits a rejected registration with an edited form (重新报名): the state machine
+/// decides, then the form is checked against the period like a first submission and written
+/// with the transition, all in one transaction. The period cannot change.
+pub fn resubmit(
+    conn: &mut DbConnection,
+    id: RegistrationId,
+    form: &NewRegistration,
+    ctx: &Ctx,
+) -> Result<Applied, SubmitError> {
+    write_tx(conn, |conn| {
+        let current = load_for(conn, id, ctx.who)?;
+        let form = NewRegistration {
+            participant: current.participant,
+            period: current.period,
+            ..form.clone()
         };
-        let live_period = decision
-            .to
-            .state
-            .is_live()
-            .then(|| sql::text(current.period));
-        let written = diesel::update(registrations::table.find(sql::text(id)))
-            .filter(registrations::version.eq(current.version))
+        let state = current.status.state;
+        let applied = apply_loaded(conn, current, &Event::Resubmit, ctx)?;
+        let photo_accepted = match form.photo {
+            Some(photo) => photos::is_owned_by(conn, photo, form.participant)?,
+            None => false,
+        };
+        if !photo_accepted {
+            return Err(TransitionError {
+                state: Some(state),
+                event: EventKind::Resubmit,
+                refusal: lifecycle::Refusal::PhotoMissing,
+            }
+            .into());
+        }
+        let (subjects, fee) = check_choice(conn, &form)?.map_err(SubmitError::InvalidChoice)?;
+        let invoice = form
+            .invoice_snapshot
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(StoreError::corrupt)?;
+        diesel::update(registrations::table.find(sql::text(id)))
             .set((
-                registrations::state.eq(decision.to.state.as_str()),
-                registrations::flag.eq(decision.to.flag.map(Flag::as_str)),
-                registrations::version.eq(version),
-                registrations::live_period_id.eq(live_period),
-                registrations::rejection_reason.eq(rejection_reason),
-                registrations::payment_method.eq(decision
-                    .paid_via
-                    .or(current.payment_method)
-                    .map(PaymentMethod::as_str)),
-                registrations::updated_at.eq(sql::ts(ctx.now)),
+                registrations::region_id.eq(sql::text(form.region)),
+                registrations::exam_type_id.eq(sql::text(form.exam_type)),
+                registrations::subjects
+                    .eq(serde_json::to_string(&subjects).map_err(StoreError::corrupt)?),
+                registrations::invoice_snapshot.eq(invoice),
+                registrations::joint_invoice_remark.eq(form.joint_invoice_remark.as_deref()),
+                registrations::photo_id.eq(form.photo.map(sql::text)),
+                registrations::fee_fen.eq(fee.fen()),
             ))
             .execute(conn)?;
-        if written != 1 {
-            return Err(conflict(conn, id)?);
-        }
-        let details = EventDetails {
-            amount_fen: match event {
-                Event::ConfirmPayment { amount, .. } => Some(amount.fen()),
-                _ => None,
-            },
-            paid_via: decision.paid_via,
-            effects: decision.effects.clone(),
-        };
-        log_event(
-            conn,
-            id,
-            version,
-            ctx,
-            decision.event,
-            Some(decision.from.state),
-            decision.to,
-            event.reason().map(|r| r.as_str()),
-            &details,
-        )?;
-        for effect in &decision.effects {
-            jobs::enqueue(conn, &Job::for_effect(*effect, id), ctx.now, ctx.now)?;
-        }
-        Ok(Applied::Moved {
-            registration: load(conn, id)?,
-            decision,
+        Ok(match applied {
+            Applied::Moved { decision, .. } => {
+                Applied::Moved { registration: load(conn, id)?, decision }
+            }
+            unchanged @ Applied::Unchanged { .. } => unchanged,
         })
     })
 }
@@ -570,9 +630,7 @@ fn claim(conn: &mut DbConnection, current: &Registration) -> Result<(), StoreErr
 
 fn conflict(conn: &mut DbConnection, id: RegistrationId) -> Result<StoreError, StoreError> {
     let now = load(conn, id)?;
-    Ok(StoreError::Conflict {
-        current: now.status.state,
-    })
+    Ok(StoreError::Conflict { current: now.status.state })
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -680,33 +738,23 @@ pub fn history(
         ))
         .load::<Row>(conn)?
         .into_iter()
-        .map(
-            |(eid, version, at, actor, actor_ref, event, from, to, flag, reason, request_id)| {
-                let corrupt = StoreError::corrupt;
-                Ok(EventRecord {
-                    id: sql::id(&eid)?,
-                    version,
-                    at: sql::utc(at),
-                    actor: Actor::parse(&actor).map_err(corrupt)?,
-                    actor_ref,
-                    event: EventKind::parse(&event).map_err(corrupt)?,
-                    from: from
-                        .as_deref()
-                        .map(State::parse)
-                        .transpose()
-                        .map_err(corrupt)?,
-                    to: Status {
-                        state: State::parse(&to).map_err(corrupt)?,
-                        flag: flag
-                            .as_deref()
-                            .map(Flag::parse)
-                            .transpose()
-                            .map_err(corrupt)?,
-                    },
-                    reason,
-                    request_id,
-                })
-            },
-        )
+        .map(|(eid, version, at, actor, actor_ref, event, from, to, flag, reason, request_id)| {
+            let corrupt = StoreError::corrupt;
+            Ok(EventRecord {
+                id: sql::id(&eid)?,
+                version,
+                at: sql::utc(at),
+                actor: Actor::parse(&actor).map_err(corrupt)?,
+                actor_ref,
+                event: EventKind::parse(&event).map_err(corrupt)?,
+                from: from.as_deref().map(State::parse).transpose().map_err(corrupt)?,
+                to: Status {
+                    state: State::parse(&to).map_err(corrupt)?,
+                    flag: flag.as_deref().map(Flag::parse).transpose().map_err(corrupt)?,
+                },
+                reason,
+                request_id,
+            })
+        })
         .collect()
 }

@@ -128,6 +128,7 @@ diesel::table! {
         id -> Text,
         participant_id -> Text,
         kind -> Text,
+        invoice_type -> Text,
         name -> Text,
         tax_id -> Nullable<Text>,
         address -> Nullable<Text>,

@@ -27,20 +27,10 @@ pub fn demo_period(now: DateTime<Utc>) -> NewPeriod {
         exam_ends: day(31) + Duration::hours(8),
     })
     .expect("the demo schedule is in order");
-    let specialties = || {
-        vec![
-            "土木建筑".to_owned(),
-            "交通运输".to_owned(),
-            "水利".to_owned(),
-        ]
-    };
+    let specialties = || vec!["土木建筑".to_owned(), "交通运输".to_owned(), "水利".to_owned()];
     let subject =
         |code: &str, name: &str, specialties: Vec<String>, day_offset: i64, hour: i64| NewSubject {
-            offer: SubjectOffer {
-                code: code.into(),
-                name: name.into(),
-                specialties,
-            },
+            offer: SubjectOffer { code: code.into(), name: name.into(), specialties },
             exam_starts_at: exam_day + Duration::days(day_offset) + Duration::hours(hour),
             exam_ends_at: exam_day + Duration::days(day_offset) + Duration::hours(hour + 2),
         };
@@ -59,21 +49,9 @@ pub fn demo_period(now: DateTime<Utc>) -> NewPeriod {
         exam_name: "监理工程师".into(),
         schedule,
         regions: vec![
-            NewRegion {
-                code: "01".into(),
-                name: "福州".into(),
-                capacity: 200,
-            },
-            NewRegion {
-                code: "02".into(),
-                name: "厦门".into(),
-                capacity: 150,
-            },
-            NewRegion {
-                code: "03".into(),
-                name: "泉州".into(),
-                capacity: 100,
-            },
+            NewRegion { code: "01".into(), name: "福州".into(), capacity: 200 },
+            NewRegion { code: "02".into(), name: "厦门".into(), capacity: 150 },
+            NewRegion { code: "03".into(), name: "泉州".into(), capacity: 100 },
         ],
         subjects: vec![
             subject("theory", "建设工程监理基本理论和相关法规", vec![], 0, 1),

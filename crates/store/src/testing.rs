@@ -23,6 +23,7 @@ pub const POSTGRES_URL_VAR: &str = "BAOMING_TEST_POSTGRES_URL";
 pub struct TestDb {
     /// The pool (dropped before the database is).
     pub db: Db,
+    url: String,
     cleanup: Cleanup,
 }
 
@@ -33,9 +34,7 @@ enum Cleanup {
 
 impl fmt::Debug for TestDb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TestDb")
-            .field("db", &self.db)
-            .finish_non_exhaustive()
+        f.debug_struct("TestDb").field("db", &self.db).finish_non_exhaustive()
     }
 }
 
@@ -49,13 +48,10 @@ impl TestDb {
     pub fn sqlite_with(options: PoolOptions) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("baoming.sqlite3");
-        let db =
-            Db::connect(path.to_str().expect("UTF-8 temp path"), options).expect("open SQLite");
+        let url = path.to_str().expect("UTF-8 temp path").to_owned();
+        let db = Db::connect(&url, options).expect("open SQLite");
         db.run_migrations().expect("migrate SQLite");
-        Self {
-            db,
-            cleanup: Cleanup::Sqlite(dir),
-        }
+        Self { db, url, cleanup: Cleanup::Sqlite(dir) }
     }
 
     /// A new PostgreSQL database on the server of [`POSTGRES_URL_VAR`], migrated.
@@ -75,15 +71,16 @@ impl TestDb {
         let name = format!("baoming_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = PgConnection::establish(&admin_url)
             .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {POSTGRES_URL_VAR}: {e}"));
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create test database");
-        let db = Db::connect(&with_database(&admin_url, &name), options).expect("open PostgreSQL");
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
+        let url = with_database(&admin_url, &name);
+        let db = Db::connect(&url, options).expect("open PostgreSQL");
         db.run_migrations().expect("migrate PostgreSQL");
-        Self {
-            db,
-            cleanup: Cleanup::Postgres { admin_url, name },
-        }
+        Self { db, url, cleanup: Cleanup::Postgres { admin_url, name } }
+    }
+
+    /// The database URL (for a service under test to open its own pool).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Whether this is the SQLite backend.
@@ -142,14 +139,8 @@ mod tests {
 
     #[test]
     fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://u@h:5432/postgres", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u@h:5432", "x"),
-            "postgres://u@h:5432/x"
-        );
+        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(with_database("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
         assert_eq!(
             with_database("postgres://u@h/db?sslmode=disable", "x"),
             "postgres://u@h/x?sslmode=disable"

@@ -11,6 +11,7 @@ use baoming_domain::lifecycle::{
 use baoming_domain::period::SubjectChoice;
 use baoming_domain::profile::{Identity, Profile, ProfileError};
 use baoming_domain::{Gender, IdKind, IdNumber, MobilePhone, Money, PersonName};
+use baoming_invoicing::{InvoiceSnapshot, InvoiceTitle, InvoiceTitleInput};
 use baoming_store::participants::{self, SaveProfileError};
 use baoming_store::periods::{self, CreatedPeriod, NewRegion};
 use baoming_store::photos::{self, NewPhoto};
@@ -44,6 +45,8 @@ on_both_backends!(
     refunds_schedule_exactly_one_job,
     write_transactions_roll_back,
     the_clock_closes_and_releases,
+    resubmission_edits_the_form,
+    invoice_titles_belong_to_their_owner_and_snapshots_stay,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -78,6 +81,17 @@ fn profile(n: u32) -> Profile {
     }
 }
 
+fn company_title() -> InvoiceTitle {
+    let input: InvoiceTitleInput = serde_json::from_value(serde_json::json!({
+        "kind": "company",
+        "name": "福建某监理有限公司",
+        "tax_id": "91350100M000100Y43",
+        "email": "finance@example.com"
+    }))
+    .expect("input");
+    InvoiceTitle::parse(&input).expect("valid title").0
+}
+
 struct World {
     db: Db,
     period: CreatedPeriod,
@@ -87,10 +101,7 @@ impl World {
     fn new(test: &TestDb) -> Self {
         let mut conn = test.db.conn().expect("connection");
         let period = periods::create(&mut conn, &seed::demo_period(now()), now()).expect("period");
-        World {
-            db: test.db.clone(),
-            period,
-        }
+        World { db: test.db.clone(), period }
     }
 
     fn conn(&self) -> baoming_store::Conn {
@@ -107,6 +118,7 @@ impl World {
         let photo = photos::insert(
             &mut conn,
             &NewPhoto {
+                id: baoming_store::new_id(),
                 participant: p.id,
                 original_key: format!("photos/{n}/original.jpg"),
                 normalized_key: format!("photos/{n}/normalized.jpg"),
@@ -132,18 +144,10 @@ impl World {
             region: self.period.region(region).expect("region"),
             exam_type: self.period.exam_type("exempt_basic").expect("exam type"),
             subjects: vec![
-                SubjectChoice {
-                    code: "control".into(),
-                    specialty: Some("土木建筑".into()),
-                },
-                SubjectChoice {
-                    code: "case".into(),
-                    specialty: Some("土木建筑".into()),
-                },
+                SubjectChoice { code: "control".into(), specialty: Some("土木建筑".into()) },
+                SubjectChoice { code: "case".into(), specialty: Some("土木建筑".into()) },
             ],
-            invoice_snapshot: Some(
-                serde_json::json!({"kind": "company", "name": "福建某监理有限公司"}),
-            ),
+            invoice_snapshot: Some(InvoiceSnapshot::from(&company_title())),
             joint_invoice_remark: None,
             photo: Some(photo),
         }
@@ -175,26 +179,18 @@ impl World {
 
     fn owner(&self, id: RegistrationId) -> Who {
         Who::Participant(
-            registrations::get(&mut self.conn(), id)
-                .expect("registration")
-                .participant,
+            registrations::get(&mut self.conn(), id).expect("registration").participant,
         )
     }
 
     fn state(&self, id: RegistrationId) -> State {
-        registrations::get(&mut self.conn(), id)
-            .expect("registration")
-            .status
-            .state
+        registrations::get(&mut self.conn(), id).expect("registration").status.state
     }
 
     fn seats_taken(&self, region: &str) -> u32 {
-        periods::region(
-            &mut self.conn(),
-            self.period.region(region).expect("region"),
-        )
-        .expect("region")
-        .seats_taken
+        periods::region(&mut self.conn(), self.period.region(region).expect("region"))
+            .expect("region")
+            .seats_taken
     }
 
     fn history(&self, id: RegistrationId) -> Vec<(EventKind, Option<State>, State)> {
@@ -207,18 +203,11 @@ impl World {
 }
 
 fn ctx(who: Who, now: DateTime<Utc>) -> Ctx {
-    Ctx {
-        who,
-        now,
-        request_id: Some("req-test".into()),
-    }
+    Ctx { who, now, request_id: Some("req-test".into()) }
 }
 
 fn staff(role: Actor) -> Who {
-    Who::Staff {
-        id: baoming_store::new_id::<StaffId>(),
-        role,
-    }
+    Who::Staff { id: baoming_store::new_id::<StaffId>(), role }
 }
 
 fn reason(text: &str) -> Reason {
@@ -253,9 +242,7 @@ fn a_registration_walks_the_lifecycle(test: TestDb) {
 
     let rejected = w.apply(
         id,
-        Event::Reject {
-            reason: reason("照片背景不是白色"),
-        },
+        Event::Reject { reason: reason("照片背景不是白色") },
         staff(Actor::Reviewer),
         now(),
     );
@@ -263,10 +250,7 @@ fn a_registration_walks_the_lifecycle(test: TestDb) {
     let r = registrations::get(&mut w.conn(), id).expect("registration");
     assert_eq!(r.rejection_reason.as_deref(), Some("照片背景不是白色"));
 
-    assert_eq!(
-        moved_to(w.apply(id, Event::Resubmit, me, later(1))),
-        State::PendingReview
-    );
+    assert_eq!(moved_to(w.apply(id, Event::Resubmit, me, later(1))), State::PendingReview);
     assert_eq!(
         moved_to(w.apply(id, Event::Approve, staff(Actor::Reviewer), later(2))),
         State::AwaitingPayment
@@ -278,43 +262,22 @@ fn a_registration_walks_the_lifecycle(test: TestDb) {
     );
 
     let fee = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN).expect("fee");
-    let pay = Event::ConfirmPayment {
-        amount: fee,
-        via: PaymentMethod::BankTransfer,
-    };
-    assert_eq!(
-        moved_to(w.apply(id, pay.clone(), staff(Actor::Finance), later(4))),
-        State::Paid
-    );
+    let pay = Event::ConfirmPayment { amount: fee, via: PaymentMethod::BankTransfer };
+    assert_eq!(moved_to(w.apply(id, pay.clone(), staff(Actor::Finance), later(4))), State::Paid);
     // A second confirmation changes nothing.
     match w.apply(id, pay, staff(Actor::Finance), later(5)) {
-        Ok(Applied::Unchanged {
-            why: Unchanged::AlreadyPaid,
-            registration,
-        }) => assert_eq!(registration.version, 6),
+        Ok(Applied::Unchanged { why: Unchanged::AlreadyPaid, registration }) => {
+            assert_eq!(registration.version, 6)
+        }
         other => panic!("expected an idempotent repeat, got {other:?}"),
     }
-    let checkin = Event::CheckIn {
-        proof: CheckInProof::VenueCode,
-    };
+    let checkin = Event::CheckIn { proof: CheckInProof::VenueCode };
+    assert_eq!(moved_to(w.apply(id, checkin, me, later(CHECKIN_HOURS))), State::CheckedIn);
     assert_eq!(
-        moved_to(w.apply(id, checkin, me, later(CHECKIN_HOURS))),
-        State::CheckedIn
-    );
-    assert_eq!(
-        moved_to(w.apply(
-            id,
-            Event::SittingEnded,
-            Who::Clock,
-            later(AFTER_SITTING_HOURS)
-        )),
+        moved_to(w.apply(id, Event::SittingEnded, Who::Clock, later(AFTER_SITTING_HOURS))),
         State::Completed
     );
-    assert_eq!(
-        w.seats_taken("01"),
-        1,
-        "a completed registration keeps its seat"
-    );
+    assert_eq!(w.seats_taken("01"), 1, "a completed registration keeps its seat");
 
     let r = registrations::get(&mut w.conn(), id).expect("registration");
     assert_eq!(r.payment_method, Some(PaymentMethod::BankTransfer));
@@ -323,47 +286,20 @@ fn a_registration_walks_the_lifecycle(test: TestDb) {
         w.history(id),
         vec![
             (EventKind::Submit, None, State::PendingReview),
-            (
-                EventKind::Reject,
-                Some(State::PendingReview),
-                State::Rejected
-            ),
-            (
-                EventKind::Resubmit,
-                Some(State::Rejected),
-                State::PendingReview
-            ),
-            (
-                EventKind::Approve,
-                Some(State::PendingReview),
-                State::AwaitingPayment
-            ),
-            (
-                EventKind::DeclareTransfer,
-                Some(State::AwaitingPayment),
-                State::AwaitingTransfer
-            ),
-            (
-                EventKind::ConfirmPayment,
-                Some(State::AwaitingTransfer),
-                State::Paid
-            ),
+            (EventKind::Reject, Some(State::PendingReview), State::Rejected),
+            (EventKind::Resubmit, Some(State::Rejected), State::PendingReview),
+            (EventKind::Approve, Some(State::PendingReview), State::AwaitingPayment),
+            (EventKind::DeclareTransfer, Some(State::AwaitingPayment), State::AwaitingTransfer),
+            (EventKind::ConfirmPayment, Some(State::AwaitingTransfer), State::Paid),
             (EventKind::CheckIn, Some(State::Paid), State::CheckedIn),
-            (
-                EventKind::SittingEnded,
-                Some(State::CheckedIn),
-                State::Completed
-            ),
+            (EventKind::SittingEnded, Some(State::CheckedIn), State::Completed),
         ]
     );
     let log = registrations::history(&mut w.conn(), id).expect("history");
     assert_eq!(log[1].reason.as_deref(), Some("照片背景不是白色"));
     assert_eq!(log[1].actor, Actor::Reviewer);
     assert_eq!(log[0].request_id.as_deref(), Some("req-test"));
-    assert_eq!(
-        log.iter().map(|e| e.version).collect::<Vec<_>>(),
-        (1..=8).collect::<Vec<_>>()
-    );
+    assert_eq!(log.iter().map(|e| e.version).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
 }
 
 fn refusals_change_nothing(test: TestDb) {
@@ -373,14 +309,8 @@ fn refusals_change_nothing(test: TestDb) {
     let me = w.owner(id);
 
     // Wrong actor, wrong state, wrong amount: each refused with state and event named.
-    assert_eq!(
-        refusal(w.apply(id, Event::Approve, me, now())),
-        Refusal::WrongActor
-    );
-    assert_eq!(
-        refusal(w.apply(id, Event::DeclareTransfer, me, now())),
-        Refusal::NotInTable
-    );
+    assert_eq!(refusal(w.apply(id, Event::Approve, me, now())), Refusal::WrongActor);
+    assert_eq!(refusal(w.apply(id, Event::DeclareTransfer, me, now())), Refusal::NotInTable);
     match w.apply(id, Event::RefundSucceeded, Who::PaymentProvider, now()) {
         Err(StoreError::Transition(e)) => {
             assert_eq!(
@@ -394,8 +324,7 @@ fn refusals_change_nothing(test: TestDb) {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-    w.apply(id, Event::Approve, staff(Actor::Reviewer), now())
-        .expect("approved");
+    w.apply(id, Event::Approve, staff(Actor::Reviewer), now()).expect("approved");
     let wrong = Event::ConfirmPayment {
         amount: Money::from_fen(1).expect("amount"),
         via: PaymentMethod::WechatPay,
@@ -406,11 +335,7 @@ fn refusals_change_nothing(test: TestDb) {
     ));
     let after = registrations::get(&mut w.conn(), id).expect("registration");
     assert_eq!(after.status.state, State::AwaitingPayment);
-    assert_eq!(
-        after.version,
-        before.version + 1,
-        "only the approval was written"
-    );
+    assert_eq!(after.version, before.version + 1, "only the approval was written");
     assert_eq!(w.history(id).len(), 2);
     assert_eq!(w.seats_taken("01"), 1);
 }
@@ -428,67 +353,32 @@ fn submissions_are_checked(test: TestDb) {
     };
     let good = w.form(participant, photo, "01");
 
+    assert_eq!(refused(submit(&good, later(-48))), Refusal::RegistrationClosed);
     assert_eq!(
-        refused(submit(&good, later(-48))),
-        Refusal::RegistrationClosed
-    );
-    assert_eq!(
-        refused(submit(
-            &NewRegistration {
-                photo: None,
-                ..good.clone()
-            },
-            now()
-        )),
+        refused(submit(&NewRegistration { photo: None, ..good.clone() }, now())),
         Refusal::PhotoMissing
     );
     let (other, other_photo) = w.participant(2);
-    let foreign_photo = NewRegistration {
-        photo: Some(other_photo),
-        ..good.clone()
-    };
+    let foreign_photo = NewRegistration { photo: Some(other_photo), ..good.clone() };
     assert_eq!(
         refused(submit(&foreign_photo, now())),
         Refusal::PhotoMissing,
         "someone else's photo"
     );
-    let one_subject = NewRegistration {
-        subjects: good.subjects[..1].to_vec(),
-        ..good.clone()
-    };
-    assert!(matches!(
-        submit(&one_subject, now()),
-        Err(SubmitError::InvalidChoice(_))
-    ));
+    let one_subject = NewRegistration { subjects: good.subjects[..1].to_vec(), ..good.clone() };
+    assert!(matches!(submit(&one_subject, now()), Err(SubmitError::InvalidChoice(_))));
     let other_period: PeriodId = baoming_store::new_id();
     assert!(matches!(
-        submit(
-            &NewRegistration {
-                period: other_period,
-                ..good.clone()
-            },
-            now()
-        ),
-        Err(SubmitError::Store(StoreError::NotFound {
-            entity: "period"
-        }))
+        submit(&NewRegistration { period: other_period, ..good.clone() }, now()),
+        Err(SubmitError::Store(StoreError::NotFound { entity: "period" }))
     ));
     assert!(matches!(
-        submit(
-            &NewRegistration {
-                participant: other,
-                ..good.clone()
-            },
-            now()
-        ),
+        submit(&NewRegistration { participant: other, ..good.clone() }, now()),
         Err(SubmitError::Refused(_))
     ));
 
     let first = submit(&good, now()).expect("first submission");
-    assert_eq!(
-        refused(submit(&good, now())),
-        Refusal::DuplicateRegistration
-    );
+    assert_eq!(refused(submit(&good, now())), Refusal::DuplicateRegistration);
     // Once withdrawn, the period is free again.
     moved_to(w.apply(first.id, Event::Withdraw, me, later(1)));
     let second = submit(&good, later(2)).expect("a new registration after withdrawing");
@@ -498,11 +388,7 @@ fn submissions_are_checked(test: TestDb) {
     // An incomplete profile.
     let mut conn = w.conn();
     let bare = participants::login(&mut conn, &c, "openid-bare", None, now()).expect("login");
-    let form = NewRegistration {
-        participant: bare.id,
-        photo: None,
-        ..good
-    };
+    let form = NewRegistration { participant: bare.id, photo: None, ..good };
     let result =
         registrations::submit(&mut conn, &c, &form, &ctx(Who::Participant(bare.id), now()));
     assert_eq!(refused(result), Refusal::ProfileIncomplete);
@@ -512,9 +398,7 @@ fn identity_locks_with_the_first_submission(test: TestDb) {
     let w = World::new(&test);
     let c = cipher();
     let id = w.submitted(1, "01");
-    let participant = registrations::get(&mut w.conn(), id)
-        .expect("registration")
-        .participant;
+    let participant = registrations::get(&mut w.conn(), id).expect("registration").participant;
     let mut conn = w.conn();
     let p = participants::get(&mut conn, &c, participant).expect("participant");
     assert!(p.locked);
@@ -548,22 +432,14 @@ fn id_numbers_are_encrypted_at_rest(test: TestDb) {
         .expect("raw row");
     let sealed = sealed.expect("stored");
     let plain = number.expose().as_bytes();
-    assert!(
-        !sealed.windows(plain.len()).any(|w| w == plain),
-        "the plain number is in the column"
-    );
+    assert!(!sealed.windows(plain.len()).any(|w| w == plain), "the plain number is in the column");
     let index = index.expect("blind index");
     assert!(!index.contains(number.expose()));
     assert_eq!(index.len(), 64);
 
     let loaded = participants::get(&mut conn, &c, participant).expect("participant");
     assert_eq!(
-        loaded
-            .profile
-            .identity
-            .id_number
-            .as_ref()
-            .map(IdNumber::expose),
+        loaded.profile.identity.id_number.as_ref().map(IdNumber::expose),
         Some(number.expose())
     );
     assert_eq!(
@@ -586,17 +462,11 @@ fn one_thousand_concurrent_approvals_never_oversell(test: TestDb) {
     let mut conn = w.conn();
     let mut small = seed::demo_period(now());
     small.name = "名额测试".into();
-    small.regions = vec![NewRegion {
-        code: "09".into(),
-        name: "小考场".into(),
-        capacity: CAPACITY,
-    }];
+    small.regions =
+        vec![NewRegion { code: "09".into(), name: "小考场".into(), capacity: CAPACITY }];
     let period = periods::create(&mut conn, &small, now()).expect("period");
     drop(conn);
-    let w = World {
-        db: w.db.clone(),
-        period,
-    };
+    let w = World { db: w.db.clone(), period };
     let ids: Vec<RegistrationId> = (0..ATTEMPTS).map(|n| w.submitted(n, "09")).collect();
 
     let start = Arc::new(Barrier::new(ids.len()));
@@ -627,18 +497,11 @@ fn one_thousand_concurrent_approvals_never_oversell(test: TestDb) {
     }
     assert_eq!((approved, full), (CAPACITY, ATTEMPTS - CAPACITY));
     assert_eq!(w.seats_taken("09"), CAPACITY);
-    let awaiting = ids
-        .iter()
-        .filter(|&&id| w.state(id) == State::AwaitingPayment)
-        .count();
+    let awaiting = ids.iter().filter(|&&id| w.state(id) == State::AwaitingPayment).count();
     assert_eq!(awaiting, CAPACITY as usize);
     let approvals: i64 = {
         use baoming_store::schema::registration_events as e;
-        e::table
-            .filter(e::event.eq("approve"))
-            .count()
-            .get_result(&mut *w.conn())
-            .expect("count")
+        e::table.filter(e::event.eq("approve")).count().get_result(&mut *w.conn()).expect("count")
     };
     assert_eq!(approvals, i64::from(CAPACITY));
 }
@@ -659,16 +522,8 @@ fn racing_transitions_have_one_winner(test: TestDb) {
         };
         // Two reviewers at once: one approves, one rejects; either order excludes the other.
         let approve = race(Event::Approve, staff(Actor::Reviewer));
-        let reject = race(
-            Event::Reject {
-                reason: reason("资料不全"),
-            },
-            staff(Actor::Reviewer),
-        );
-        let results = [
-            approve.join().expect("thread"),
-            reject.join().expect("thread"),
-        ];
+        let reject = race(Event::Reject { reason: reason("资料不全") }, staff(Actor::Reviewer));
+        let results = [approve.join().expect("thread"), reject.join().expect("thread")];
         let winners: Vec<State> = results
             .iter()
             .filter_map(|r| match r {
@@ -720,9 +575,7 @@ fn participants_only_see_their_own(test: TestDb) {
     let mine = w.submitted(1, "01");
     let theirs = w.submitted(2, "01");
     let me = w.owner(mine);
-    let Who::Participant(my_id) = me else {
-        unreachable!("owner is a participant")
-    };
+    let Who::Participant(my_id) = me else { unreachable!("owner is a participant") };
     let mut conn = w.conn();
     assert!(registrations::get_for_participant(&mut conn, mine, my_id).is_ok());
     assert!(matches!(
@@ -746,41 +599,20 @@ fn refunds_schedule_exactly_one_job(test: TestDb) {
     let w = World::new(&test);
     let id = w.submitted(1, "01");
     let me = w.owner(id);
-    w.apply(id, Event::Approve, staff(Actor::Reviewer), now())
-        .expect("approved");
+    w.apply(id, Event::Approve, staff(Actor::Reviewer), now()).expect("approved");
     let fee = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN).expect("fee");
     w.apply(
         id,
-        Event::ConfirmPayment {
-            amount: fee,
-            via: PaymentMethod::WechatPay,
-        },
+        Event::ConfirmPayment { amount: fee, via: PaymentMethod::WechatPay },
         Who::PaymentProvider,
         now(),
     )
     .expect("paid");
-    w.apply(
-        id,
-        Event::RequestRefund {
-            reason: reason("工作冲突无法参加"),
-        },
-        me,
-        later(1),
-    )
-    .expect("requested");
-    assert_eq!(
-        moved_to(w.apply(id, Event::CancelRefundRequest, me, later(2))),
-        State::Paid
-    );
-    w.apply(
-        id,
-        Event::RequestRefund {
-            reason: reason("工作冲突无法参加"),
-        },
-        me,
-        later(3),
-    )
-    .expect("requested");
+    w.apply(id, Event::RequestRefund { reason: reason("工作冲突无法参加") }, me, later(1))
+        .expect("requested");
+    assert_eq!(moved_to(w.apply(id, Event::CancelRefundRequest, me, later(2))), State::Paid);
+    w.apply(id, Event::RequestRefund { reason: reason("工作冲突无法参加") }, me, later(3))
+        .expect("requested");
     assert!(jobs::pending(&mut w.conn()).expect("jobs").is_empty());
     assert_eq!(
         moved_to(w.apply(id, Event::ApproveRefund, staff(Actor::Finance), later(4))),
@@ -788,21 +620,12 @@ fn refunds_schedule_exactly_one_job(test: TestDb) {
     );
     let pending = jobs::pending(&mut w.conn()).expect("jobs");
     assert_eq!(pending.len(), 1);
-    assert_eq!(
-        pending[0].job,
-        jobs::Job::StartProviderRefund { registration: id }
-    );
+    assert_eq!(pending[0].job, jobs::Job::StartProviderRefund { registration: id });
 
-    let failed = Event::RefundFailed {
-        reason: reason("ABNORMAL: 银行卡已注销"),
-    };
-    w.apply(id, failed, Who::PaymentProvider, later(5))
-        .expect("flagged");
+    let failed = Event::RefundFailed { reason: reason("ABNORMAL: 银行卡已注销") };
+    w.apply(id, failed, Who::PaymentProvider, later(5)).expect("flagged");
     let r = registrations::get(&mut w.conn(), id).expect("registration");
-    assert_eq!(
-        r.status.flag,
-        Some(baoming_domain::lifecycle::Flag::RefundFailed)
-    );
+    assert_eq!(r.status.flag, Some(baoming_domain::lifecycle::Flag::RefundFailed));
     assert_eq!(
         moved_to(w.apply(id, Event::RefundSucceeded, staff(Actor::Finance), later(6))),
         State::Refunded
@@ -837,11 +660,9 @@ fn the_clock_closes_and_releases(test: TestDb) {
     let transfer = w.submitted(2, "02");
     let unreviewed = w.submitted(3, "02");
     for id in [unpaid, transfer] {
-        w.apply(id, Event::Approve, staff(Actor::Reviewer), now())
-            .expect("approved");
+        w.apply(id, Event::Approve, staff(Actor::Reviewer), now()).expect("approved");
     }
-    w.apply(transfer, Event::DeclareTransfer, w.owner(transfer), now())
-        .expect("declared");
+    w.apply(transfer, Event::DeclareTransfer, w.owner(transfer), now()).expect("declared");
     assert_eq!(w.seats_taken("02"), 2);
 
     let early = w.apply(unpaid, Event::PaymentDeadlinePassed, Who::Clock, now());
@@ -857,27 +678,86 @@ fn the_clock_closes_and_releases(test: TestDb) {
     );
     assert!(matches!(
         w.apply(transfer, Event::PaymentDeadlinePassed, Who::Clock, deadline),
-        Ok(Applied::Unchanged {
-            why: Unchanged::AlreadyFlagged,
-            ..
-        })
+        Ok(Applied::Unchanged { why: Unchanged::AlreadyFlagged, .. })
     ));
     assert_eq!(w.seats_taken("02"), 1);
     let end = later(AFTER_SITTING_HOURS);
-    assert_eq!(
-        moved_to(w.apply(transfer, Event::SittingEnded, Who::Clock, end)),
-        State::Closed
-    );
-    assert_eq!(
-        moved_to(w.apply(unreviewed, Event::SittingEnded, Who::Clock, end)),
-        State::Closed
-    );
+    assert_eq!(moved_to(w.apply(transfer, Event::SittingEnded, Who::Clock, end)), State::Closed);
+    assert_eq!(moved_to(w.apply(unreviewed, Event::SittingEnded, Who::Clock, end)), State::Closed);
     assert_eq!(w.seats_taken("02"), 0);
-    let live: BTreeSet<State> = [unpaid, transfer, unreviewed]
-        .iter()
-        .map(|&id| w.state(id))
-        .collect();
+    let live: BTreeSet<State> =
+        [unpaid, transfer, unreviewed].iter().map(|&id| w.state(id)).collect();
     assert_eq!(live, BTreeSet::from([State::Closed]));
+}
+
+fn resubmission_edits_the_form(test: TestDb) {
+    let w = World::new(&test);
+    let id = w.submitted(1, "01");
+    let me = w.owner(id);
+    let Who::Participant(participant) = me else { unreachable!("owner is a participant") };
+    let photo = registrations::get(&mut w.conn(), id).expect("registration").photo.expect("photo");
+    let mut form = w.form(participant, photo, "02");
+    form.exam_type = w.period.exam_type("full").expect("exam type");
+    form.subjects = ["theory", "contract", "control", "case"]
+        .iter()
+        .map(|code| SubjectChoice {
+            code: (*code).into(),
+            specialty: ["control", "case"].contains(code).then(|| "水利".to_owned()),
+        })
+        .collect();
+    let resubmit = |form: &NewRegistration| {
+        registrations::resubmit(&mut w.conn(), id, form, &ctx(me, later(1)))
+    };
+    // Not rejected yet: refused by the state machine, nothing written.
+    assert!(
+        matches!(resubmit(&form), Err(SubmitError::Refused(e)) if e.refusal == Refusal::NotInTable)
+    );
+    let reject = Event::Reject { reason: reason("请改报全科") };
+    w.apply(id, reject, staff(Actor::Reviewer), now()).expect("rejected");
+    // An invalid edit rolls the transition back too.
+    let bad = NewRegistration { subjects: form.subjects[..3].to_vec(), ..form.clone() };
+    assert!(matches!(resubmit(&bad), Err(SubmitError::InvalidChoice(_))));
+    assert_eq!(w.state(id), State::Rejected);
+
+    let applied = resubmit(&form).expect("resubmitted");
+    let r = applied.registration();
+    assert_eq!(r.status.state, State::PendingReview);
+    assert_eq!(r.region, w.period.region("02").expect("region"));
+    assert_eq!(r.fee.fen(), seed::FULL_FEE_FEN);
+    assert_eq!(r.subjects.len(), 4);
+    assert_eq!(r.rejection_reason, None);
+    // Someone else's registration is not found.
+    let other = w.submitted(2, "01");
+    let result = registrations::resubmit(&mut w.conn(), other, &form, &ctx(me, later(2)));
+    assert!(matches!(result, Err(SubmitError::Store(StoreError::NotFound { .. }))));
+}
+
+fn invoice_titles_belong_to_their_owner_and_snapshots_stay(test: TestDb) {
+    use baoming_store::invoice_titles;
+    let w = World::new(&test);
+    let (me, photo) = w.participant(1);
+    let (other, _) = w.participant(2);
+    let mut conn = w.conn();
+    let saved = invoice_titles::create(&mut conn, me, &company_title(), now()).expect("saved");
+    assert_eq!(saved.title.name(), "福建某监理有限公司");
+    assert!(matches!(
+        invoice_titles::get(&mut conn, other, saved.id),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        invoice_titles::delete(&mut conn, other, saved.id),
+        Err(StoreError::NotFound { .. })
+    ));
+    let mut form = w.form(me, photo, "01");
+    form.invoice_snapshot = Some(InvoiceSnapshot::from(&saved.title));
+    let registration =
+        registrations::submit(&mut conn, &cipher(), &form, &ctx(Who::Participant(me), now()))
+            .expect("submitted");
+    invoice_titles::delete(&mut conn, me, saved.id).expect("deleted");
+    assert!(invoice_titles::list(&mut conn, me).expect("list").is_empty());
+    let stored = registrations::get(&mut conn, registration.id).expect("registration");
+    let snapshot = stored.invoice_snapshot.expect("snapshot kept");
+    assert_eq!(snapshot.tax_id.as_deref(), Some("91350100M000100Y43"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -913,28 +793,13 @@ fn both_backends_have_the_same_migrations() {
 #[test]
 fn database_urls_choose_the_backend() {
     use baoming_store::DatabaseUrl;
-    assert!(matches!(
-        DatabaseUrl::parse("postgres://u@h/db"),
-        Ok(DatabaseUrl::Postgres(_))
-    ));
-    assert!(matches!(
-        DatabaseUrl::parse("postgresql://u@h/db"),
-        Ok(DatabaseUrl::Postgres(_))
-    ));
+    assert!(matches!(DatabaseUrl::parse("postgres://u@h/db"), Ok(DatabaseUrl::Postgres(_))));
+    assert!(matches!(DatabaseUrl::parse("postgresql://u@h/db"), Ok(DatabaseUrl::Postgres(_))));
     assert!(
         matches!(DatabaseUrl::parse("sqlite://data/b.sqlite3"), Ok(DatabaseUrl::Sqlite(p)) if p.ends_with("b.sqlite3"))
     );
-    assert!(matches!(
-        DatabaseUrl::parse("./data/b.sqlite3"),
-        Ok(DatabaseUrl::Sqlite(_))
-    ));
-    for bad in [
-        "",
-        "mysql://u@h/db",
-        "sqlite://",
-        ":memory:",
-        "sqlite://:memory:",
-    ] {
+    assert!(matches!(DatabaseUrl::parse("./data/b.sqlite3"), Ok(DatabaseUrl::Sqlite(_))));
+    for bad in ["", "mysql://u@h/db", "sqlite://", ":memory:", "sqlite://:memory:"] {
         assert!(DatabaseUrl::parse(bad).is_err(), "{bad:?} was accepted");
     }
     // A PostgreSQL URL's password never reaches a log through Debug.
@@ -953,17 +818,11 @@ fn sqlite_connections_get_their_pragmas() {
     }
     let pragma = |conn: &mut baoming_store::DbConnection, name: &str| -> String {
         // The column of the pragma's table-valued function (busy_timeout's is "timeout").
-        let column = if name == "busy_timeout" {
-            "timeout"
-        } else {
-            name
-        };
-        diesel::sql_query(format!(
-            "SELECT CAST({column} AS TEXT) AS value FROM pragma_{name}"
-        ))
-        .get_result::<Value>(conn)
-        .expect("pragma")
-        .value
+        let column = if name == "busy_timeout" { "timeout" } else { name };
+        diesel::sql_query(format!("SELECT CAST({column} AS TEXT) AS value FROM pragma_{name}"))
+            .get_result::<Value>(conn)
+            .expect("pragma")
+            .value
     };
     assert_eq!(pragma(&mut conn, "journal_mode"), "wal");
     assert_eq!(pragma(&mut conn, "foreign_keys"), "1");
@@ -975,24 +834,14 @@ fn sqlite_connections_get_their_pragmas() {
 fn sqlite_write_transactions_take_the_lock_up_front() {
     use diesel::connection::SimpleConnection;
     let test = TestDb::sqlite();
-    let path = test
-        .db
-        .sqlite_path()
-        .expect("SQLite")
-        .to_str()
-        .expect("UTF-8")
-        .to_owned();
+    let path = test.db.sqlite_path().expect("SQLite").to_str().expect("UTF-8").to_owned();
     let mut conn = test.db.conn().expect("connection");
     write_tx(&mut conn, |_| {
         // Nothing written yet, but the write lock is already ours: another writer that will
         // not wait is refused at once.
         let mut other = SqliteConnection::establish(&path).expect("second connection");
-        other
-            .batch_execute("PRAGMA busy_timeout = 0")
-            .expect("no waiting");
-        let err = other
-            .batch_execute("BEGIN IMMEDIATE")
-            .expect_err("the lock is held");
+        other.batch_execute("PRAGMA busy_timeout = 0").expect("no waiting");
+        let err = other.batch_execute("BEGIN IMMEDIATE").expect_err("the lock is held");
         assert!(err.to_string().contains("locked"), "{err}");
         Ok::<_, StoreError>(())
     })

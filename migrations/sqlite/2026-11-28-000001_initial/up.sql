@@ -117,6 +117,7 @@ CREATE TABLE invoice_titles (
     id                TEXT PRIMARY KEY,
     participant_id    TEXT NOT NULL REFERENCES participants (id),
     kind              TEXT NOT NULL,
+    invoice_type      TEXT NOT NULL,
     name              TEXT NOT NULL,
     tax_id            TEXT,
     address           TEXT,

@@ -1,0 +1,179 @@
+//! A participant's saved invoice titles (发票抬头).
+
+use baoming_domain::ids::{InvoiceTitleId, ParticipantId};
+use baoming_invoicing::{InvoiceTitle, InvoiceTitleInput, InvoiceType, TitleKind};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::error::StoreError;
+use crate::schema::invoice_titles as t;
+use crate::sql;
+
+/// A saved title.
+#[derive(Debug, Clone)]
+pub struct SavedTitle {
+    /// Id.
+    pub id: InvoiceTitleId,
+    /// The checked title.
+    pub title: InvoiceTitle,
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn columns() -> (
+    t::id,
+    t::kind,
+    t::invoice_type,
+    t::name,
+    t::tax_id,
+    t::address,
+    t::phone,
+    t::bank,
+    t::bank_account,
+    t::email,
+) {
+    (
+        t::id,
+        t::kind,
+        t::invoice_type,
+        t::name,
+        t::tax_id,
+        t::address,
+        t::phone,
+        t::bank,
+        t::bank_account,
+        t::email,
+    )
+}
+
+fn from_row(row: Row) -> Result<SavedTitle, StoreError> {
+    let (id, kind, invoice_type, name, tax_id, address, phone, bank, bank_account, email) = row;
+    let input = InvoiceTitleInput {
+        kind: TitleKind::parse(&kind).map_err(|_| StoreError::corrupt("invoice title kind"))?,
+        invoice_type: InvoiceType::parse(&invoice_type)
+            .map_err(|_| StoreError::corrupt("invoice type"))?,
+        name,
+        tax_id,
+        address,
+        phone,
+        bank,
+        bank_account,
+        email,
+    };
+    // Stored titles were checked when saved; a failure here means the row was tampered with.
+    let (title, _) =
+        InvoiceTitle::parse(&input).map_err(|_| StoreError::corrupt("invoice title"))?;
+    Ok(SavedTitle { id: sql::id(&id)?, title })
+}
+
+/// A participant's titles, oldest first.
+pub fn list(conn: &mut DbConnection, owner: ParticipantId) -> Result<Vec<SavedTitle>, StoreError> {
+    t::table
+        .filter(t::participant_id.eq(sql::text(owner)))
+        .order(t::id)
+        .select(columns())
+        .load::<Row>(conn)?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
+/// One of the participant's titles; someone else's is "not found".
+pub fn get(
+    conn: &mut DbConnection,
+    owner: ParticipantId,
+    id: InvoiceTitleId,
+) -> Result<SavedTitle, StoreError> {
+    t::table
+        .find(sql::text(id))
+        .filter(t::participant_id.eq(sql::text(owner)))
+        .select(columns())
+        .first::<Row>(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { entity: "invoice_title" })
+        .and_then(from_row)
+}
+
+/// Saves a new title.
+pub fn create(
+    conn: &mut DbConnection,
+    owner: ParticipantId,
+    title: &InvoiceTitle,
+    now: DateTime<Utc>,
+) -> Result<SavedTitle, StoreError> {
+    let id: InvoiceTitleId = crate::new_id();
+    diesel::insert_into(t::table)
+        .values((
+            t::id.eq(sql::text(id)),
+            t::participant_id.eq(sql::text(owner)),
+            t::kind.eq(title.kind().as_str()),
+            t::invoice_type.eq(title.invoice_type().as_str()),
+            t::name.eq(title.name()),
+            t::tax_id.eq(title.tax_id().map(|x| x.as_str())),
+            t::address.eq(title.address()),
+            t::phone.eq(title.phone()),
+            t::bank.eq(title.bank()),
+            t::bank_account.eq(title.bank_account()),
+            t::email.eq(title.email()),
+            t::created_at.eq(sql::ts(now)),
+            t::updated_at.eq(sql::ts(now)),
+        ))
+        .execute(conn)?;
+    get(conn, owner, id)
+}
+
+/// Replaces a title (registrations keep the snapshot they took).
+pub fn update(
+    conn: &mut DbConnection,
+    owner: ParticipantId,
+    id: InvoiceTitleId,
+    title: &InvoiceTitle,
+    now: DateTime<Utc>,
+) -> Result<SavedTitle, StoreError> {
+    let updated = diesel::update(t::table.find(sql::text(id)))
+        .filter(t::participant_id.eq(sql::text(owner)))
+        .set((
+            t::kind.eq(title.kind().as_str()),
+            t::invoice_type.eq(title.invoice_type().as_str()),
+            t::name.eq(title.name()),
+            t::tax_id.eq(title.tax_id().map(|x| x.as_str())),
+            t::address.eq(title.address()),
+            t::phone.eq(title.phone()),
+            t::bank.eq(title.bank()),
+            t::bank_account.eq(title.bank_account()),
+            t::email.eq(title.email()),
+            t::updated_at.eq(sql::ts(now)),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::NotFound { entity: "invoice_title" });
+    }
+    get(conn, owner, id)
+}
+
+/// Deletes a title (registrations keep the snapshot they took).
+pub fn delete(
+    conn: &mut DbConnection,
+    owner: ParticipantId,
+    id: InvoiceTitleId,
+) -> Result<(), StoreError> {
+    let deleted = diesel::delete(t::table.find(sql::text(id)))
+        .filter(t::participant_id.eq(sql::text(owner)))
+        .execute(conn)?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound { entity: "invoice_title" });
+    }
+    Ok(())
+}
