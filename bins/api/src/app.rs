@@ -1,0 +1,200 @@
+//! Wiring: settings → database, WeChat client (or the local simulator), photo storage →
+//! the actix-web server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use baoming_photos::storage::FsStorage;
+use baoming_store::{Db, PoolOptions, periods, seed};
+use baoming_wechat::{WechatClient, WechatConfig};
+use baoming_wechat_sim::{SimConfig, Simulator};
+use tracing::Instrument;
+
+use crate::auth::RequestId;
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::routes;
+use crate::state::AppState;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] baoming_store::StoreError),
+    /// The data directory or the listen socket.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The WeChat client could not be built.
+    #[error("wechat: {0}")]
+    Wechat(#[from] baoming_wechat::WechatError),
+}
+
+/// A started service.
+pub struct Running {
+    /// Where it listens (the real port when `listen` had port 0).
+    pub addr: SocketAddr,
+    /// Stops it gracefully.
+    pub handle: ServerHandle,
+    /// The server future: await it to serve until stopped.
+    pub server: Server,
+    /// The local WeChat simulator, in dev mode.
+    pub simulator: Option<Simulator>,
+    /// The database (for tests and tooling).
+    pub db: Db,
+}
+
+/// Opens the database and applies pending migrations (what `migrate` and start-up do).
+pub fn open_database(settings: &Settings) -> Result<(Db, Vec<String>), StartError> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|source| StartError::Io { what: "creating the data directory", source })?;
+    let db = Db::connect(
+        &settings.database_url,
+        PoolOptions { max_size: settings.pool_size, ..PoolOptions::default() },
+    )?;
+    let applied = db.run_migrations()?;
+    Ok((db, applied))
+}
+
+/// Starts the service: database (migrated; demo data in dev mode), the WeChat simulator in
+/// dev mode, and the HTTP server on `settings.listen`. Must run inside an actix runtime.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    let (db, applied) = {
+        let settings = settings.clone();
+        actix_web::rt::task::spawn_blocking(move || open_database(&settings))
+            .await
+            .map_err(|e| StartError::Io { what: "start-up", source: std::io::Error::other(e) })??
+    };
+    for name in &applied {
+        tracing::info!(migration = %name, "migration applied");
+    }
+    if settings.demo_data {
+        let db = db.clone();
+        actix_web::rt::task::spawn_blocking(move || seed_demo(&db))
+            .await
+            .map_err(|e| StartError::Io { what: "seeding", source: std::io::Error::other(e) })??;
+    }
+
+    let simulator = if settings.wechat_simulator {
+        let sim = baoming_wechat_sim::start_in_background(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            SimConfig {
+                appid: settings.wechat_appid.clone(),
+                secret: settings.wechat_secret.clone(),
+            },
+        )
+        .map_err(|source| StartError::Io { what: "starting the WeChat simulator", source })?;
+        tracing::info!(url = %sim.base_url(), "local WeChat simulator started (dev mode)");
+        Some(sim)
+    } else {
+        None
+    };
+    let api_base =
+        simulator.as_ref().map_or_else(|| settings.wechat_api_base.clone(), Simulator::base_url);
+    let wechat = WechatClient::new(WechatConfig {
+        api_base,
+        appid: settings.wechat_appid.clone(),
+        secret: settings.wechat_secret.clone(),
+        timeout: Duration::from_secs(10),
+    })?;
+
+    let state = AppState {
+        db: db.clone(),
+        cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
+        wechat,
+        photos: Arc::new(FsStorage::new(settings.data_dir.join("files"))),
+        photo_limits: baoming_photos::Limits {
+            max_upload_bytes: settings.photo_max_upload_bytes,
+            ..baoming_photos::Limits::default()
+        },
+        decode_permits: Arc::new(tokio::sync::Semaphore::new(
+            settings.photo_max_concurrent_decodes,
+        )),
+        session_ttl: settings.session_ttl,
+    };
+    let data = web::Data::new(state);
+    let upload_limit = settings.photo_max_upload_bytes;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(json_config())
+            .app_data(web::PayloadConfig::new(upload_limit + 64 * 1024))
+            .wrap(from_fn(request_context))
+            .configure(routes::configure)
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(30)
+    .bind(settings.listen)
+    .map_err(|source| StartError::Io { what: "binding the listen address", source })?;
+    let addr = server.addrs().first().copied().unwrap_or(settings.listen);
+    let server = server.run();
+    let handle = server.handle();
+    tracing::info!(%addr, mode = ?settings.mode, "baoming api listening");
+    Ok(Running { addr, handle, server, simulator, db })
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+fn seed_demo(db: &Db) -> Result<(), StartError> {
+    let mut conn = db.conn()?;
+    if !periods::any(&mut conn)? {
+        let now = chrono::Utc::now();
+        let created = periods::create(&mut conn, &seed::demo_period(now), now)?;
+        tracing::info!(period = %created.id, "demo period seeded");
+    }
+    Ok(())
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _req| {
+        let detail = err.to_string();
+        ApiError::bad_request("bad_json", format!("请求内容格式不正确（{detail}）")).into()
+    })
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({"code": "not_found", "message": "接口不存在"}))
+}
+
+/// Gives every request an id (in the tracing span of every log line, in `X-Request-Id`, and
+/// in the event log) and logs one line per request: method, path, status, time. Paths hold
+/// only ids; query strings, bodies and headers (tokens) are never logged.
+async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = uuid::Uuid::now_v7().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id);
+    let (method, path) = (req.method().clone(), req.path().to_owned());
+    let started = Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            %path,
+            status = res.status().as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    Ok(res)
+}

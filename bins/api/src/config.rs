@@ -1,0 +1,478 @@
+//! Configuration: defaults → TOML file → environment (`BAOMING_…`), validated at start-up with
+//! messages that name the bad key. docs/configuration.md lists every key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use baoming_store::{DatabaseUrl, PiiKeys};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// How the service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Local development: demo data, the local WeChat simulator, generated dev keys.
+    Dev,
+    /// Production: every secret must be configured; simulators are refused.
+    Production,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for journald/collectors).
+    Json,
+}
+
+/// The raw configuration as read (every key optional where a default exists).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `dev` or `production`.
+    pub mode: Mode,
+    /// Address to listen on.
+    pub listen: String,
+    /// Data directory (SQLite file, photos, dev keys).
+    pub data_dir: PathBuf,
+    /// Database URL; default: the SQLite file `baoming.sqlite3` in the data directory.
+    pub database_url: Option<String>,
+    /// Most pooled database connections.
+    pub pool_size: u32,
+    /// Lifetime of a participant session, in hours.
+    pub session_ttl_hours: u32,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Seed the demo period into an empty database (dev mode only).
+    pub demo_data: bool,
+    /// WeChat.
+    pub wechat: RawWechat,
+    /// Personal-data keys.
+    pub pii: RawPii,
+    /// Photo uploads.
+    pub photos: RawPhotos,
+}
+
+/// `[wechat]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWechat {
+    /// Mini-program app id.
+    pub appid: Option<String>,
+    /// Mini-program app secret.
+    pub secret: Option<String>,
+    /// File holding the app secret (instead of `secret`).
+    pub secret_file: Option<PathBuf>,
+    /// Base URL of the mini-program APIs.
+    pub api_base: String,
+    /// Base URL of WeChat Pay.
+    pub pay_base: String,
+    /// Start the local WeChat simulator and point `api_base` at it (dev mode only).
+    pub simulator: bool,
+}
+
+/// `[pii]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPii {
+    /// AES-256 key for ID numbers, 64 hex digits.
+    pub id_encryption_key: Option<String>,
+    /// File holding `id_encryption_key`.
+    pub id_encryption_key_file: Option<PathBuf>,
+    /// HMAC key of the ID-number blind index, 64 hex digits.
+    pub blind_index_key: Option<String>,
+    /// File holding `blind_index_key`.
+    pub blind_index_key_file: Option<PathBuf>,
+}
+
+/// `[photos]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPhotos {
+    /// Largest upload accepted, in bytes.
+    pub max_upload_bytes: usize,
+    /// Photos decoded at once (each decode holds a full-size image in memory).
+    pub max_concurrent_decodes: usize,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Dev,
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            pool_size: 16,
+            session_ttl_hours: 24 * 30,
+            log_format: LogFormat::Text,
+            demo_data: true,
+            wechat: RawWechat {
+                appid: None,
+                secret: None,
+                secret_file: None,
+                api_base: "https://api.weixin.qq.com".into(),
+                pay_base: "https://api.mch.weixin.qq.com".into(),
+                simulator: true,
+            },
+            pii: RawPii::default(),
+            photos: RawPhotos {
+                max_upload_bytes: 10 * 1024 * 1024,
+                max_concurrent_decodes: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            },
+        }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Reading or typing the layers failed (figment names the key and the source).
+    #[error("configuration: {0}")]
+    Read(#[from] Box<figment::Error>),
+    /// A key has a bad value.
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid {
+        /// The key, dotted (`wechat.appid`).
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, problem: problem.into() }
+}
+
+impl RawConfig {
+    /// Reads the layers: defaults, then the TOML file (if given, it must exist), then
+    /// `BAOMING_*` environment variables (`__` separates sections: `BAOMING_WECHAT__APPID`).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(invalid("--config", format!("no such file: {}", file.display())));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(
+            Env::prefixed("BAOMING_")
+                // Variables of the tooling, not of the service.
+                .ignore(&["config", "test_postgres_url"])
+                .split("__"),
+        );
+        figment.extract().map_err(|e| ConfigError::Read(Box::new(e)))
+    }
+}
+
+/// Validated settings the service runs with.
+#[derive(Clone)]
+pub struct Settings {
+    /// Mode.
+    pub mode: Mode,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL (validated).
+    pub database_url: String,
+    /// Pool size.
+    pub pool_size: u32,
+    /// Participant session lifetime.
+    pub session_ttl: chrono::Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Seed demo data.
+    pub demo_data: bool,
+    /// WeChat app id.
+    pub wechat_appid: String,
+    /// WeChat app secret.
+    pub wechat_secret: String,
+    /// Mini-program API base URL (replaced by the simulator's in dev mode).
+    pub wechat_api_base: String,
+    /// WeChat Pay base URL.
+    pub wechat_pay_base: String,
+    /// Start the simulator.
+    pub wechat_simulator: bool,
+    /// Personal-data keys.
+    pub pii: PiiKeys,
+    /// Photo limits.
+    pub photo_max_upload_bytes: usize,
+    /// Concurrent photo decodes.
+    pub photo_max_concurrent_decodes: usize,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("mode", &self.mode)
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("wechat_appid", &self.wechat_appid)
+            .field("wechat_api_base", &self.wechat_api_base)
+            .field("wechat_simulator", &self.wechat_simulator)
+            .finish_non_exhaustive()
+    }
+}
+
+/// App id and secret the simulator accepts in dev mode.
+pub const DEV_APPID: &str = "wxdevbaoming0000";
+/// See [`DEV_APPID`].
+pub const DEV_SECRET: &str = "dev-secret-not-for-production";
+
+fn secret(
+    key: &'static str,
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<Option<String>, ConfigError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(invalid(key, "give the value or a file, not both")),
+        (Some(v), None) => Ok(Some(v.trim().to_owned())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim().to_owned()))
+            .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display()))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split(']').next().unwrap_or_default().trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
+impl RawConfig {
+    /// Validates every key; dev mode fills in what it may (dev keys, dev credentials).
+    pub fn validate(self) -> Result<Settings, ConfigError> {
+        let dev = self.mode == Mode::Dev;
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            invalid("listen", format!("not an address like 127.0.0.1:8080: {:?}", self.listen))
+        })?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        let database_url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => self
+                .data_dir
+                .join("baoming.sqlite3")
+                .to_str()
+                .ok_or_else(|| invalid("data_dir", "path is not UTF-8"))?
+                .to_owned(),
+        };
+        DatabaseUrl::parse(&database_url).map_err(|e| invalid("database_url", e.to_string()))?;
+        if self.pool_size == 0 || self.pool_size > 256 {
+            return Err(invalid("pool_size", "must be between 1 and 256"));
+        }
+        if self.session_ttl_hours == 0 {
+            return Err(invalid("session_ttl_hours", "must be at least 1"));
+        }
+        if self.photos.max_upload_bytes < 64 * 1024
+            || self.photos.max_upload_bytes > 64 * 1024 * 1024
+        {
+            return Err(invalid("photos.max_upload_bytes", "must be between 64 KiB and 64 MiB"));
+        }
+        if self.photos.max_concurrent_decodes == 0 {
+            return Err(invalid("photos.max_concurrent_decodes", "must be at least 1"));
+        }
+
+        let w = &self.wechat;
+        let simulator = dev && w.simulator;
+        if !dev && w.simulator {
+            return Err(invalid("wechat.simulator", "the WeChat simulator is for dev mode only"));
+        }
+        for (key, url) in [("wechat.api_base", &w.api_base), ("wechat.pay_base", &w.pay_base)] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(key, "must be an http(s) URL"));
+            }
+            if !dev && (!url.starts_with("https://") || is_loopback_url(url)) {
+                return Err(invalid(
+                    key,
+                    "production mode needs the real WeChat endpoint over https, not a local simulator",
+                ));
+            }
+        }
+        let appid = match (&w.appid, simulator) {
+            (Some(id), _) if !id.trim().is_empty() => id.trim().to_owned(),
+            (_, true) => DEV_APPID.to_owned(),
+            _ => return Err(invalid("wechat.appid", "required")),
+        };
+        let secret_value = match (secret("wechat.secret", &w.secret, &w.secret_file)?, simulator) {
+            (Some(s), _) if !s.is_empty() => s,
+            (_, true) => DEV_SECRET.to_owned(),
+            _ => return Err(invalid("wechat.secret", "required (or wechat.secret_file)")),
+        };
+
+        let enc = secret(
+            "pii.id_encryption_key",
+            &self.pii.id_encryption_key,
+            &self.pii.id_encryption_key_file,
+        )?;
+        let idx = secret(
+            "pii.blind_index_key",
+            &self.pii.blind_index_key,
+            &self.pii.blind_index_key_file,
+        )?;
+        let pii = match (enc, idx) {
+            (Some(enc), Some(idx)) => {
+                PiiKeys::from_hex(&enc, &idx).map_err(|e| invalid("pii", e.to_string()))?
+            }
+            (None, None) if dev => dev_keys(&self.data_dir)?,
+            (None, _) => {
+                return Err(invalid("pii.id_encryption_key", "required in production mode"));
+            }
+            (_, None) => return Err(invalid("pii.blind_index_key", "required in production mode")),
+        };
+        if self.demo_data && !dev {
+            // Demo data only ever lands in a dev database.
+            tracing::warn!("demo_data is ignored in production mode");
+        }
+        Ok(Settings {
+            mode: self.mode,
+            listen,
+            data_dir: self.data_dir,
+            database_url,
+            pool_size: self.pool_size,
+            session_ttl: chrono::Duration::hours(i64::from(self.session_ttl_hours)),
+            log_format: self.log_format,
+            demo_data: self.demo_data && dev,
+            wechat_appid: appid,
+            wechat_secret: secret_value,
+            wechat_api_base: w.api_base.trim_end_matches('/').to_owned(),
+            wechat_pay_base: w.pay_base.trim_end_matches('/').to_owned(),
+            wechat_simulator: simulator,
+            pii,
+            photo_max_upload_bytes: self.photos.max_upload_bytes,
+            photo_max_concurrent_decodes: self.photos.max_concurrent_decodes,
+        })
+    }
+}
+
+/// Dev mode: random keys generated once and kept in the data directory, so a restart can
+/// still decrypt what it stored.
+fn dev_keys(data_dir: &Path) -> Result<PiiKeys, ConfigError> {
+    let path = data_dir.join("dev-pii-keys.txt");
+    let read = |text: &str| {
+        let mut lines = text.lines();
+        match (lines.next(), lines.next()) {
+            (Some(enc), Some(idx)) => PiiKeys::from_hex(enc, idx).ok(),
+            _ => None,
+        }
+    };
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return read(&text)
+            .ok_or_else(|| invalid("pii", format!("{} is damaged; delete it", path.display())));
+    }
+    let mut bytes = [0u8; 64];
+    getrandom::fill(&mut bytes).map_err(|e| invalid("pii", format!("no randomness: {e}")))?;
+    let text = format!("{}\n{}\n", hex::encode(&bytes[..32]), hex::encode(&bytes[32..]));
+    std::fs::create_dir_all(data_dir)
+        .and_then(|()| std::fs::write(&path, &text))
+        .map_err(|e| invalid("data_dir", format!("cannot write {}: {e}", path.display())))?;
+    read(&text).ok_or_else(|| invalid("pii", "generated keys did not parse"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production() -> RawConfig {
+        let mut raw = RawConfig { mode: Mode::Production, ..RawConfig::default() };
+        raw.wechat.simulator = false;
+        raw.wechat.appid = Some("wx123".into());
+        raw.wechat.secret = Some("s".into());
+        raw.pii.id_encryption_key = Some("01".repeat(32));
+        raw.pii.blind_index_key = Some("02".repeat(32));
+        raw
+    }
+
+    fn key_of(raw: RawConfig) -> String {
+        match raw.validate() {
+            Err(ConfigError::Invalid { key, .. }) => key.to_owned(),
+            other => panic!("expected an invalid key, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn production_needs_secrets_and_real_endpoints() {
+        assert!(production().validate().is_ok());
+        let mut raw = production();
+        raw.wechat.simulator = true;
+        assert_eq!(key_of(raw), "wechat.simulator");
+        let mut raw = production();
+        raw.wechat.api_base = "http://127.0.0.1:9999".into();
+        assert_eq!(key_of(raw), "wechat.api_base");
+        let mut raw = production();
+        raw.wechat.pay_base = "https://localhost:8443".into();
+        assert_eq!(key_of(raw), "wechat.pay_base");
+        let mut raw = production();
+        raw.pii.blind_index_key = None;
+        assert_eq!(key_of(raw), "pii.blind_index_key");
+        let mut raw = production();
+        raw.wechat.appid = None;
+        assert_eq!(key_of(raw), "wechat.appid");
+        let mut raw = production();
+        raw.listen = "nowhere".into();
+        assert_eq!(key_of(raw), "listen");
+        let mut raw = production();
+        raw.database_url = Some("mysql://x".into());
+        assert_eq!(key_of(raw), "database_url");
+    }
+
+    #[test]
+    fn dev_mode_fills_in_and_keeps_its_keys() {
+        let dir = tempfile::tempdir().expect("dir");
+        let raw = RawConfig { data_dir: dir.path().to_path_buf(), ..RawConfig::default() };
+        let first = raw.clone().validate().expect("dev settings");
+        assert!(first.wechat_simulator);
+        assert_eq!(first.wechat_appid, DEV_APPID);
+        assert!(first.database_url.ends_with("baoming.sqlite3"));
+        let again = raw.validate().expect("dev settings");
+        // Same keys on the second start: the same number gives the same blind index.
+        let number = baoming_domain::IdNumber::parse(
+            baoming_domain::IdKind::ResidentId,
+            "11010519491231002X",
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+        )
+        .expect("id");
+        let a = baoming_store::PiiCipher::new(first.pii).blind_index(&number);
+        let b = baoming_store::PiiCipher::new(again.pii).blind_index(&number);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn loopback_detection() {
+        for url in
+            ["http://127.0.0.1:1", "http://localhost/x", "https://[::1]:8443", "http://u@0.0.0.0"]
+        {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        assert!(!is_loopback_url("https://api.weixin.qq.com"));
+    }
+
+    #[test]
+    fn layers_and_unknown_keys() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("baoming.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[wechat]\nappid = \"wxfile\"\n")
+            .expect("write");
+        let raw = RawConfig::load(Some(&file)).expect("loaded");
+        assert_eq!(raw.listen, "127.0.0.1:9000");
+        assert_eq!(raw.wechat.appid.as_deref(), Some("wxfile"));
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").expect("write");
+        let err = RawConfig::load(Some(&file)).expect_err("typo refused");
+        assert!(err.to_string().contains("lisen"), "{err}");
+        assert!(RawConfig::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! Every error of the API, mapped to HTTP once: `{"code": "...", "message": "..."}` with a
+//! stable machine code and a Chinese message a participant can act on. 4xx for bad input,
+//! 5xx only for real faults (logged with the request id, never shown in detail).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use baoming_domain::lifecycle::{Refusal, TransitionError};
+use baoming_store::StoreError;
+use baoming_store::participants::SaveProfileError;
+use baoming_store::registrations::SubmitError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One problem with one field of a form.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// The field, as named in the request body.
+    pub field: String,
+    /// Machine code.
+    pub code: String,
+    /// What to fix, in Chinese.
+    pub message: String,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Human message (Chinese for participant-facing errors).
+    pub message: String,
+    /// Per-field problems of a form, when there are several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
+}
+
+/// An error answered to a client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl ApiError {
+    /// A 4xx/5xx with a code and a message.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ErrorBody { code: code.into(), message: message.into(), fields: vec![] },
+        }
+    }
+
+    /// 422: the form has problems, one per field.
+    pub fn fields(fields: Vec<FieldProblem>) -> Self {
+        let message =
+            fields.first().map_or_else(|| "请检查填写内容".to_owned(), |f| f.message.clone());
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: ErrorBody { code: "validation_failed".into(), message, fields },
+        }
+    }
+
+    /// 422 for one field.
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::fields(vec![FieldProblem {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// 400: the request itself is malformed.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "登录已失效，请重新登录")
+    }
+
+    /// 404.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "记录不存在")
+    }
+
+    /// 500: logged here with the cause; the client sees no detail.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误，请稍后再试")
+    }
+
+    /// 503.
+    pub fn unavailable(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    }
+
+    /// The machine code.
+    pub fn code(&self) -> &str {
+        &self.body.code
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.body.code)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(&self.body)
+    }
+}
+
+impl From<TransitionError> for ApiError {
+    fn from(e: TransitionError) -> Self {
+        let status = match e.refusal {
+            Refusal::WrongActor => StatusCode::FORBIDDEN,
+            Refusal::ProfileIncomplete | Refusal::PhotoMissing | Refusal::InvalidChoice => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            _ => StatusCode::CONFLICT,
+        };
+        let message = match (e.refusal, e.state) {
+            (Refusal::NotInTable, Some(state)) => {
+                format!("报名当前状态为“{}”，不能进行此操作", state_label(state))
+            }
+            _ => e.refusal.to_string(),
+        };
+        ApiError::new(status, e.refusal.code(), message)
+    }
+}
+
+/// The participant's word for a state (its seed tag).
+pub fn state_label(state: baoming_domain::lifecycle::State) -> &'static str {
+    use baoming_domain::lifecycle::{Tab, Tag};
+    Tag::of(state).label_zh(Tab::PendingReview)
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => ApiError::not_found(),
+            StoreError::Transition(t) => t.into(),
+            StoreError::Conflict { current } => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("报名状态刚刚已变为“{}”，请刷新后重试", state_label(current)),
+            ),
+            StoreError::Duplicate { what } => {
+                ApiError::new(StatusCode::CONFLICT, "duplicate", format!("{what} 已存在"))
+            }
+            StoreError::ProfileLocked => ApiError::new(
+                StatusCode::CONFLICT,
+                "profile_locked",
+                "首次报名提交后，姓名、性别和证件号码不能再修改",
+            ),
+            StoreError::Pool(_) => {
+                tracing::error!(error = %e, "database pool exhausted or unreachable");
+                ApiError::unavailable("database_unavailable", "服务繁忙，请稍后再试")
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Refused(t) => t.into(),
+            SubmitError::InvalidChoice(choice) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_choice",
+                choice.to_string(),
+            ),
+            SubmitError::Store(StoreError::NotFound { entity: "period" }) => {
+                ApiError::field("period_id", "period_not_found", "期次不存在")
+            }
+            SubmitError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<SaveProfileError> for ApiError {
+    fn from(e: SaveProfileError) -> Self {
+        use baoming_domain::profile::ProfileError;
+        match e {
+            SaveProfileError::Refused(ProfileError::IdentityLocked) => ApiError::new(
+                StatusCode::CONFLICT,
+                "profile_locked",
+                ProfileError::IdentityLocked.to_string(),
+            ),
+            SaveProfileError::Refused(ProfileError::IdNumber(id)) => {
+                ApiError::field("gender", "gender_mismatch", id.to_string())
+            }
+            SaveProfileError::IdNumberTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "id_number_taken",
+                "该证件号码已被其他微信账号使用，请联系工作人员",
+            ),
+            SaveProfileError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(&e)
+    }
+}

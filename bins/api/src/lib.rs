@@ -1,0 +1,14 @@
+//! The baoming HTTP API: the mini-program backend (and, later, the back office).
+//!
+//! Handlers only wire: they parse the request, call `baoming-store` (which asks the pure
+//! domain crates) on the blocking pool, and map typed errors to HTTP once (`error`).
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+pub use app::{Running, StartError, open_database, start};

@@ -1,0 +1,57 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{auth, health, invoice_titles, periods, photos, profile, registrations};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "baoming API", description = "报名: the mini-program backend of construction-supervision training and exam registration."),
+    modifiers(&BearerAuth),
+    paths(
+        health::healthz,
+        health::readyz,
+        serve,
+        auth::login,
+        auth::logout,
+        profile::get,
+        profile::update,
+        periods::list,
+        periods::get,
+        periods::quote,
+        invoice_titles::list,
+        invoice_titles::create,
+        invoice_titles::update,
+        invoice_titles::delete,
+        photos::upload,
+        photos::get,
+        registrations::submit,
+        registrations::get,
+        registrations::resubmit,
+        registrations::withdraw,
+        registrations::my_exams,
+    )
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// This document, as JSON.
+#[utoipa::path(get, path = "/openapi.json", tag = "health", responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn serve() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

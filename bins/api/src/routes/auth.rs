@@ -1,0 +1,123 @@
+//! WeChat login and logout.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use baoming_store::{participants, sessions};
+use baoming_wechat::WechatError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::CurrentParticipant;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// `wx.login()`'s code.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// The one-time code from `wx.login()`.
+    pub code: String,
+}
+
+/// A new session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token for `Authorization: Bearer …`.
+    pub token: String,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+    /// The participant.
+    pub participant_id: String,
+    /// Whether the profile is complete (otherwise the form asks for it first).
+    pub profile_complete: bool,
+}
+
+fn wechat_error(e: WechatError) -> ApiError {
+    use actix_web::http::StatusCode;
+    match e {
+        WechatError::InvalidCode => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wechat_code_invalid",
+            "登录凭证无效或已使用，请重新登录",
+        ),
+        WechatError::RateLimited => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "wechat_rate_limited",
+            "登录过于频繁，请稍后再试",
+        ),
+        WechatError::HighRisk => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wechat_high_risk",
+            "微信判定该账号存在风险，暂不能登录",
+        ),
+        other => {
+            tracing::warn!(error = %other, "WeChat login unavailable");
+            ApiError::unavailable("wechat_unavailable", "微信服务繁忙，请稍后再试")
+        }
+    }
+}
+
+/// Logs in with the code of `wx.login()`: the participant of the openid (created on first
+/// login) gets a new session token. The WeChat `session_key` never leaves the server.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/wechat-login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, description = "missing or used code", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+        (status = 503, description = "WeChat unavailable", body = ErrorBody),
+    )
+)]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let code = body.into_inner().code;
+    let code = code.trim();
+    if code.is_empty() || code.len() > 128 {
+        return Err(ApiError::field("code", "code_missing", "缺少登录凭证"));
+    }
+    let session = state.wechat.code_to_session(code).await.map_err(wechat_error)?;
+    let (cipher, ttl) = (state.cipher.clone(), state.session_ttl);
+    let response = state
+        .db(move |conn| {
+            let now = Utc::now();
+            let participant = participants::login(
+                conn,
+                &cipher,
+                &session.openid,
+                session.unionid.as_deref(),
+                now,
+            )?;
+            let issued =
+                sessions::issue(conn, sessions::Owner::Participant(participant.id), ttl, now)?;
+            Ok::<_, baoming_store::StoreError>(LoginResponse {
+                token: issued.token,
+                expires_at: issued.session.expires_at,
+                participant_id: participant.id.to_string(),
+                profile_complete: participant.profile.is_complete(),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+/// Ends the current session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody))
+)]
+pub async fn logout(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    _req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let session = me.session;
+    state.db(move |conn| sessions::revoke(conn, session, Utc::now())).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,48 @@
+//! Every route of the API, declared once: the same list configures actix-web and is checked
+//! against the OpenAPI document.
+
+pub mod auth;
+pub mod health;
+pub mod invoice_titles;
+pub mod periods;
+pub mod photos;
+pub mod profile;
+pub mod registrations;
+
+use actix_web::web;
+
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// Registers every route.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+
+        /// Every route as (method, path), as the OpenAPI document must list them.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path),)*];
+    };
+}
+
+routes! {
+    get "/healthz" => health::healthz;
+    get "/readyz" => health::readyz;
+    get "/openapi.json" => crate::openapi::serve;
+    post "/api/v1/auth/wechat-login" => auth::login;
+    post "/api/v1/auth/logout" => auth::logout;
+    get "/api/v1/profile" => profile::get;
+    put "/api/v1/profile" => profile::update;
+    get "/api/v1/periods" => periods::list;
+    get "/api/v1/periods/{id}" => periods::get;
+    post "/api/v1/periods/{id}/quote" => periods::quote;
+    get "/api/v1/invoice-titles" => invoice_titles::list;
+    post "/api/v1/invoice-titles" => invoice_titles::create;
+    put "/api/v1/invoice-titles/{id}" => invoice_titles::update;
+    delete "/api/v1/invoice-titles/{id}" => invoice_titles::delete;
+    post "/api/v1/photos" => photos::upload;
+    get "/api/v1/photos/{id}" => photos::get;
+    post "/api/v1/registrations" => registrations::submit;
+    get "/api/v1/registrations/{id}" => registrations::get;
+    put "/api/v1/registrations/{id}" => registrations::resubmit;
+    post "/api/v1/registrations/{id}/withdraw" => registrations::withdraw;
+    get "/api/v1/my-exams" => registrations::my_exams;
+}

@@ -1,0 +1,455 @@
+//! Registrations (报名) and "My exams" (我的考试).
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use baoming_domain::ids::{
+    ExamTypeId, InvoiceTitleId, PeriodId, PhotoId, RegionId, RegistrationId, TypedId,
+};
+use baoming_domain::lifecycle::{Action, Event, Tab, Tag};
+use baoming_invoicing::{InvoiceSnapshot, JointInvoiceRemark};
+use baoming_store::periods::{self, PeriodDetail};
+use baoming_store::registrations::{self, NewRegistration, Registration};
+use baoming_store::{DbConnection, StoreError, invoice_titles};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::periods::{SubjectChoiceBody, path_id};
+use crate::auth::CurrentParticipant;
+use crate::error::{ApiError, ErrorBody, FieldProblem};
+use crate::state::AppState;
+
+/// The registration form.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationBody {
+    /// Period id (ignored on resubmission: the period cannot change).
+    pub period_id: String,
+    /// Region id.
+    pub region_id: String,
+    /// Exam type id.
+    pub exam_type_id: String,
+    /// Subjects with specialties.
+    pub subjects: Vec<SubjectChoiceBody>,
+    /// A saved invoice title of the caller; its current content is copied into the registration.
+    pub invoice_title_id: Option<String>,
+    /// 同单位合开发票: share one invoice with colleagues of the same employer.
+    #[serde(default)]
+    pub joint_invoice: bool,
+    /// Who shares the invoice (required with `joint_invoice`).
+    pub joint_invoice_remark: Option<String>,
+    /// The uploaded ID photo.
+    pub photo_id: Option<String>,
+}
+
+/// A chosen subject.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChosenSubjectView {
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Specialty.
+    pub specialty: Option<String>,
+}
+
+/// A registration as "My exams" shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationView {
+    /// Id.
+    pub id: String,
+    /// Period id.
+    pub period_id: String,
+    /// Period name.
+    pub period_name: String,
+    /// Region id.
+    pub region_id: String,
+    /// Region name.
+    pub region_name: String,
+    /// Exam type id.
+    pub exam_type_id: String,
+    /// Exam type name.
+    pub exam_type_name: String,
+    /// Subjects.
+    pub subjects: Vec<ChosenSubjectView>,
+    /// Fee in fen.
+    pub fee_fen: i64,
+    /// Fee in yuan.
+    pub fee_yuan: String,
+    /// State code (`pending_review`, …).
+    pub state: String,
+    /// Tab code (`pending_review`, `awaiting_payment`, `awaiting_check_in`, `checked_in`, `expired`).
+    pub tab: String,
+    /// Tab title (待审核 …).
+    pub tab_label: String,
+    /// Tag code.
+    pub tag: String,
+    /// Tag text (审核中 …).
+    pub tag_label: String,
+    /// Why it was rejected (while rejected).
+    pub rejection_reason: Option<String>,
+    /// What the participant can do now (`resubmit`, `withdraw`, `pay_wechat`, …).
+    pub actions: Vec<String>,
+    /// The invoice title as chosen at submission.
+    #[schema(value_type = Option<Object>)]
+    pub invoice: Option<InvoiceSnapshot>,
+    /// The joint-invoice remark.
+    pub joint_invoice_remark: Option<String>,
+    /// Photo id.
+    pub photo_id: Option<String>,
+    /// First submission.
+    pub submitted_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn code<T: Serialize>(value: T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Builds the views, loading each period once.
+fn views(
+    conn: &mut DbConnection,
+    list: Vec<Registration>,
+    now: DateTime<Utc>,
+) -> Result<Vec<RegistrationView>, StoreError> {
+    let mut periods_seen: HashMap<PeriodId, PeriodDetail> = HashMap::new();
+    let mut out = Vec::with_capacity(list.len());
+    for r in list {
+        let period = match periods_seen.entry(r.period) {
+            std::collections::hash_map::Entry::Occupied(seen) => seen.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(periods::detail(conn, r.period)?)
+            }
+        };
+        let facts = registrations::facts(&r, period.schedule, now);
+        let tab = Tab::of(r.status.state, period.schedule.sitting_ended(now));
+        let tag = Tag::of(r.status.state);
+        out.push(RegistrationView {
+            id: r.id.to_string(),
+            period_id: r.period.to_string(),
+            period_name: period.name.clone(),
+            region_id: r.region.to_string(),
+            region_name: period
+                .regions
+                .iter()
+                .find(|x| x.id == r.region)
+                .map(|x| x.name.clone())
+                .unwrap_or_default(),
+            exam_type_id: r.exam_type.to_string(),
+            exam_type_name: period
+                .exam_types
+                .iter()
+                .find(|x| x.id == r.exam_type)
+                .map(|x| x.name.clone())
+                .unwrap_or_default(),
+            subjects: r
+                .subjects
+                .iter()
+                .map(|s| ChosenSubjectView {
+                    code: s.code.clone(),
+                    name: s.name.clone(),
+                    specialty: s.specialty.clone(),
+                })
+                .collect(),
+            fee_fen: r.fee.fen(),
+            fee_yuan: r.fee.to_yuan_string(),
+            state: r.status.state.as_str().into(),
+            tab: code(tab),
+            tab_label: tab.label_zh().into(),
+            tag: code(tag),
+            tag_label: tag.label_zh(tab).into(),
+            rejection_reason: r.rejection_reason.clone(),
+            actions: Action::available(r.status, &facts).into_iter().map(code).collect(),
+            invoice: r.invoice_snapshot.clone(),
+            joint_invoice_remark: r.joint_invoice_remark.clone(),
+            photo_id: r.photo.map(|p| p.to_string()),
+            submitted_at: r.submitted_at,
+            updated_at: r.updated_at,
+        });
+    }
+    Ok(out)
+}
+
+fn one_view(conn: &mut DbConnection, r: Registration) -> Result<RegistrationView, ApiError> {
+    views(conn, vec![r], Utc::now())?.pop().ok_or_else(|| ApiError::internal(&"empty view"))
+}
+
+/// The checked form: ids parsed and the remark checked, one problem per field.
+struct Form {
+    period: PeriodId,
+    region: RegionId,
+    exam_type: ExamTypeId,
+    subjects: Vec<baoming_domain::period::SubjectChoice>,
+    invoice_title: Option<InvoiceTitleId>,
+    remark: Option<JointInvoiceRemark>,
+    photo: Option<PhotoId>,
+}
+
+fn parse_id<T: TypedId>(
+    field: &str,
+    raw: &str,
+    message: &str,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<T> {
+    let parsed = T::parse(raw).ok();
+    if parsed.is_none() {
+        problems.push(FieldProblem {
+            field: field.into(),
+            code: "invalid_id".into(),
+            message: message.into(),
+        });
+    }
+    parsed
+}
+
+fn parse_form(body: RegistrationBody) -> Result<Form, ApiError> {
+    let mut problems = Vec::new();
+    let p = &mut problems;
+    let period = parse_id("period_id", &body.period_id, "请选择期次", p);
+    let region = parse_id("region_id", &body.region_id, "请选择地区", p);
+    let exam_type = parse_id("exam_type_id", &body.exam_type_id, "请选择考试类型", p);
+    let optional = |raw: &Option<String>| {
+        raw.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    };
+    let invoice_title = optional(&body.invoice_title_id)
+        .map(|raw| parse_id("invoice_title_id", &raw, "发票抬头不存在", p));
+    let photo = optional(&body.photo_id).map(|raw| parse_id("photo_id", &raw, "请上传照片", p));
+    let remark =
+        JointInvoiceRemark::parse_choice(body.joint_invoice, body.joint_invoice_remark.as_deref())
+            .map_err(|e| {
+                p.push(FieldProblem {
+                    field: "joint_invoice_remark".into(),
+                    code: e.code().into(),
+                    message: e.to_string(),
+                })
+            })
+            .ok()
+            .flatten();
+    if body.subjects.is_empty() {
+        p.push(FieldProblem {
+            field: "subjects".into(),
+            code: "required".into(),
+            message: "请选择报考科目".into(),
+        });
+    }
+    match (period, region, exam_type, invoice_title, photo) {
+        (
+            Some(period),
+            Some(region),
+            Some(exam_type),
+            invoice_title @ (None | Some(Some(_))),
+            photo @ (None | Some(Some(_))),
+        ) if problems.is_empty() => Ok(Form {
+            period,
+            region,
+            exam_type,
+            subjects: body.subjects.into_iter().map(Into::into).collect(),
+            invoice_title: invoice_title.flatten(),
+            remark,
+            photo: photo.flatten(),
+        }),
+        _ => Err(ApiError::fields(problems)),
+    }
+}
+
+/// Resolves the form into the store's registration form (the invoice title snapshotted).
+fn resolve(
+    conn: &mut DbConnection,
+    me: &CurrentParticipant,
+    form: Form,
+) -> Result<NewRegistration, ApiError> {
+    let invoice_snapshot = match form.invoice_title {
+        Some(id) => match invoice_titles::get(conn, me.id, id) {
+            Ok(saved) => Some(InvoiceSnapshot::from(&saved.title)),
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::field(
+                    "invoice_title_id",
+                    "invoice_title_not_found",
+                    "发票抬头不存在",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    Ok(NewRegistration {
+        participant: me.id,
+        period: form.period,
+        region: form.region,
+        exam_type: form.exam_type,
+        subjects: form.subjects,
+        invoice_snapshot,
+        joint_invoice_remark: form.remark.map(|r| r.as_str().to_owned()),
+        photo: form.photo,
+    })
+}
+
+/// Submits a registration (→ 待审核 / 审核中). The first submission locks name, gender and ID.
+#[utoipa::path(
+    post,
+    path = "/api/v1/registrations",
+    tag = "registrations",
+    security(("bearer" = [])),
+    request_body = RegistrationBody,
+    responses(
+        (status = 201, body = RegistrationView),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "window closed, duplicate registration…", body = ErrorBody),
+        (status = 422, description = "bad form: profile, photo, choice", body = ErrorBody),
+    )
+)]
+pub async fn submit(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    body: web::Json<RegistrationBody>,
+) -> Result<HttpResponse, ApiError> {
+    let form = parse_form(body.into_inner())?;
+    let cipher = state.cipher.clone();
+    let view = state
+        .db(move |conn| {
+            let new = resolve(conn, &me, form)?;
+            let registration = registrations::submit(conn, &cipher, &new, &me.ctx())?;
+            one_view(conn, registration)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// One of the caller's registrations.
+#[utoipa::path(
+    get,
+    path = "/api/v1/registrations/{id}",
+    tag = "registrations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "registration id")),
+    responses((status = 200, body = RegistrationView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: RegistrationId = path_id(&id)?;
+    let view = state
+        .db(move |conn| {
+            let r = registrations::get_for_participant(conn, id, me.id)?;
+            one_view(conn, r)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Resubmits a rejected registration with an edited form (重新报名).
+#[utoipa::path(
+    put,
+    path = "/api/v1/registrations/{id}",
+    tag = "registrations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "registration id")),
+    request_body = RegistrationBody,
+    responses(
+        (status = 200, body = RegistrationView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not rejected, or the window closed", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+pub async fn resubmit(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    id: web::Path<String>,
+    body: web::Json<RegistrationBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id: RegistrationId = path_id(&id)?;
+    let form = parse_form(body.into_inner())?;
+    let view = state
+        .db(move |conn| {
+            let new = resolve(conn, &me, form)?;
+            let applied = registrations::resubmit(conn, id, &new, &me.ctx())?;
+            one_view(conn, applied.registration().clone())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Withdraws a registration before paying (取消报名).
+#[utoipa::path(
+    post,
+    path = "/api/v1/registrations/{id}/withdraw",
+    tag = "registrations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "registration id")),
+    responses(
+        (status = 200, body = RegistrationView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "already paid, or a payment is in progress", body = ErrorBody),
+    )
+)]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: RegistrationId = path_id(&id)?;
+    let view = state
+        .db(move |conn| {
+            let applied = registrations::apply(conn, id, &Event::Withdraw, &me.ctx())?;
+            one_view(conn, applied.registration().clone())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// One tab of "My exams".
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TabView {
+    /// Tab code.
+    pub tab: String,
+    /// Tab title.
+    pub label: String,
+    /// Its registrations, newest first.
+    pub registrations: Vec<RegistrationView>,
+}
+
+/// "My exams": the caller's registrations grouped by tab.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyExams {
+    /// The five tabs in display order (empty ones included).
+    pub tabs: Vec<TabView>,
+}
+
+/// "My exams" (我的考试): every registration of the caller under its tab, with its tag, the
+/// rejection reason and the actions allowed now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/my-exams",
+    tag = "registrations",
+    security(("bearer" = [])),
+    responses((status = 200, body = MyExams), (status = 401, body = ErrorBody))
+)]
+pub async fn my_exams(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+) -> Result<HttpResponse, ApiError> {
+    let now = Utc::now();
+    let all = state
+        .db(move |conn| {
+            let list = registrations::list_for_participant(conn, me.id)?;
+            views(conn, list, now)
+        })
+        .await?;
+    let mut tabs: Vec<TabView> = Tab::ALL
+        .iter()
+        .map(|tab| TabView { tab: code(tab), label: tab.label_zh().into(), registrations: vec![] })
+        .collect();
+    for view in all {
+        if let Some(tab) = tabs.iter_mut().find(|t| t.tab == view.tab) {
+            tab.registrations.push(view);
+        }
+    }
+    Ok(HttpResponse::Ok().json(MyExams { tabs }))
+}

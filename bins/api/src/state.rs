@@ -1,0 +1,47 @@
+//! What every handler shares, and the one way handlers reach the database.
+
+use std::sync::Arc;
+
+use baoming_photos::Limits;
+use baoming_photos::storage::PhotoStorage;
+use baoming_store::{Db, DbConnection, PiiCipher};
+use baoming_wechat::WechatClient;
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+
+/// Shared state of the running service.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Personal-data cipher.
+    pub cipher: PiiCipher,
+    /// WeChat mini-program client.
+    pub wechat: WechatClient,
+    /// Where photos are kept.
+    pub photos: Arc<dyn PhotoStorage>,
+    /// Photo limits.
+    pub photo_limits: Limits,
+    /// At most this many photo decodes at once (bounded memory under a burst).
+    pub decode_permits: Arc<Semaphore>,
+    /// Participant session lifetime.
+    pub session_ttl: chrono::Duration,
+}
+
+impl AppState {
+    /// Runs blocking database work on the blocking pool with a pooled connection.
+    pub async fn db<T, E, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.conn().map_err(ApiError::from)?;
+            work(&mut conn).map_err(Into::into)
+        })
+        .await?
+    }
+}
