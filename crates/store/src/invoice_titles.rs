@@ -78,6 +78,37 @@ fn from_row(row: Row) -> Result<SavedTitle, StoreError> {
     Ok(SavedTitle { id: sql::id(&id)?, title })
 }
 
+/// The columns of a title (the same for creating and replacing it).
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = t, treat_none_as_null = true)]
+struct TitleColumns<'a> {
+    kind: &'a str,
+    invoice_type: &'a str,
+    name: &'a str,
+    tax_id: Option<&'a str>,
+    address: Option<&'a str>,
+    phone: Option<&'a str>,
+    bank: Option<&'a str>,
+    bank_account: Option<&'a str>,
+    email: Option<&'a str>,
+}
+
+impl<'a> From<&'a InvoiceTitle> for TitleColumns<'a> {
+    fn from(title: &'a InvoiceTitle) -> Self {
+        TitleColumns {
+            kind: title.kind().as_str(),
+            invoice_type: title.invoice_type().as_str(),
+            name: title.name(),
+            tax_id: title.tax_id().map(|x| x.as_str()),
+            address: title.address(),
+            phone: title.phone(),
+            bank: title.bank(),
+            bank_account: title.bank_account(),
+            email: title.email(),
+        }
+    }
+}
+
 /// A participant's titles, oldest first.
 pub fn list(conn: &mut DbConnection, owner: ParticipantId) -> Result<Vec<SavedTitle>, StoreError> {
     t::table
@@ -116,17 +147,9 @@ pub fn create(
     let id: InvoiceTitleId = crate::new_id();
     diesel::insert_into(t::table)
         .values((
+            TitleColumns::from(title),
             t::id.eq(sql::text(id)),
             t::participant_id.eq(sql::text(owner)),
-            t::kind.eq(title.kind().as_str()),
-            t::invoice_type.eq(title.invoice_type().as_str()),
-            t::name.eq(title.name()),
-            t::tax_id.eq(title.tax_id().map(|x| x.as_str())),
-            t::address.eq(title.address()),
-            t::phone.eq(title.phone()),
-            t::bank.eq(title.bank()),
-            t::bank_account.eq(title.bank_account()),
-            t::email.eq(title.email()),
             t::created_at.eq(sql::ts(now)),
             t::updated_at.eq(sql::ts(now)),
         ))
@@ -144,18 +167,7 @@ pub fn update(
 ) -> Result<SavedTitle, StoreError> {
     let updated = diesel::update(t::table.find(sql::text(id)))
         .filter(t::participant_id.eq(sql::text(owner)))
-        .set((
-            t::kind.eq(title.kind().as_str()),
-            t::invoice_type.eq(title.invoice_type().as_str()),
-            t::name.eq(title.name()),
-            t::tax_id.eq(title.tax_id().map(|x| x.as_str())),
-            t::address.eq(title.address()),
-            t::phone.eq(title.phone()),
-            t::bank.eq(title.bank()),
-            t::bank_account.eq(title.bank_account()),
-            t::email.eq(title.email()),
-            t::updated_at.eq(sql::ts(now)),
-        ))
+        .set((TitleColumns::from(title), t::updated_at.eq(sql::ts(now))))
         .execute(conn)?;
     if updated == 0 {
         return Err(StoreError::NotFound { entity: "invoice_title" });

@@ -6,6 +6,7 @@
 //! their event-log row and the jobs they schedule in one transaction; nothing else writes a
 //! registration's state.
 
+pub mod audit;
 pub mod db;
 pub mod error;
 pub mod invoice_titles;
@@ -15,10 +16,12 @@ pub mod periods;
 pub mod photos;
 pub mod pii;
 pub mod registrations;
+pub mod review;
 pub mod schema;
 pub mod seed;
 pub mod sessions;
 mod sql;
+pub mod staff;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

@@ -184,28 +184,39 @@ pub fn save_profile(
     write_tx(conn, |conn| {
         let current = get(conn, cipher, id)?;
         current.profile.check_update(current.locked, new)?;
-        let sealed = new.identity.id_number.as_ref().map(|n| cipher.seal(id, n)).transpose()?;
-        let identity = &new.identity;
-        let updated = diesel::update(participants::table.find(sql::text(id)))
-            .set((
-                participants::name.eq(identity.name.as_ref().map(|n| n.as_str())),
-                participants::gender.eq(identity.gender.map(Gender::as_str)),
-                participants::id_kind.eq(identity.id_number.as_ref().map(|n| n.kind().as_str())),
-                participants::id_number_enc.eq(sealed.as_ref().map(|s| s.ciphertext.as_slice())),
-                participants::id_number_index.eq(sealed.as_ref().map(|s| s.blind_index.as_str())),
-                participants::phone.eq(new.phone.as_ref().map(MobilePhone::as_str)),
-                participants::employer.eq(new.employer.as_deref()),
-                participants::education.eq(new.education.as_deref()),
-                participants::job_title.eq(new.job_title.as_deref()),
-                participants::updated_at.eq(sql::ts(now)),
-            ))
-            .execute(conn);
-        match updated {
-            Ok(_) => Ok(get(conn, cipher, id)?),
-            Err(e) if StoreError::is_unique_violation(&e) => Err(SaveProfileError::IdNumberTaken),
-            Err(e) => Err(e.into()),
-        }
+        write_profile(conn, cipher, id, new, now)
     })
+}
+
+/// Writes a profile that was checked (sealing the ID number).
+fn write_profile(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    id: ParticipantId,
+    new: &Profile,
+    now: DateTime<Utc>,
+) -> Result<Participant, SaveProfileError> {
+    let sealed = new.identity.id_number.as_ref().map(|n| cipher.seal(id, n)).transpose()?;
+    let identity = &new.identity;
+    let updated = diesel::update(participants::table.find(sql::text(id)))
+        .set((
+            participants::name.eq(identity.name.as_ref().map(|n| n.as_str())),
+            participants::gender.eq(identity.gender.map(Gender::as_str)),
+            participants::id_kind.eq(identity.id_number.as_ref().map(|n| n.kind().as_str())),
+            participants::id_number_enc.eq(sealed.as_ref().map(|s| s.ciphertext.as_slice())),
+            participants::id_number_index.eq(sealed.as_ref().map(|s| s.blind_index.as_str())),
+            participants::phone.eq(new.phone.as_ref().map(MobilePhone::as_str)),
+            participants::employer.eq(new.employer.as_deref()),
+            participants::education.eq(new.education.as_deref()),
+            participants::job_title.eq(new.job_title.as_deref()),
+            participants::updated_at.eq(sql::ts(now)),
+        ))
+        .execute(conn);
+    match updated {
+        Ok(_) => Ok(get(conn, cipher, id)?),
+        Err(e) if StoreError::is_unique_violation(&e) => Err(SaveProfileError::IdNumberTaken),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The participant who holds an ID number, found through the blind index.
@@ -234,4 +245,62 @@ pub(crate) fn lock_identity(
         .set((participants::profile_locked.eq(true), participants::updated_at.eq(sql::ts(now))))
         .execute(conn)?;
     Ok(())
+}
+
+/// An admin's correction of the locked identity fields, with its audit entry (before and
+/// after in masked form, and the note) in the same transaction.
+pub fn correct_identity(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    id: ParticipantId,
+    identity: &Identity,
+    note: &str,
+    actor: &crate::audit::Actor,
+    now: DateTime<Utc>,
+) -> Result<Participant, SaveProfileError> {
+    write_tx(conn, |conn| {
+        let current = get(conn, cipher, id)?;
+        let summary = |i: &Identity| {
+            serde_json::json!({
+                "name": i.name.as_ref().map(|n| n.as_str().to_owned()),
+                "gender": i.gender.map(Gender::as_str),
+                "id_number": i.id_number.as_ref().map(baoming_domain::IdNumber::masked),
+            })
+        };
+        let before = summary(&current.profile.identity);
+        let new = Profile { identity: identity.clone(), ..current.profile.clone() };
+        // The admin may change locked fields; the gender must still agree with the number.
+        current.profile.check_update(false, &new)?;
+        let saved = write_profile(conn, cipher, id, &new, now)?;
+        crate::audit::record(
+            conn,
+            &crate::audit::Entry {
+                actor: actor.clone(),
+                action: "correct_identity".into(),
+                target_kind: Some("participant".into()),
+                target_id: Some(id.to_string()),
+                summary: Some(
+                    serde_json::json!({ "before": before, "after": summary(identity), "note": note }),
+                ),
+            },
+            now,
+        )?;
+        Ok(saved)
+    })
+}
+
+/// Several participants at once (for lists and exports), by id.
+pub fn get_many(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    ids: &[ParticipantId],
+) -> Result<std::collections::HashMap<ParticipantId, Participant>, StoreError> {
+    let texts: Vec<String> = ids.iter().map(|id| sql::text(*id)).collect();
+    participants::table
+        .filter(participants::id.eq_any(texts))
+        .select(ParticipantRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| row.into_participant(cipher).map(|p| (p.id, p)))
+        .collect()
 }

@@ -300,6 +300,50 @@ fn has_live_registration(
     Ok(found.is_some())
 }
 
+/// The columns a registration form fills (the same for a submission and a resubmission).
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = registrations, treat_none_as_null = true)]
+struct FormColumns {
+    region_id: String,
+    exam_type_id: String,
+    subjects: String,
+    invoice_snapshot: Option<String>,
+    joint_invoice_remark: Option<String>,
+    photo_id: Option<String>,
+    fee_fen: i64,
+}
+
+impl FormColumns {
+    fn new(
+        form: &NewRegistration,
+        subjects: &[ChosenSubject],
+        fee: Money,
+    ) -> Result<Self, StoreError> {
+        Ok(FormColumns {
+            region_id: sql::text(form.region),
+            exam_type_id: sql::text(form.exam_type),
+            subjects: serde_json::to_string(subjects).map_err(StoreError::corrupt)?,
+            invoice_snapshot: form
+                .invoice_snapshot
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            joint_invoice_remark: form.joint_invoice_remark.clone(),
+            photo_id: form.photo.map(sql::text),
+            fee_fen: fee.fen(),
+        })
+    }
+}
+
+/// Whether the form's photo exists and is the participant's own.
+fn photo_accepted(conn: &mut DbConnection, form: &NewRegistration) -> Result<bool, StoreError> {
+    match form.photo {
+        Some(photo) => photos::is_owned_by(conn, photo, form.participant),
+        None => Ok(false),
+    }
+}
+
 /// Submits a registration: the domain decides, then the row, its first event-log row and the
 /// lock of the participant's identity fields are written in one transaction.
 pub fn submit(
@@ -319,10 +363,7 @@ pub fn submit(
     write_tx(conn, |conn| {
         let schedule = periods::schedule(conn, form.period)?;
         let participant = participants::get(conn, cipher, form.participant)?;
-        let photo_accepted = match form.photo {
-            Some(photo) => photos::is_owned_by(conn, photo, form.participant)?,
-            None => false,
-        };
+        let photo_accepted = photo_accepted(conn, form)?;
         let choice = check_choice(conn, form)?;
         let facts = SubmitFacts {
             now: ctx.now,
@@ -343,25 +384,12 @@ pub fn submit(
         };
         let (subjects, fee) = choice.map_err(SubmitError::InvalidChoice)?;
         let id: RegistrationId = crate::new_id();
-        let subjects_json = serde_json::to_string(&subjects).map_err(StoreError::corrupt)?;
-        let invoice = form
-            .invoice_snapshot
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(StoreError::corrupt)?;
         let inserted = diesel::insert_into(registrations::table)
             .values((
+                FormColumns::new(form, &subjects, fee)?,
                 registrations::id.eq(sql::text(id)),
                 registrations::participant_id.eq(sql::text(form.participant)),
                 registrations::period_id.eq(sql::text(form.period)),
-                registrations::region_id.eq(sql::text(form.region)),
-                registrations::exam_type_id.eq(sql::text(form.exam_type)),
-                registrations::subjects.eq(subjects_json),
-                registrations::invoice_snapshot.eq(invoice),
-                registrations::joint_invoice_remark.eq(form.joint_invoice_remark.as_deref()),
-                registrations::photo_id.eq(form.photo.map(sql::text)),
-                registrations::fee_fen.eq(fee.fen()),
                 registrations::state.eq(status.state.as_str()),
                 registrations::flag.eq(status.flag.map(Flag::as_str)),
                 registrations::version.eq(1),
@@ -575,11 +603,7 @@ pub fn resubmit(
         };
         let state = current.status.state;
         let applied = apply_loaded(conn, current, &Event::Resubmit, ctx)?;
-        let photo_accepted = match form.photo {
-            Some(photo) => photos::is_owned_by(conn, photo, form.participant)?,
-            None => false,
-        };
-        if !photo_accepted {
+        if !photo_accepted(conn, &form)? {
             return Err(TransitionError {
                 state: Some(state),
                 event: EventKind::Resubmit,
@@ -588,23 +612,8 @@ pub fn resubmit(
             .into());
         }
         let (subjects, fee) = check_choice(conn, &form)?.map_err(SubmitError::InvalidChoice)?;
-        let invoice = form
-            .invoice_snapshot
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(StoreError::corrupt)?;
         diesel::update(registrations::table.find(sql::text(id)))
-            .set((
-                registrations::region_id.eq(sql::text(form.region)),
-                registrations::exam_type_id.eq(sql::text(form.exam_type)),
-                registrations::subjects
-                    .eq(serde_json::to_string(&subjects).map_err(StoreError::corrupt)?),
-                registrations::invoice_snapshot.eq(invoice),
-                registrations::joint_invoice_remark.eq(form.joint_invoice_remark.as_deref()),
-                registrations::photo_id.eq(form.photo.map(sql::text)),
-                registrations::fee_fen.eq(fee.fen()),
-            ))
+            .set(FormColumns::new(&form, &subjects, fee)?)
             .execute(conn)?;
         Ok(match applied {
             Applied::Moved { decision, .. } => {

@@ -237,4 +237,31 @@ diesel::allow_tables_to_appear_in_same_query!(
     registrations,
     registration_events,
     jobs,
+    audit_log,
+    rejection_templates,
 );
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        staff_id -> Nullable<Text>,
+        username -> Nullable<Text>,
+        role -> Nullable<Text>,
+        action -> Text,
+        target_kind -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        summary -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        client_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    rejection_templates (id) {
+        id -> Text,
+        period_id -> Text,
+        text -> Text,
+        sort_order -> Integer,
+    }
+}

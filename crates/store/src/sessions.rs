@@ -30,6 +30,8 @@ pub struct Session {
     pub owner: Owner,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// Hash of the CSRF token of a back-office (cookie) session.
+    pub csrf_hash: Option<String>,
 }
 
 /// A freshly issued session with its secret token (shown once, never stored).
@@ -65,6 +67,29 @@ pub fn issue(
     ttl: Duration,
     now: DateTime<Utc>,
 ) -> Result<Issued, StoreError> {
+    issue_with(conn, owner, ttl, now, None)
+}
+
+/// Issues a cookie session with a CSRF token that state-changing requests must echo:
+/// the session and the CSRF token (both secrets, shown once).
+pub fn issue_with_csrf(
+    conn: &mut DbConnection,
+    owner: Owner,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<(Issued, String), StoreError> {
+    let csrf = random_token()?;
+    let issued = issue_with(conn, owner, ttl, now, Some(hash_token(&csrf)))?;
+    Ok((issued, csrf))
+}
+
+fn issue_with(
+    conn: &mut DbConnection,
+    owner: Owner,
+    ttl: Duration,
+    now: DateTime<Utc>,
+    csrf_hash: Option<String>,
+) -> Result<Issued, StoreError> {
     let id: SessionId = crate::new_id();
     let token = random_token()?;
     let expires_at = now + ttl;
@@ -78,11 +103,12 @@ pub fn issue(
             sessions::token_hash.eq(hash_token(&token)),
             sessions::participant_id.eq(participant),
             sessions::staff_id.eq(staff),
+            sessions::csrf_hash.eq(&csrf_hash),
             sessions::created_at.eq(sql::ts(now)),
             sessions::expires_at.eq(sql::ts(expires_at)),
         ))
         .execute(conn)?;
-    Ok(Issued { session: Session { id, owner, expires_at }, token })
+    Ok(Issued { session: Session { id, owner, expires_at, csrf_hash }, token })
 }
 
 /// The live session of a token: not expired, not revoked. `None` for anything else.
@@ -95,10 +121,18 @@ pub fn find_active(
         .filter(sessions::token_hash.eq(hash_token(token)))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(sql::ts(now)))
-        .select((sessions::id, sessions::participant_id, sessions::staff_id, sessions::expires_at))
-        .first::<(String, Option<String>, Option<String>, chrono::NaiveDateTime)>(conn)
+        .select((
+            sessions::id,
+            sessions::participant_id,
+            sessions::staff_id,
+            sessions::expires_at,
+            sessions::csrf_hash,
+        ))
+        .first::<(String, Option<String>, Option<String>, chrono::NaiveDateTime, Option<String>)>(
+            conn,
+        )
         .optional()?;
-    let Some((id, participant, staff, expires_at)) = row else {
+    let Some((id, participant, staff, expires_at, csrf_hash)) = row else {
         return Ok(None);
     };
     let owner = match (participant, staff) {
@@ -106,7 +140,7 @@ pub fn find_active(
         (None, Some(s)) => Owner::Staff(sql::id(&s)?),
         _ => return Err(StoreError::corrupt("session without exactly one owner")),
     };
-    Ok(Some(Session { id: sql::id(&id)?, owner, expires_at: sql::utc(expires_at) }))
+    Ok(Some(Session { id: sql::id(&id)?, owner, expires_at: sql::utc(expires_at), csrf_hash }))
 }
 
 /// Revokes a session (logout).

@@ -1,0 +1,192 @@
+//! The audit log of staff actions (append-only: the database refuses updates and deletes).
+
+use baoming_domain::ids::StaffId;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::error::StoreError;
+use crate::schema::audit_log as a;
+use crate::sql;
+
+/// Who did it, from where.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// The staff user, when known.
+    pub staff: Option<StaffId>,
+    /// The login name (as typed, for failed logins).
+    pub username: Option<String>,
+    /// The role acted in.
+    pub role: Option<String>,
+    /// The request.
+    pub request_id: Option<String>,
+    /// The client's address.
+    pub client_ip: Option<String>,
+}
+
+/// One entry to write.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Who.
+    pub actor: Actor,
+    /// What (`login`, `login_failed`, `logout`, `approve`, `view_id_number`, `period_update`, …).
+    pub action: String,
+    /// The kind of thing acted on (`registration`, `period`, `participant`, `staff`).
+    pub target_kind: Option<String>,
+    /// Its id.
+    pub target_id: Option<String>,
+    /// A before/after summary (JSON), never personal data in clear.
+    pub summary: Option<serde_json::Value>,
+}
+
+/// Appends an entry.
+pub fn record(
+    conn: &mut DbConnection,
+    entry: &Entry,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let id: baoming_domain::ids::EventId = crate::new_id();
+    diesel::insert_into(a::table)
+        .values((
+            a::id.eq(sql::text(id)),
+            a::at.eq(sql::ts(now)),
+            a::staff_id.eq(entry.actor.staff.map(sql::text)),
+            a::username.eq(entry.actor.username.as_deref()),
+            a::role.eq(entry.actor.role.as_deref()),
+            a::action.eq(&entry.action),
+            a::target_kind.eq(entry.target_kind.as_deref()),
+            a::target_id.eq(entry.target_id.as_deref()),
+            a::summary.eq(entry.summary.as_ref().map(ToString::to_string)),
+            a::request_id.eq(entry.actor.request_id.as_deref()),
+            a::client_ip.eq(entry.actor.client_ip.as_deref()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Staff id.
+    pub staff_id: Option<String>,
+    /// Login name.
+    pub username: Option<String>,
+    /// Role.
+    pub role: Option<String>,
+    /// Action.
+    pub action: String,
+    /// Target kind.
+    pub target_kind: Option<String>,
+    /// Target id.
+    pub target_id: Option<String>,
+    /// Summary.
+    pub summary: Option<serde_json::Value>,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// Client IP.
+    pub client_ip: Option<String>,
+}
+
+/// Filters of the audit list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this staff user.
+    pub staff: Option<StaffId>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this target id.
+    pub target_id: Option<String>,
+    /// From (inclusive).
+    pub since: Option<DateTime<Utc>>,
+    /// Until (exclusive).
+    pub until: Option<DateTime<Utc>>,
+    /// Page size (at most 500).
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+type Row = (
+    chrono::NaiveDateTime,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Entries, newest first.
+pub fn list(conn: &mut DbConnection, filter: &Filter) -> Result<Vec<Record>, StoreError> {
+    let mut query = a::table.into_boxed();
+    if let Some(staff) = filter.staff {
+        query = query.filter(a::staff_id.eq(sql::text(staff)));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(a::action.eq(action.clone()));
+    }
+    if let Some(target) = &filter.target_id {
+        query = query.filter(a::target_id.eq(target.clone()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(a::at.ge(sql::ts(since)));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(a::at.lt(sql::ts(until)));
+    }
+    query
+        .order((a::at.desc(), a::id.desc()))
+        .limit(filter.limit.clamp(1, 500))
+        .offset(filter.offset.max(0))
+        .select((
+            a::at,
+            a::staff_id,
+            a::username,
+            a::role,
+            a::action,
+            a::target_kind,
+            a::target_id,
+            a::summary,
+            a::request_id,
+            a::client_ip,
+        ))
+        .load::<Row>(conn)?
+        .into_iter()
+        .map(
+            |(
+                at,
+                staff_id,
+                username,
+                role,
+                action,
+                target_kind,
+                target_id,
+                summary,
+                request_id,
+                client_ip,
+            )| {
+                Ok(Record {
+                    at: sql::utc(at),
+                    staff_id,
+                    username,
+                    role,
+                    action,
+                    target_kind,
+                    target_id,
+                    summary: summary
+                        .as_deref()
+                        .map(serde_json::from_str)
+                        .transpose()
+                        .map_err(StoreError::corrupt)?,
+                    request_id,
+                    client_ip,
+                })
+            },
+        )
+        .collect()
+}

@@ -1,0 +1,186 @@
+//! Back-office staff users.
+
+use baoming_accounts::{DisplayName, FailureState, Roles, Username};
+use baoming_domain::ids::StaffId;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::error::StoreError;
+use crate::schema::staff_users as s;
+use crate::sql;
+
+/// A staff user.
+#[derive(Debug, Clone)]
+pub struct StaffUser {
+    /// Id.
+    pub id: StaffId,
+    /// Login name.
+    pub username: String,
+    /// Shown name.
+    pub display_name: String,
+    /// Roles held.
+    pub roles: Roles,
+    /// Disabled users cannot log in.
+    pub enabled: bool,
+    /// Failed logins and lock.
+    pub failures: FailureState,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+type Row = (String, String, String, String, bool, i32, Option<chrono::NaiveDateTime>, String);
+
+fn columns() -> (
+    s::id,
+    s::username,
+    s::display_name,
+    s::roles,
+    s::enabled,
+    s::failed_logins,
+    s::locked_until,
+    s::password_hash,
+) {
+    (
+        s::id,
+        s::username,
+        s::display_name,
+        s::roles,
+        s::enabled,
+        s::failed_logins,
+        s::locked_until,
+        s::password_hash,
+    )
+}
+
+fn from_row(row: Row) -> Result<StaffUser, StoreError> {
+    let (id, username, display_name, roles, enabled, failed, locked_until, password_hash) = row;
+    Ok(StaffUser {
+        id: sql::id(&id)?,
+        username,
+        display_name,
+        roles: Roles::parse(&roles).map_err(StoreError::corrupt)?,
+        enabled,
+        failures: FailureState {
+            failed_logins: u32::try_from(failed).map_err(StoreError::corrupt)?,
+            locked_until: locked_until.map(sql::utc),
+        },
+        password_hash,
+    })
+}
+
+/// Creates a user.
+pub fn create(
+    conn: &mut DbConnection,
+    username: &Username,
+    display_name: &DisplayName,
+    roles: &Roles,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffUser, StoreError> {
+    let id: StaffId = crate::new_id();
+    let inserted = diesel::insert_into(s::table)
+        .values((
+            s::id.eq(sql::text(id)),
+            s::username.eq(username.as_str()),
+            s::display_name.eq(display_name.as_str()),
+            s::password_hash.eq(password_hash),
+            s::roles.eq(roles.to_string()),
+            s::enabled.eq(true),
+            s::failed_logins.eq(0),
+            s::created_at.eq(sql::ts(now)),
+            s::updated_at.eq(sql::ts(now)),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => get(conn, id),
+        Err(e) if StoreError::is_unique_violation(&e) => {
+            Err(StoreError::Duplicate { what: "username" })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A user by id.
+pub fn get(conn: &mut DbConnection, id: StaffId) -> Result<StaffUser, StoreError> {
+    s::table
+        .find(sql::text(id))
+        .select(columns())
+        .first::<Row>(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { entity: "staff user" })
+        .and_then(from_row)
+}
+
+/// A user by login name.
+pub fn find_by_username(
+    conn: &mut DbConnection,
+    username: &str,
+) -> Result<Option<StaffUser>, StoreError> {
+    s::table
+        .filter(s::username.eq(username))
+        .select(columns())
+        .first::<Row>(conn)
+        .optional()?
+        .map(from_row)
+        .transpose()
+}
+
+/// Whether any staff user exists (dev mode creates a demo admin into an empty table).
+pub fn any(conn: &mut DbConnection) -> Result<bool, StoreError> {
+    Ok(s::table.select(s::id).first::<String>(conn).optional()?.is_some())
+}
+
+/// Records the outcome of a login attempt (failure count and lock).
+pub fn set_failures(
+    conn: &mut DbConnection,
+    id: StaffId,
+    state: &FailureState,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    diesel::update(s::table.find(sql::text(id)))
+        .set((
+            s::failed_logins.eq(i32::try_from(state.failed_logins).unwrap_or(i32::MAX)),
+            s::locked_until.eq(state.locked_until.map(sql::ts)),
+            s::updated_at.eq(sql::ts(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces the password (and clears any lock).
+pub fn set_password(
+    conn: &mut DbConnection,
+    username: &str,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let updated = diesel::update(s::table.filter(s::username.eq(username)))
+        .set((
+            s::password_hash.eq(password_hash),
+            s::failed_logins.eq(0),
+            s::locked_until.eq(None::<chrono::NaiveDateTime>),
+            s::updated_at.eq(sql::ts(now)),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::NotFound { entity: "staff user" });
+    }
+    Ok(())
+}
+
+/// Enables or disables a user.
+pub fn set_enabled(
+    conn: &mut DbConnection,
+    username: &str,
+    enabled: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let updated = diesel::update(s::table.filter(s::username.eq(username)))
+        .set((s::enabled.eq(enabled), s::updated_at.eq(sql::ts(now))))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::NotFound { entity: "staff user" });
+    }
+    Ok(())
+}
