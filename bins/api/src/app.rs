@@ -36,6 +36,9 @@ pub enum StartError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A staff account could not be prepared.
+    #[error("staff account: {0}")]
+    Account(String),
     /// The WeChat client could not be built.
     #[error("wechat: {0}")]
     Wechat(#[from] baoming_wechat::WechatError),
@@ -78,6 +81,12 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     };
     for name in &applied {
         tracing::info!(migration = %name, "migration applied");
+    }
+    if settings.mode == crate::config::Mode::Dev {
+        let db = db.clone();
+        actix_web::rt::task::spawn_blocking(move || demo_admin(&db)).await.map_err(|e| {
+            StartError::Io { what: "creating the demo admin", source: std::io::Error::other(e) }
+        })??;
     }
     if settings.demo_data {
         let db = db.clone();
@@ -122,6 +131,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             settings.photo_max_concurrent_decodes,
         )),
         session_ttl: settings.session_ttl,
+        staff_session_ttl: settings.staff_session_ttl,
+        secure_cookies: settings.mode != crate::config::Mode::Dev,
     };
     let data = web::Data::new(state);
     let upload_limit = settings.photo_max_upload_bytes;
@@ -148,6 +159,37 @@ impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Running").field("addr", &self.addr).finish_non_exhaustive()
     }
+}
+
+/// Dev mode: the first start creates an admin `admin` with a random password, printed once.
+fn demo_admin(db: &Db) -> Result<(), StartError> {
+    let mut conn = db.conn()?;
+    if baoming_store::staff::any(&mut conn)? {
+        return Ok(());
+    }
+    let password =
+        baoming_accounts::generate_password().map_err(|e| StartError::Account(e.to_string()))?;
+    let username = baoming_accounts::Username::parse("admin")
+        .map_err(|e| StartError::Account(e.to_string()))?;
+    let display = baoming_accounts::DisplayName::parse("演示管理员")
+        .map_err(|e| StartError::Account(e.to_string()))?;
+    let roles =
+        baoming_accounts::Roles::parse("admin").map_err(|e| StartError::Account(e.to_string()))?;
+    let parsed = baoming_accounts::Password::parse(&password, &username)
+        .map_err(|e| StartError::Account(e.to_string()))?;
+    let hash =
+        baoming_accounts::hash_password(&parsed).map_err(|e| StartError::Account(e.to_string()))?;
+    baoming_store::staff::create(
+        &mut conn,
+        &username,
+        &display,
+        &roles,
+        &hash,
+        chrono::Utc::now(),
+    )?;
+    // Printed once, on purpose, to the terminal of the developer who started the service.
+    eprintln!("baoming-api (dev mode): created back-office user `admin` with password {password}");
+    Ok(())
 }
 
 fn seed_demo(db: &Db) -> Result<(), StartError> {

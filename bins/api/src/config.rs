@@ -46,6 +46,8 @@ pub struct RawConfig {
     pub pool_size: u32,
     /// Lifetime of a participant session, in hours.
     pub session_ttl_hours: u32,
+    /// Lifetime of a back-office session, in hours.
+    pub staff_session_ttl_hours: u32,
     /// Log format.
     pub log_format: LogFormat,
     /// Seed the demo period into an empty database (dev mode only).
@@ -109,6 +111,7 @@ impl Default for RawConfig {
             database_url: None,
             pool_size: 16,
             session_ttl_hours: 24 * 30,
+            staff_session_ttl_hours: 12,
             log_format: LogFormat::Text,
             demo_data: true,
             wechat: RawWechat {
@@ -184,6 +187,8 @@ pub struct Settings {
     pub pool_size: u32,
     /// Participant session lifetime.
     pub session_ttl: chrono::Duration,
+    /// Staff session lifetime.
+    pub staff_session_ttl: chrono::Duration,
     /// Log format.
     pub log_format: LogFormat,
     /// Seed demo data.
@@ -278,6 +283,9 @@ impl RawConfig {
         if self.session_ttl_hours == 0 {
             return Err(invalid("session_ttl_hours", "must be at least 1"));
         }
+        if self.staff_session_ttl_hours == 0 || self.staff_session_ttl_hours > 24 * 7 {
+            return Err(invalid("staff_session_ttl_hours", "must be between 1 and 168"));
+        }
         if self.photos.max_upload_bytes < 64 * 1024
             || self.photos.max_upload_bytes > 64 * 1024 * 1024
         {
@@ -345,6 +353,7 @@ impl RawConfig {
             database_url,
             pool_size: self.pool_size,
             session_ttl: chrono::Duration::hours(i64::from(self.session_ttl_hours)),
+            staff_session_ttl: chrono::Duration::hours(i64::from(self.staff_session_ttl_hours)),
             log_format: self.log_format,
             demo_data: self.demo_data && dev,
             wechat_appid: appid,

@@ -9,6 +9,8 @@ pub mod config;
 pub mod error;
 pub mod openapi;
 pub mod routes;
+pub mod staff_auth;
 pub mod state;
+pub mod time;
 
 pub use app::{Running, StartError, open_database, start};

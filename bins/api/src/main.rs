@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use baoming_accounts::{DisplayName, Password, Roles, Username};
 use baoming_api::config::{LogFormat, RawConfig, Settings};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -23,6 +24,43 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage back-office staff accounts.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StaffCommand {
+    /// Create a staff user; prints a generated password unless --password-stdin is given.
+    Create {
+        /// Login name (3–32 of a-z 0-9 _ . -, starting with a letter).
+        #[arg(long)]
+        username: String,
+        /// Name shown in the back office.
+        #[arg(long)]
+        display_name: String,
+        /// Comma-separated roles: admin, reviewer, finance, checkin.
+        #[arg(long)]
+        roles: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (and lift a login lock); prints a generated one unless --password-stdin.
+    Passwd {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a staff user (their sessions stop working at once).
+    Disable {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 fn init_logs(format: LogFormat) {
@@ -55,6 +93,7 @@ fn main() -> ExitCode {
             .map(|(_, applied)| tracing::info!(applied = applied.len(), names = ?applied, "migrations done"))
             .map_err(|e| e.to_string()),
         Command::Serve => serve(settings),
+        Command::Staff(command) => staff(&settings, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,4 +114,55 @@ fn serve(settings: Settings) -> Result<(), String> {
         tracing::info!("baoming api stopped");
         result
     })
+}
+
+/// The password to set: from standard input, or generated (and then printed).
+fn new_password(username: &Username, from_stdin: bool) -> Result<(Password, bool), String> {
+    let raw = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| format!("reading the password: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        baoming_accounts::generate_password().map_err(|e| e.to_string())?
+    };
+    Password::parse(&raw, username).map(|p| (p, !from_stdin)).map_err(|e| e.to_string())
+}
+
+#[allow(clippy::print_stdout)]
+fn staff(settings: &Settings, command: StaffCommand) -> Result<(), String> {
+    let (db, _) = baoming_api::open_database(settings).map_err(|e| e.to_string())?;
+    let mut conn = db.conn().map_err(|e| e.to_string())?;
+    let now = chrono::Utc::now();
+    match command {
+        StaffCommand::Create { username, display_name, roles, password_stdin } => {
+            let username = Username::parse(&username).map_err(|e| e.to_string())?;
+            let display = DisplayName::parse(&display_name).map_err(|e| e.to_string())?;
+            let roles = Roles::parse(&roles).map_err(|e| e.to_string())?;
+            let (password, generated) = new_password(&username, password_stdin)?;
+            let hash = baoming_accounts::hash_password(&password).map_err(|e| e.to_string())?;
+            baoming_store::staff::create(&mut conn, &username, &display, &roles, &hash, now)
+                .map_err(|e| e.to_string())?;
+            println!("created staff user {} ({roles})", username.as_str());
+            if generated {
+                println!("password: {}", password.expose());
+            }
+        }
+        StaffCommand::Passwd { username, password_stdin } => {
+            let username = Username::parse(&username).map_err(|e| e.to_string())?;
+            let (password, generated) = new_password(&username, password_stdin)?;
+            let hash = baoming_accounts::hash_password(&password).map_err(|e| e.to_string())?;
+            baoming_store::staff::set_password(&mut conn, username.as_str(), &hash, now)
+                .map_err(|e| e.to_string())?;
+            println!("password of {} changed", username.as_str());
+            if generated {
+                println!("password: {}", password.expose());
+            }
+        }
+        StaffCommand::Disable { username } => {
+            baoming_store::staff::set_enabled(&mut conn, &username, false, now)
+                .map_err(|e| e.to_string())?;
+            println!("staff user {username} disabled");
+        }
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, health, invoice_titles, periods, photos, profile, registrations};
+use crate::routes::{admin, auth, health, invoice_titles, periods, photos, profile, registrations};
 
 struct BearerAuth;
 
@@ -45,6 +45,20 @@ impl Modify for BearerAuth {
         registrations::resubmit,
         registrations::withdraw,
         registrations::my_exams,
+        admin::auth::login,
+        admin::auth::logout,
+        admin::auth::me,
+        admin::review::list,
+        admin::review::counts,
+        admin::review::bulk,
+        admin::review::detail,
+        admin::review::id_number,
+        admin::review::photo,
+        admin::review::approve,
+        admin::review::reject,
+        admin::participants::correct_identity,
+        admin::audit::list,
+        admin::export::export,
     )
 )]
 #[derive(Debug)]

@@ -27,6 +27,10 @@ pub struct AppState {
     pub decode_permits: Arc<Semaphore>,
     /// Participant session lifetime.
     pub session_ttl: chrono::Duration,
+    /// Staff session lifetime.
+    pub staff_session_ttl: chrono::Duration,
+    /// Mark cookies `Secure` (everywhere but dev mode).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -38,7 +42,10 @@ impl AppState {
         E: Into<ApiError> + Send + 'static,
     {
         let db = self.db.clone();
+        // Log lines written on the blocking thread keep the request's span (its request id).
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _in_request = span.enter();
             let mut conn = db.conn().map_err(ApiError::from)?;
             work(&mut conn).map_err(Into::into)
         })

@@ -1,6 +1,7 @@
 //! Every route of the API, declared once: the same list configures actix-web and is checked
 //! against the OpenAPI document.
 
+pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod invoice_titles;
@@ -45,4 +46,18 @@ routes! {
     put "/api/v1/registrations/{id}" => registrations::resubmit;
     post "/api/v1/registrations/{id}/withdraw" => registrations::withdraw;
     get "/api/v1/my-exams" => registrations::my_exams;
+    post "/api/v1/admin/auth/login" => admin::auth::login;
+    post "/api/v1/admin/auth/logout" => admin::auth::logout;
+    get "/api/v1/admin/me" => admin::auth::me;
+    get "/api/v1/admin/registrations" => admin::review::list;
+    get "/api/v1/admin/registrations/counts" => admin::review::counts;
+    post "/api/v1/admin/registrations/bulk" => admin::review::bulk;
+    get "/api/v1/admin/registrations/{id}" => admin::review::detail;
+    get "/api/v1/admin/registrations/{id}/id-number" => admin::review::id_number;
+    get "/api/v1/admin/registrations/{id}/photo" => admin::review::photo;
+    post "/api/v1/admin/registrations/{id}/approve" => admin::review::approve;
+    post "/api/v1/admin/registrations/{id}/reject" => admin::review::reject;
+    put "/api/v1/admin/participants/{id}/identity" => admin::participants::correct_identity;
+    get "/api/v1/admin/audit" => admin::audit::list;
+    get "/api/v1/admin/periods/{id}/export" => admin::export::export;
 }

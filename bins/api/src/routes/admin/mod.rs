@@ -1,0 +1,19 @@
+//! The back office (后台): staff sessions, the review queue, corrections, audit, exports.
+//! Every endpoint states the roles it allows (`ALLOWED_*`), checked by `CurrentStaff::require`.
+
+pub mod audit;
+pub mod auth;
+pub mod export;
+pub mod participants;
+pub mod review;
+
+use baoming_accounts::Role;
+
+/// Reading the queue and registrations.
+pub const READERS: &[Role] = &[Role::Reviewer, Role::Finance, Role::Admin];
+/// Reviewing (approve, reject, unmasked ID numbers).
+pub const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
+/// Administration (corrections, audit log, periods, full-ID exports).
+pub const ADMINS: &[Role] = &[Role::Admin];
+/// Any staff role.
+pub const ANY_STAFF: &[Role] = &[Role::Admin, Role::Reviewer, Role::Finance, Role::Checkin];

@@ -1,0 +1,409 @@
+//! The API over real HTTP: the real server on a random port, a real database (every test on
+//! SQLite and on PostgreSQL), and the WeChat simulator over real HTTP.
+
+use std::io::Cursor;
+
+use baoming_api::config::RawConfig;
+use baoming_domain::identity::mod11_2_check_char;
+use baoming_domain::ids::{RegistrationId, StaffId, TypedId};
+use baoming_domain::lifecycle::{Actor, Event, Reason};
+use baoming_store::registrations::{self, Ctx, Who};
+use baoming_store::testing::TestDb;
+use baoming_store::{DbConnection, periods, seed};
+use image::{ImageFormat, Rgb, RgbImage};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[actix_web::test] async fn $name() { super::$name(super::TestApp::spawn(super::TestDb::sqlite()).await).await; })*
+        }
+        mod postgres {
+            $(#[actix_web::test] async fn $name() { super::$name(super::TestApp::spawn(super::TestDb::postgres()).await).await; })*
+        }
+    };
+}
+
+mod back_office;
+mod participant;
+
+pub(crate) struct TestApp {
+    base: String,
+    http: reqwest::Client,
+    sim: baoming_wechat_sim::Simulator,
+    handle: actix_web::dev::ServerHandle,
+    db: TestDb,
+    _data: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub(crate) async fn spawn(db: TestDb) -> TestApp {
+        let data = tempfile::tempdir().expect("data dir");
+        let raw = RawConfig {
+            listen: "127.0.0.1:0".into(),
+            data_dir: data.path().to_path_buf(),
+            database_url: Some(db.url().to_owned()),
+            pool_size: 8,
+            ..RawConfig::default()
+        };
+        let settings = raw.validate().expect("settings");
+        let mut running = baoming_api::start(settings).await.expect("started");
+        let sim = running.simulator.take().expect("dev mode starts the simulator");
+        let handle = running.handle.clone();
+        actix_web::rt::spawn(running.server);
+        TestApp {
+            base: format!("http://{}", running.addr),
+            http: reqwest::Client::new(),
+            sim,
+            handle,
+            db,
+            _data: data,
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub(crate) fn conn(&self) -> baoming_store::Conn {
+        self.db.db.conn().expect("connection")
+    }
+
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub(crate) async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, Some(token), None).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub(crate) async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub(crate) async fn login(&self, code: &str) -> String {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/auth/wechat-login",
+                None,
+                Some(json!({"code": code})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub(crate) async fn upload(
+        &self,
+        token: &str,
+        bytes: Vec<u8>,
+        name: &str,
+    ) -> (StatusCode, Value) {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
+        let form = reqwest::multipart::Form::new().part("photo", part);
+        let res = self
+            .http
+            .post(self.url("/api/v1/photos"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A participant with a complete profile and a photo: (token, photo id).
+    pub(crate) async fn ready_participant(&self, n: u32) -> (String, String) {
+        let token = self.login(&format!("user{n}")).await;
+        let (status, body) = self.put("/api/v1/profile", &token, profile_body(n)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, photo) = self.upload(&token, id_photo(590, 826, WHITE), "me.jpg").await;
+        assert_eq!(status, StatusCode::CREATED, "{photo}");
+        (token, photo["id"].as_str().expect("photo id").to_owned())
+    }
+
+    pub(crate) async fn period(&self, token: &str) -> Value {
+        let (status, periods) = self.get("/api/v1/periods", token).await;
+        assert_eq!(status, StatusCode::OK);
+        periods[0].clone()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+pub(crate) fn resident_id(n: u32) -> String {
+    let first17 = format!("3501021990{:02}{:02}{:03}", 1 + n % 12, 1 + n % 28, (n % 400) * 2 + 1);
+    format!("{first17}{}", mod11_2_check_char(&first17).expect("17 digits"))
+}
+
+pub(crate) fn profile_body(n: u32) -> Value {
+    json!({
+        "name": "李四",
+        "gender": "male",
+        "id_kind": "resident_id",
+        "id_number": resident_id(n),
+        "phone": "13900139000",
+        "employer": "福建某监理有限公司",
+        "education": "本科"
+    })
+}
+
+pub(crate) const WHITE: Rgb<u8> = Rgb([250, 250, 250]);
+
+/// A white-background ID photo of `w`×`h` with a dark head and shoulders in the middle.
+pub(crate) fn id_photo(w: u32, h: u32, background: Rgb<u8>) -> Vec<u8> {
+    let mut img = RgbImage::from_pixel(w, h, background);
+    let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) * 0.45);
+    let (rx, ry) = (f64::from(w) * 0.2, f64::from(h) * 0.2);
+    for (x, y, px) in img.enumerate_pixels_mut() {
+        let (dx, dy) = ((f64::from(x) - cx) / rx, (f64::from(y) - cy) / ry);
+        let shoulders =
+            f64::from(y) > f64::from(h) * 0.78 && (f64::from(x) - cx).abs() < f64::from(w) * 0.3;
+        if dx * dx + dy * dy <= 1.0 || shoulders {
+            *px = Rgb([40, 30, 30]);
+        }
+    }
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, ImageFormat::Jpeg).expect("encode");
+    out.into_inner()
+}
+
+/// A tiny PNG whose header claims 30000×30000 pixels (a decompression bomb's shape).
+pub(crate) fn bomb_png() -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&u32::try_from(data.len()).expect("small").to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    }
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&30_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&30_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+pub(crate) fn form(period: &Value, photo: &str, region: usize, exam_type: &str) -> Value {
+    let exam = period["exam_types"]
+        .as_array()
+        .expect("exam types")
+        .iter()
+        .find(|e| e["code"] == exam_type)
+        .expect("exam type")
+        .clone();
+    let subjects: Vec<Value> = exam["subject_codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|code| {
+            let specialty = if code == "control" || code == "case" {
+                json!("土木建筑")
+            } else {
+                Value::Null
+            };
+            json!({"code": code, "specialty": specialty})
+        })
+        .collect();
+    json!({
+        "period_id": period["id"],
+        "region_id": period["regions"][region]["id"],
+        "exam_type_id": exam["id"],
+        "subjects": subjects,
+        "joint_invoice": false,
+        "photo_id": photo,
+    })
+}
+
+pub(crate) fn tab<'a>(my_exams: &'a Value, tab: &str) -> &'a Vec<Value> {
+    my_exams["tabs"].as_array().expect("tabs").iter().find(|t| t["tab"] == tab).expect("tab")["registrations"]
+        .as_array()
+        .expect("registrations")
+}
+
+pub(crate) fn reviewer_ctx() -> Ctx {
+    Ctx {
+        who: Who::Staff { id: baoming_store::new_id::<StaffId>(), role: Actor::Reviewer },
+        now: chrono::Utc::now(),
+        request_id: None,
+    }
+}
+
+pub(crate) fn count(conn: &mut DbConnection, table: &str) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .get_result::<N>(conn)
+        .expect("count")
+        .n
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn openapi_documents_every_route() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let doc: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    let paths = doc["paths"].as_object().expect("paths");
+    for (method, path) in baoming_api::routes::ROUTES {
+        assert!(
+            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+            "{method} {path} is missing from /openapi.json"
+        );
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().map_or(0, |m| m.len())).sum();
+    assert_eq!(
+        documented,
+        baoming_api::routes::ROUTES.len(),
+        "/openapi.json documents a route the server does not have"
+    );
+}
+
+/// A logged-in staff user: the session cookie and the CSRF token.
+pub(crate) struct Staff {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
+}
+
+impl TestApp {
+    /// Creates a staff user with these roles (through the store) and logs in over HTTP.
+    pub(crate) async fn staff(&self, username: &str, roles: &str) -> Staff {
+        use baoming_accounts::{DisplayName, Password, Roles, Username};
+        let name = Username::parse(username).expect("username");
+        let password = "correct horse battery staple";
+        let hash =
+            baoming_accounts::hash_password(&Password::parse(password, &name).expect("password"))
+                .expect("hash");
+        baoming_store::staff::create(
+            &mut self.conn(),
+            &name,
+            &DisplayName::parse("测试员工").expect("display name"),
+            &Roles::parse(roles).expect("roles"),
+            &hash,
+            chrono::Utc::now(),
+        )
+        .expect("staff user");
+        self.staff_login(username, password).await.expect("logged in")
+    }
+
+    /// Logs a staff user in; the error status and body on failure.
+    pub(crate) async fn staff_login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Staff, (StatusCode, Value)> {
+        let res = self
+            .http
+            .post(self.url("/api/v1/admin/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("login");
+        let status = res.status();
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("baoming_staff="))
+            .map(str::to_owned);
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        match (status, cookie) {
+            (StatusCode::OK, Some(cookie)) => {
+                let pair = cookie.split(';').next().expect("cookie pair").to_owned();
+                assert!(
+                    cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+                    "{cookie}"
+                );
+                Ok(Staff { cookie: pair, csrf: body["csrf_token"].as_str().expect("csrf").into() })
+            }
+            _ => Err((status, body)),
+        }
+    }
+
+    /// A back-office request as `staff` (cookie and CSRF header), or anonymous.
+    pub(crate) async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        staff: Option<&Staff>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(staff) = staff {
+            req = req.header("cookie", &staff.cookie).header("x-csrf-token", &staff.csrf);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let bytes = res.bytes().await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({"bytes": bytes.len()})))
+    }
+
+    /// A submitted registration of a new ready participant `n` in the first demo region.
+    pub(crate) async fn submitted(&self, n: u32, exam_type: &str) -> String {
+        let (token, photo) = self.ready_participant(n).await;
+        let period = self.period(&token).await;
+        let (status, body) =
+            self.post("/api/v1/registrations", &token, form(&period, &photo, 0, exam_type)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().expect("id").to_owned()
+    }
+}
