@@ -36,9 +36,9 @@ pub enum StartError {
         /// The cause.
         source: std::io::Error,
     },
-    /// A staff account could not be prepared.
-    #[error("staff account: {0}")]
-    Account(String),
+    /// Dev-mode set-up (demo admin, demo period) failed.
+    #[error("set-up: {0}")]
+    Setup(String),
     /// The WeChat client could not be built.
     #[error("wechat: {0}")]
     Wechat(#[from] baoming_wechat::WechatError),
@@ -168,17 +168,17 @@ fn demo_admin(db: &Db) -> Result<(), StartError> {
         return Ok(());
     }
     let password =
-        baoming_accounts::generate_password().map_err(|e| StartError::Account(e.to_string()))?;
-    let username = baoming_accounts::Username::parse("admin")
-        .map_err(|e| StartError::Account(e.to_string()))?;
+        baoming_accounts::generate_password().map_err(|e| StartError::Setup(e.to_string()))?;
+    let username =
+        baoming_accounts::Username::parse("admin").map_err(|e| StartError::Setup(e.to_string()))?;
     let display = baoming_accounts::DisplayName::parse("演示管理员")
-        .map_err(|e| StartError::Account(e.to_string()))?;
+        .map_err(|e| StartError::Setup(e.to_string()))?;
     let roles =
-        baoming_accounts::Roles::parse("admin").map_err(|e| StartError::Account(e.to_string()))?;
+        baoming_accounts::Roles::parse("admin").map_err(|e| StartError::Setup(e.to_string()))?;
     let parsed = baoming_accounts::Password::parse(&password, &username)
-        .map_err(|e| StartError::Account(e.to_string()))?;
+        .map_err(|e| StartError::Setup(e.to_string()))?;
     let hash =
-        baoming_accounts::hash_password(&parsed).map_err(|e| StartError::Account(e.to_string()))?;
+        baoming_accounts::hash_password(&parsed).map_err(|e| StartError::Setup(e.to_string()))?;
     baoming_store::staff::create(
         &mut conn,
         &username,
@@ -196,7 +196,8 @@ fn seed_demo(db: &Db) -> Result<(), StartError> {
     let mut conn = db.conn()?;
     if !periods::any(&mut conn)? {
         let now = chrono::Utc::now();
-        let created = periods::create(&mut conn, &seed::demo_period(now), now)?;
+        let created = periods::create(&mut conn, &seed::demo_period(now), now)
+            .map_err(|e| StartError::Setup(format!("demo period: {e}")))?;
         tracing::info!(period = %created.id, "demo period seeded");
     }
     Ok(())

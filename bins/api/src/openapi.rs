@@ -59,6 +59,10 @@ impl Modify for BearerAuth {
         admin::participants::correct_identity,
         admin::audit::list,
         admin::export::export,
+        admin::periods::list,
+        admin::periods::create,
+        admin::periods::update,
+        admin::periods::close,
     )
 )]
 #[derive(Debug)]

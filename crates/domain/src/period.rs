@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::ExamTypeId;
+use crate::ids::{ExamTypeId, RegionId, SubjectId, VenueId};
 use crate::money::Money;
 
 /// Why a schedule is not acceptable.
@@ -286,6 +286,187 @@ impl ExamTypeRule {
     }
 }
 
+/// A region of a period plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRegion {
+    /// The existing region this row edits; `None` for a new region.
+    pub id: Option<RegionId>,
+    /// Two-digit code (used in ticket numbers), unique in the period.
+    pub code: String,
+    /// Name, e.g. 福州.
+    pub name: String,
+    /// Seats.
+    pub capacity: u32,
+}
+
+/// A subject of a period plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSubject {
+    /// The existing subject this row edits; `None` for a new one.
+    pub id: Option<SubjectId>,
+    /// Code, name and specialties.
+    pub offer: SubjectOffer,
+    /// When its exam starts.
+    pub exam_starts_at: DateTime<Utc>,
+    /// When its exam ends.
+    pub exam_ends_at: DateTime<Utc>,
+}
+
+/// An exam type of a period plan with its prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanExamType {
+    /// The existing exam type this row edits; `None` for a new one.
+    pub id: Option<ExamTypeId>,
+    /// Code, unique in the period.
+    pub code: String,
+    /// Name, e.g. 考全科.
+    pub name: String,
+    /// Which subjects and how many.
+    pub rule: ExamTypeRule,
+    /// Price by number of subjects.
+    pub prices: Vec<(u8, Money)>,
+}
+
+/// A venue of a period plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanVenue {
+    /// The existing venue this row edits; `None` for a new one.
+    pub id: Option<VenueId>,
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: String,
+}
+
+/// A whole period as an admin creates or edits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Name, e.g. 2026年第二期.
+    pub name: String,
+    /// The training/exam it belongs to, e.g. 监理工程师.
+    pub exam_name: String,
+    /// Its dates (validated by [`Schedule::new`]).
+    pub schedule: Schedule,
+    /// Regions.
+    pub regions: Vec<PlanRegion>,
+    /// Subjects.
+    pub subjects: Vec<PlanSubject>,
+    /// Exam types.
+    pub exam_types: Vec<PlanExamType>,
+    /// Venues.
+    pub venues: Vec<PlanVenue>,
+    /// Ready-made rejection reasons reviewers may pick.
+    pub rejection_templates: Vec<String>,
+}
+
+/// One problem of a plan, with where it is (`regions[1].code`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanProblem {
+    /// Where.
+    pub field: String,
+    /// What, in Chinese.
+    pub message: String,
+}
+
+fn text_ok(text: &str, max: usize) -> bool {
+    let t = text.trim();
+    !t.is_empty() && t.chars().count() <= max && !t.chars().any(char::is_control)
+}
+
+impl Plan {
+    /// Checks everything a period must satisfy on its own (the data layer adds what needs the
+    /// database: capacity against seats taken, references of registrations): every problem.
+    pub fn check(&self) -> Result<(), Vec<PlanProblem>> {
+        let mut problems = Vec::new();
+        let mut problem = |field: String, message: &str| {
+            problems.push(PlanProblem { field, message: message.into() })
+        };
+        if !text_ok(&self.name, 100) {
+            problem("name".into(), "请填写期次名称（不超过100字）");
+        }
+        if !text_ok(&self.exam_name, 100) {
+            problem("exam_name".into(), "请填写考试名称（不超过100字）");
+        }
+        if self.regions.is_empty() {
+            problem("regions".into(), "至少需要一个地区");
+        }
+        if self.subjects.is_empty() {
+            problem("subjects".into(), "至少需要一个科目");
+        }
+        if self.exam_types.is_empty() {
+            problem("exam_types".into(), "至少需要一个考试类型");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, r) in self.regions.iter().enumerate() {
+            if r.code.len() != 2 || !r.code.bytes().all(|b| b.is_ascii_digit()) {
+                problem(format!("regions[{i}].code"), "地区代码应为两位数字");
+            } else if !seen.insert(r.code.clone()) {
+                problem(format!("regions[{i}].code"), "地区代码重复");
+            }
+            if !text_ok(&r.name, 50) {
+                problem(format!("regions[{i}].name"), "请填写地区名称");
+            }
+        }
+        let mut codes = std::collections::BTreeSet::new();
+        for (i, s) in self.subjects.iter().enumerate() {
+            if !text_ok(&s.offer.code, 32) || !codes.insert(s.offer.code.clone()) {
+                problem(format!("subjects[{i}].code"), "科目代码为空或重复");
+            }
+            if !text_ok(&s.offer.name, 100) {
+                problem(format!("subjects[{i}].name"), "请填写科目名称");
+            }
+            if s.offer.specialties.iter().any(|sp| !text_ok(sp, 50)) {
+                problem(format!("subjects[{i}].specialties"), "专业名称不能为空");
+            }
+            if s.exam_ends_at <= s.exam_starts_at {
+                problem(format!("subjects[{i}].exam_ends_at"), "考试结束时间必须晚于开始时间");
+            }
+        }
+        let mut type_codes = std::collections::BTreeSet::new();
+        for (i, e) in self.exam_types.iter().enumerate() {
+            if !text_ok(&e.code, 32) || !type_codes.insert(e.code.clone()) {
+                problem(format!("exam_types[{i}].code"), "考试类型代码为空或重复");
+            }
+            if !text_ok(&e.name, 50) {
+                problem(format!("exam_types[{i}].name"), "请填写考试类型名称");
+            }
+            if e.rule.subject_codes.iter().any(|c| !codes.contains(c)) {
+                problem(format!("exam_types[{i}].subject_codes"), "考试类型包含不存在的科目");
+            }
+            let offered = u8::try_from(e.rule.subject_codes.len()).unwrap_or(u8::MAX);
+            if e.rule.min_subjects == 0
+                || e.rule.min_subjects > e.rule.max_subjects
+                || e.rule.max_subjects > offered
+            {
+                problem(format!("exam_types[{i}].min_subjects"), "科目数量范围不正确");
+            }
+            let counts: std::collections::BTreeSet<u8> = e.prices.iter().map(|(n, _)| *n).collect();
+            if counts.len() != e.prices.len() {
+                problem(format!("exam_types[{i}].prices"), "同一科目数量只能有一个价格");
+            }
+            if (e.rule.min_subjects..=e.rule.max_subjects).any(|n| !counts.contains(&n))
+                || counts.iter().any(|n| *n < e.rule.min_subjects || *n > e.rule.max_subjects)
+            {
+                problem(
+                    format!("exam_types[{i}].prices"),
+                    "每个可选科目数量都需要且只需要一个价格",
+                );
+            }
+        }
+        for (i, v) in self.venues.iter().enumerate() {
+            if !text_ok(&v.name, 100) || !text_ok(&v.address, 200) {
+                problem(format!("venues[{i}]"), "请填写考点名称和地址");
+            }
+        }
+        for (i, t) in self.rejection_templates.iter().enumerate() {
+            if !text_ok(t, crate::lifecycle::Reason::MAX_CHARS) {
+                problem(format!("rejection_templates[{i}]"), "驳回原因模板不能为空或过长");
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -408,6 +589,78 @@ mod tests {
         assert_eq!(
             exempt.check(&offers(), &[choice("case", Some("水利")), choice("case", Some("水利"))]),
             Err(ChoiceError::DuplicateSubject("建设工程监理案例分析".into()))
+        );
+    }
+
+    fn plan() -> Plan {
+        let exam = at(20, 9);
+        Plan {
+            name: "2026年第二期".into(),
+            exam_name: "监理工程师".into(),
+            schedule: Schedule::new(input()).expect("schedule"),
+            regions: vec![PlanRegion {
+                id: None,
+                code: "01".into(),
+                name: "福州".into(),
+                capacity: 10,
+            }],
+            subjects: offers()
+                .into_iter()
+                .map(|offer| PlanSubject {
+                    id: None,
+                    offer,
+                    exam_starts_at: exam,
+                    exam_ends_at: at(20, 11),
+                })
+                .collect(),
+            exam_types: vec![PlanExamType {
+                id: None,
+                code: "exempt".into(),
+                name: "免考基础科目".into(),
+                rule: ExamTypeRule {
+                    subject_codes: vec!["control".into(), "case".into()],
+                    min_subjects: 2,
+                    max_subjects: 2,
+                },
+                prices: vec![(2, Money::from_fen(68_000).expect("fee"))],
+            }],
+            venues: vec![PlanVenue {
+                id: None,
+                name: "培训中心".into(),
+                address: "湖东路1号".into(),
+            }],
+            rejection_templates: vec!["照片不合格".into()],
+        }
+    }
+
+    #[test]
+    fn a_plan_is_checked_whole() {
+        assert_eq!(plan().check(), Ok(()));
+        let mut bad = plan();
+        bad.regions.push(PlanRegion {
+            id: None,
+            code: "01".into(),
+            name: "厦门".into(),
+            capacity: 5,
+        });
+        bad.regions.push(PlanRegion { id: None, code: "3".into(), name: " ".into(), capacity: 5 });
+        bad.exam_types[0].rule.subject_codes.push("nope".into());
+        bad.exam_types[0].prices.clear();
+        bad.subjects[0].exam_ends_at = bad.subjects[0].exam_starts_at;
+        bad.rejection_templates.push(String::new());
+        let fields: Vec<String> =
+            bad.check().expect_err("problems").into_iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "regions[1].code",
+                "regions[2].code",
+                "regions[2].name",
+                "subjects[0].exam_ends_at",
+                "exam_types[0].subject_codes",
+                "exam_types[0].prices",
+                "rejection_templates[1]",
+            ]
         );
     }
 

@@ -3,79 +3,16 @@
 use baoming_domain::Money;
 use baoming_domain::ids::{ExamTypeId, PeriodId, RegionId, SubjectId, VenueId};
 use baoming_domain::period::{
-    ChoiceError, ChosenSubject, ExamTypeRule, FeeRule, Schedule, ScheduleInput, SubjectChoice,
-    SubjectOffer,
+    ChoiceError, ChosenSubject, ExamTypeRule, FeeRule, Plan, PlanExamType, PlanRegion, PlanSubject,
+    Schedule, ScheduleInput, SubjectChoice, SubjectOffer,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::{DbConnection, write_tx};
 use crate::error::StoreError;
-use crate::schema::{exam_types, fees, periods, regions, subjects, venues};
+use crate::schema::{exam_types, fees, periods, regions, rejection_templates, subjects, venues};
 use crate::sql;
-
-/// A region to create.
-#[derive(Debug, Clone)]
-pub struct NewRegion {
-    /// Two-digit code (used in ticket numbers), unique in the period.
-    pub code: String,
-    /// Name, e.g. 福州.
-    pub name: String,
-    /// Seats.
-    pub capacity: u32,
-}
-
-/// A subject to create.
-#[derive(Debug, Clone)]
-pub struct NewSubject {
-    /// Code, name and specialties.
-    pub offer: SubjectOffer,
-    /// When its exam starts.
-    pub exam_starts_at: DateTime<Utc>,
-    /// When its exam ends.
-    pub exam_ends_at: DateTime<Utc>,
-}
-
-/// An exam type to create, with its prices.
-#[derive(Debug, Clone)]
-pub struct NewExamType {
-    /// Code, unique in the period.
-    pub code: String,
-    /// Name, e.g. 考全科.
-    pub name: String,
-    /// Which subjects and how many.
-    pub rule: ExamTypeRule,
-    /// Price by number of subjects.
-    pub prices: Vec<(u8, Money)>,
-}
-
-/// A venue to create.
-#[derive(Debug, Clone)]
-pub struct NewVenue {
-    /// Name.
-    pub name: String,
-    /// Address.
-    pub address: String,
-}
-
-/// A period to create, whole.
-#[derive(Debug, Clone)]
-pub struct NewPeriod {
-    /// Name, e.g. 2026年第二期.
-    pub name: String,
-    /// The training/exam it belongs to, e.g. 监理工程师.
-    pub exam_name: String,
-    /// Its dates (already validated by the domain).
-    pub schedule: Schedule,
-    /// Regions.
-    pub regions: Vec<NewRegion>,
-    /// Subjects.
-    pub subjects: Vec<NewSubject>,
-    /// Exam types.
-    pub exam_types: Vec<NewExamType>,
-    /// Venues.
-    pub venues: Vec<NewVenue>,
-}
 
 /// The ids given to what [`create`] inserted, by code (venues by position).
 #[derive(Debug, Clone)]
@@ -108,29 +45,161 @@ fn count(n: u32, what: &str) -> Result<i32, StoreError> {
     i32::try_from(n).map_err(|_| StoreError::Config(format!("{what} too large")))
 }
 
-/// Inserts a period with everything in it, in one transaction.
+/// The period row's columns (the same for creating and editing).
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = periods)]
+struct PeriodColumns<'a> {
+    name: &'a str,
+    exam_name: &'a str,
+    registration_opens: chrono::NaiveDateTime,
+    registration_closes: chrono::NaiveDateTime,
+    payment_deadline: chrono::NaiveDateTime,
+    checkin_opens: chrono::NaiveDateTime,
+    checkin_closes: chrono::NaiveDateTime,
+    exam_ends: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl<'a> PeriodColumns<'a> {
+    fn new(plan: &'a Plan, now: DateTime<Utc>) -> Self {
+        let s = &plan.schedule;
+        PeriodColumns {
+            name: plan.name.trim(),
+            exam_name: plan.exam_name.trim(),
+            registration_opens: sql::ts(s.registration_opens()),
+            registration_closes: sql::ts(s.registration_closes()),
+            payment_deadline: sql::ts(s.payment_deadline()),
+            checkin_opens: sql::ts(s.checkin_opens()),
+            checkin_closes: sql::ts(s.checkin_closes()),
+            exam_ends: sql::ts(s.exam_ends()),
+            updated_at: sql::ts(now),
+        }
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = regions)]
+struct RegionColumns<'a> {
+    code: &'a str,
+    name: &'a str,
+    capacity: i32,
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = subjects)]
+struct SubjectColumns<'a> {
+    code: &'a str,
+    name: &'a str,
+    specialties: String,
+    exam_starts_at: chrono::NaiveDateTime,
+    exam_ends_at: chrono::NaiveDateTime,
+    sort_order: i32,
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = exam_types)]
+struct ExamTypeColumns<'a> {
+    code: &'a str,
+    name: &'a str,
+    subject_codes: String,
+    min_subjects: i32,
+    max_subjects: i32,
+    sort_order: i32,
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = venues)]
+struct VenueColumns<'a> {
+    name: &'a str,
+    address: &'a str,
+}
+
+fn region_columns(r: &PlanRegion) -> Result<RegionColumns<'_>, StoreError> {
+    Ok(RegionColumns {
+        code: r.code.trim(),
+        name: r.name.trim(),
+        capacity: count(r.capacity, "capacity")?,
+    })
+}
+
+fn subject_columns(s: &PlanSubject, order: i32) -> Result<SubjectColumns<'_>, StoreError> {
+    Ok(SubjectColumns {
+        code: s.offer.code.trim(),
+        name: s.offer.name.trim(),
+        specialties: json(&s.offer.specialties)?,
+        exam_starts_at: sql::ts(s.exam_starts_at),
+        exam_ends_at: sql::ts(s.exam_ends_at),
+        sort_order: order,
+    })
+}
+
+fn exam_type_columns(e: &PlanExamType, order: i32) -> Result<ExamTypeColumns<'_>, StoreError> {
+    Ok(ExamTypeColumns {
+        code: e.code.trim(),
+        name: e.name.trim(),
+        subject_codes: json(&e.rule.subject_codes)?,
+        min_subjects: i32::from(e.rule.min_subjects),
+        max_subjects: i32::from(e.rule.max_subjects),
+        sort_order: order,
+    })
+}
+
+/// Why a period could not be created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The plan itself is inconsistent (the domain's check).
+    #[error("invalid period plan")]
+    Invalid(Vec<baoming_domain::period::PlanProblem>),
+    /// A region would have fewer seats than are taken.
+    #[error("region {code} has {taken} seats taken")]
+    CapacityBelowTaken {
+        /// The region's code.
+        code: String,
+        /// Seats taken now.
+        taken: u32,
+    },
+    /// Something registrations refer to would be deleted.
+    #[error("{what} {code} is used by registrations")]
+    Referenced {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its code or name.
+        code: String,
+    },
+    /// A row id that is not part of this period.
+    #[error("{what} {id} is not part of this period")]
+    UnknownRow {
+        /// What kind of thing.
+        what: &'static str,
+        /// The id given.
+        id: String,
+    },
+    /// Anything else.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for PlanError {
+    fn from(e: diesel::result::Error) -> Self {
+        PlanError::Store(e.into())
+    }
+}
+
+/// Inserts a period with everything in it, after the domain's check, in one transaction.
 pub fn create(
     conn: &mut DbConnection,
-    new: &NewPeriod,
+    plan: &Plan,
     now: DateTime<Utc>,
-) -> Result<CreatedPeriod, StoreError> {
+) -> Result<CreatedPeriod, PlanError> {
+    plan.check().map_err(PlanError::Invalid)?;
     write_tx(conn, |conn| {
         let id: PeriodId = crate::new_id();
         let pid = sql::text(id);
-        let s = &new.schedule;
         diesel::insert_into(periods::table)
             .values((
+                PeriodColumns::new(plan, now),
                 periods::id.eq(&pid),
-                periods::name.eq(&new.name),
-                periods::exam_name.eq(&new.exam_name),
-                periods::registration_opens.eq(sql::ts(s.registration_opens())),
-                periods::registration_closes.eq(sql::ts(s.registration_closes())),
-                periods::payment_deadline.eq(sql::ts(s.payment_deadline())),
-                periods::checkin_opens.eq(sql::ts(s.checkin_opens())),
-                periods::checkin_closes.eq(sql::ts(s.checkin_closes())),
-                periods::exam_ends.eq(sql::ts(s.exam_ends())),
                 periods::created_at.eq(sql::ts(now)),
-                periods::updated_at.eq(sql::ts(now)),
             ))
             .execute(conn)?;
         let mut created = CreatedPeriod {
@@ -140,76 +209,351 @@ pub fn create(
             exam_types: vec![],
             venues: vec![],
         };
-        for region in &new.regions {
+        for region in &plan.regions {
             let rid: RegionId = crate::new_id();
             diesel::insert_into(regions::table)
                 .values((
+                    region_columns(region)?,
                     regions::id.eq(sql::text(rid)),
                     regions::period_id.eq(&pid),
-                    regions::code.eq(&region.code),
-                    regions::name.eq(&region.name),
-                    regions::capacity.eq(count(region.capacity, "capacity")?),
                     regions::seats_taken.eq(0),
                 ))
                 .execute(conn)?;
             created.regions.push((region.code.clone(), rid));
         }
-        for (order, subject) in (0..).zip(&new.subjects) {
+        for (order, subject) in (0..).zip(&plan.subjects) {
             let sid: SubjectId = crate::new_id();
             diesel::insert_into(subjects::table)
                 .values((
+                    subject_columns(subject, order)?,
                     subjects::id.eq(sql::text(sid)),
                     subjects::period_id.eq(&pid),
-                    subjects::code.eq(&subject.offer.code),
-                    subjects::name.eq(&subject.offer.name),
-                    subjects::specialties.eq(json(&subject.offer.specialties)?),
-                    subjects::exam_starts_at.eq(sql::ts(subject.exam_starts_at)),
-                    subjects::exam_ends_at.eq(sql::ts(subject.exam_ends_at)),
-                    subjects::sort_order.eq(order),
                 ))
                 .execute(conn)?;
             created.subjects.push((subject.offer.code.clone(), sid));
         }
-        for (order, exam_type) in (0..).zip(&new.exam_types) {
+        for (order, exam_type) in (0..).zip(&plan.exam_types) {
             let eid: ExamTypeId = crate::new_id();
             diesel::insert_into(exam_types::table)
                 .values((
+                    exam_type_columns(exam_type, order)?,
                     exam_types::id.eq(sql::text(eid)),
                     exam_types::period_id.eq(&pid),
-                    exam_types::code.eq(&exam_type.code),
-                    exam_types::name.eq(&exam_type.name),
-                    exam_types::subject_codes.eq(json(&exam_type.rule.subject_codes)?),
-                    exam_types::min_subjects.eq(i32::from(exam_type.rule.min_subjects)),
-                    exam_types::max_subjects.eq(i32::from(exam_type.rule.max_subjects)),
-                    exam_types::sort_order.eq(order),
                 ))
                 .execute(conn)?;
-            for (subject_count, price) in &exam_type.prices {
-                diesel::insert_into(fees::table)
-                    .values((
-                        fees::period_id.eq(&pid),
-                        fees::exam_type_id.eq(sql::text(eid)),
-                        fees::subject_count.eq(i32::from(*subject_count)),
-                        fees::amount_fen.eq(price.fen()),
-                    ))
-                    .execute(conn)?;
-            }
             created.exam_types.push((exam_type.code.clone(), eid));
         }
-        for venue in &new.venues {
+        for venue in &plan.venues {
             let vid: VenueId = crate::new_id();
             diesel::insert_into(venues::table)
                 .values((
+                    VenueColumns { name: venue.name.trim(), address: venue.address.trim() },
                     venues::id.eq(sql::text(vid)),
                     venues::period_id.eq(&pid),
-                    venues::name.eq(&venue.name),
-                    venues::address.eq(&venue.address),
                 ))
                 .execute(conn)?;
             created.venues.push(vid);
         }
+        write_prices_and_templates(conn, id, plan, &created.exam_types)?;
         Ok(created)
     })
+}
+
+/// Replaces the prices and the rejection templates of a period (nothing refers to them).
+fn write_prices_and_templates(
+    conn: &mut DbConnection,
+    period: PeriodId,
+    plan: &Plan,
+    exam_type_ids: &[(String, ExamTypeId)],
+) -> Result<(), StoreError> {
+    let pid = sql::text(period);
+    diesel::delete(fees::table.filter(fees::period_id.eq(&pid))).execute(conn)?;
+    for exam_type in &plan.exam_types {
+        let Some((_, eid)) = exam_type_ids.iter().find(|(code, _)| *code == exam_type.code) else {
+            return Err(StoreError::corrupt("exam type without id"));
+        };
+        for (subject_count, price) in &exam_type.prices {
+            diesel::insert_into(fees::table)
+                .values((
+                    fees::period_id.eq(&pid),
+                    fees::exam_type_id.eq(sql::text(*eid)),
+                    fees::subject_count.eq(i32::from(*subject_count)),
+                    fees::amount_fen.eq(price.fen()),
+                ))
+                .execute(conn)?;
+        }
+    }
+    diesel::delete(rejection_templates::table.filter(rejection_templates::period_id.eq(&pid)))
+        .execute(conn)?;
+    for (order, text) in (0..).zip(&plan.rejection_templates) {
+        let tid: baoming_domain::ids::EventId = crate::new_id();
+        diesel::insert_into(rejection_templates::table)
+            .values((
+                rejection_templates::id.eq(sql::text(tid)),
+                rejection_templates::period_id.eq(&pid),
+                rejection_templates::text.eq(text.trim()),
+                rejection_templates::sort_order.eq(order),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The ids of a child table of a period.
+fn child_ids(
+    conn: &mut DbConnection,
+    period: &str,
+    table: &'static str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(match table {
+        "regions" => {
+            regions::table.filter(regions::period_id.eq(period)).select(regions::id).load(conn)?
+        }
+        "subjects" => subjects::table
+            .filter(subjects::period_id.eq(period))
+            .select(subjects::id)
+            .load(conn)?,
+        "exam_types" => exam_types::table
+            .filter(exam_types::period_id.eq(period))
+            .select(exam_types::id)
+            .load(conn)?,
+        _ => venues::table.filter(venues::period_id.eq(period)).select(venues::id).load(conn)?,
+    })
+}
+
+fn check_known(
+    known: &[String],
+    id: Option<String>,
+    what: &'static str,
+) -> Result<Option<String>, PlanError> {
+    match id {
+        Some(id) if !known.contains(&id) => Err(PlanError::UnknownRow { what, id }),
+        other => Ok(other),
+    }
+}
+
+/// Edits a period: rows with an id are updated, rows without one are added, existing rows
+/// left out are deleted — refused when registrations refer to them (regions, exam types,
+/// subjects chosen by someone) or when a region would drop below its seats taken. One
+/// transaction: all or nothing.
+pub fn update(
+    conn: &mut DbConnection,
+    id: PeriodId,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<(), PlanError> {
+    use crate::schema::registrations as reg;
+    plan.check().map_err(PlanError::Invalid)?;
+    write_tx(conn, |conn| {
+        let pid = sql::text(id);
+        let updated = diesel::update(periods::table.find(&pid))
+            .set(PeriodColumns::new(plan, now))
+            .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::NotFound { entity: "period" }.into());
+        }
+        // Regions.
+        let known = child_ids(conn, &pid, "regions")?;
+        let mut kept = Vec::new();
+        for region in &plan.regions {
+            match check_known(&known, region.id.map(sql::text), "region")? {
+                Some(rid) => {
+                    let taken: i32 =
+                        regions::table.find(&rid).select(regions::seats_taken).first(conn)?;
+                    if i64::from(region.capacity) < i64::from(taken) {
+                        return Err(PlanError::CapacityBelowTaken {
+                            code: region.code.clone(),
+                            taken: u32::try_from(taken).unwrap_or(0),
+                        });
+                    }
+                    diesel::update(regions::table.find(&rid))
+                        .set(region_columns(region)?)
+                        .execute(conn)?;
+                    kept.push(rid);
+                }
+                None => {
+                    let rid = sql::text(crate::new_id::<RegionId>());
+                    diesel::insert_into(regions::table)
+                        .values((
+                            region_columns(region)?,
+                            regions::id.eq(&rid),
+                            regions::period_id.eq(&pid),
+                            regions::seats_taken.eq(0),
+                        ))
+                        .execute(conn)?;
+                    kept.push(rid);
+                }
+            }
+        }
+        for gone in known.iter().filter(|k| !kept.contains(k)) {
+            let used: i64 = reg::table.filter(reg::region_id.eq(gone)).count().get_result(conn)?;
+            if used > 0 {
+                let code: String = regions::table.find(gone).select(regions::code).first(conn)?;
+                return Err(PlanError::Referenced { what: "region", code });
+            }
+            diesel::delete(regions::table.find(gone)).execute(conn)?;
+        }
+        // Subjects: a registration refers to a subject by its code in its snapshot.
+        let known = child_ids(conn, &pid, "subjects")?;
+        let mut kept = Vec::new();
+        for (order, subject) in (0..).zip(&plan.subjects) {
+            match check_known(&known, subject.id.map(sql::text), "subject")? {
+                Some(sid) => {
+                    diesel::update(subjects::table.find(&sid))
+                        .set(subject_columns(subject, order)?)
+                        .execute(conn)?;
+                    kept.push(sid);
+                }
+                None => {
+                    let sid = sql::text(crate::new_id::<SubjectId>());
+                    diesel::insert_into(subjects::table)
+                        .values((
+                            subject_columns(subject, order)?,
+                            subjects::id.eq(&sid),
+                            subjects::period_id.eq(&pid),
+                        ))
+                        .execute(conn)?;
+                    kept.push(sid);
+                }
+            }
+        }
+        for gone in known.iter().filter(|k| !kept.contains(k)) {
+            let code: String = subjects::table.find(gone).select(subjects::code).first(conn)?;
+            let pattern = format!(
+                "%\"code\":{}%",
+                serde_json::to_string(&code).map_err(StoreError::corrupt)?
+            );
+            let used: i64 = reg::table
+                .filter(reg::period_id.eq(&pid))
+                .filter(reg::subjects.like(pattern))
+                .count()
+                .get_result(conn)?;
+            if used > 0 {
+                return Err(PlanError::Referenced { what: "subject", code });
+            }
+            diesel::delete(subjects::table.find(gone)).execute(conn)?;
+        }
+        // Exam types (the prices are rewritten below).
+        let known = child_ids(conn, &pid, "exam_types")?;
+        let mut kept = Vec::new();
+        let mut ids = Vec::new();
+        for (order, exam_type) in (0..).zip(&plan.exam_types) {
+            let eid = match check_known(&known, exam_type.id.map(sql::text), "exam type")? {
+                Some(eid) => {
+                    diesel::update(exam_types::table.find(&eid))
+                        .set(exam_type_columns(exam_type, order)?)
+                        .execute(conn)?;
+                    eid
+                }
+                None => {
+                    let eid = sql::text(crate::new_id::<ExamTypeId>());
+                    diesel::insert_into(exam_types::table)
+                        .values((
+                            exam_type_columns(exam_type, order)?,
+                            exam_types::id.eq(&eid),
+                            exam_types::period_id.eq(&pid),
+                        ))
+                        .execute(conn)?;
+                    eid
+                }
+            };
+            ids.push((exam_type.code.clone(), sql::id::<ExamTypeId>(&eid)?));
+            kept.push(eid);
+        }
+        diesel::delete(fees::table.filter(fees::period_id.eq(&pid))).execute(conn)?;
+        for gone in known.iter().filter(|k| !kept.contains(k)) {
+            let used: i64 =
+                reg::table.filter(reg::exam_type_id.eq(gone)).count().get_result(conn)?;
+            if used > 0 {
+                let code: String =
+                    exam_types::table.find(gone).select(exam_types::code).first(conn)?;
+                return Err(PlanError::Referenced { what: "exam type", code });
+            }
+            diesel::delete(exam_types::table.find(gone)).execute(conn)?;
+        }
+        // Venues: nothing refers to them yet.
+        let known = child_ids(conn, &pid, "venues")?;
+        let mut kept = Vec::new();
+        for venue in &plan.venues {
+            let columns = VenueColumns { name: venue.name.trim(), address: venue.address.trim() };
+            match check_known(&known, venue.id.map(sql::text), "venue")? {
+                Some(vid) => {
+                    diesel::update(venues::table.find(&vid)).set(columns).execute(conn)?;
+                    kept.push(vid);
+                }
+                None => {
+                    let vid = sql::text(crate::new_id::<VenueId>());
+                    diesel::insert_into(venues::table)
+                        .values((columns, venues::id.eq(&vid), venues::period_id.eq(&pid)))
+                        .execute(conn)?;
+                    kept.push(vid);
+                }
+            }
+        }
+        for gone in known.iter().filter(|k| !kept.contains(k)) {
+            diesel::delete(venues::table.find(gone)).execute(conn)?;
+        }
+        write_prices_and_templates(conn, id, plan, &ids)?;
+        Ok(())
+    })
+}
+
+/// Closes a period: it no longer shows to participants. Returns whether it was open.
+pub fn close(
+    conn: &mut DbConnection,
+    id: PeriodId,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let pid = sql::text(id);
+    let exists: Option<Option<chrono::NaiveDateTime>> =
+        periods::table.find(&pid).select(periods::closed_at).first(conn).optional()?;
+    match exists {
+        None => Err(StoreError::NotFound { entity: "period" }),
+        Some(Some(_)) => Ok(false),
+        Some(None) => {
+            diesel::update(periods::table.find(&pid))
+                .set((
+                    periods::closed_at.eq(Some(sql::ts(now))),
+                    periods::updated_at.eq(sql::ts(now)),
+                ))
+                .execute(conn)?;
+            Ok(true)
+        }
+    }
+}
+
+/// Whether a period is closed.
+pub fn is_closed(conn: &mut DbConnection, id: PeriodId) -> Result<bool, StoreError> {
+    let closed: Option<chrono::NaiveDateTime> = periods::table
+        .find(sql::text(id))
+        .select(periods::closed_at)
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { entity: "period" })?;
+    Ok(closed.is_some())
+}
+
+/// Every period, newest first (closed ones included), with whether it is closed.
+pub fn all(conn: &mut DbConnection) -> Result<Vec<(PeriodDetail, bool)>, StoreError> {
+    let rows: Vec<(String, Option<chrono::NaiveDateTime>)> = periods::table
+        .order(periods::registration_opens.desc())
+        .select((periods::id, periods::closed_at))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, closed)| Ok((detail(conn, sql::id(&id)?)?, closed.is_some())))
+        .collect()
+}
+
+/// A period's rejection templates, in order.
+pub fn rejection_templates(
+    conn: &mut DbConnection,
+    id: PeriodId,
+) -> Result<Vec<String>, StoreError> {
+    Ok(rejection_templates::table
+        .filter(rejection_templates::period_id.eq(sql::text(id)))
+        .order(rejection_templates::sort_order)
+        .select(rejection_templates::text)
+        .load(conn)?)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {

@@ -186,6 +186,22 @@ fn load(conn: &mut DbConnection, id: RegistrationId) -> Result<Registration, Sto
         .try_into()
 }
 
+/// Several registrations by id, in the order given (missing ids are skipped).
+pub fn get_many(
+    conn: &mut DbConnection,
+    ids: &[RegistrationId],
+) -> Result<Vec<Registration>, StoreError> {
+    let texts: Vec<String> = ids.iter().map(|id| sql::text(*id)).collect();
+    let mut found: std::collections::HashMap<String, RegistrationRow> = registrations::table
+        .filter(registrations::id.eq_any(&texts))
+        .select(RegistrationRow::as_select())
+        .load::<RegistrationRow>(conn)?
+        .into_iter()
+        .map(|row| (row.id.clone(), row))
+        .collect();
+    texts.iter().filter_map(|id| found.remove(id)).map(Registration::try_from).collect()
+}
+
 /// Loads a registration (staff and system use).
 pub fn get(conn: &mut DbConnection, id: RegistrationId) -> Result<Registration, StoreError> {
     load(conn, id)

@@ -123,15 +123,18 @@ pub fn list(
     let owners: Vec<ParticipantId> =
         ids.iter().map(|(_, pid)| sql::id(pid)).collect::<Result<_, _>>()?;
     let people = participants::get_many(conn, cipher, &owners)?;
-    let mut rows = Vec::with_capacity(ids.len());
-    for (rid, pid) in &ids {
-        let registration = registrations::get(conn, sql::id(rid)?)?;
-        let participant = people
-            .get(&sql::id(pid)?)
-            .cloned()
-            .ok_or(StoreError::NotFound { entity: "participant" })?;
-        rows.push(Row { registration, participant });
-    }
+    let typed: Vec<RegistrationId> =
+        ids.iter().map(|(rid, _)| sql::id(rid)).collect::<Result<_, _>>()?;
+    let rows = registrations::get_many(conn, &typed)?
+        .into_iter()
+        .map(|registration| {
+            let participant = people
+                .get(&registration.participant)
+                .cloned()
+                .ok_or(StoreError::NotFound { entity: "participant" })?;
+            Ok(Row { registration, participant })
+        })
+        .collect::<Result<_, StoreError>>()?;
     Ok(Page { rows, total })
 }
 
@@ -243,10 +246,8 @@ pub fn export_batch(
     }
     let ids: Vec<String> =
         q.order((r::submitted_at, r::id)).limit(limit.clamp(1, 5000)).select(r::id).load(conn)?;
-    let mut list = Vec::with_capacity(ids.len());
-    for id in &ids {
-        list.push(registrations::get(conn, sql::id(id)?)?);
-    }
+    let typed: Vec<RegistrationId> = ids.iter().map(|id| sql::id(id)).collect::<Result<_, _>>()?;
+    let list = registrations::get_many(conn, &typed)?;
     let owners: Vec<ParticipantId> = list.iter().map(|r| r.participant).collect();
     let people = participants::get_many(conn, cipher, &owners)?;
     let times: Vec<(String, String, chrono::NaiveDateTime)> = e::table

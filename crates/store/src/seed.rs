@@ -3,10 +3,11 @@
 //! Used by the api's first local run and by tests; the subjects are those of the domain spec.
 
 use baoming_domain::Money;
-use baoming_domain::period::{ExamTypeRule, Schedule, ScheduleInput, SubjectOffer};
+use baoming_domain::period::{
+    ExamTypeRule, Plan, PlanExamType, PlanRegion, PlanSubject, PlanVenue, Schedule, ScheduleInput,
+    SubjectOffer,
+};
 use chrono::{DateTime, Duration, Utc};
-
-use crate::periods::{NewExamType, NewPeriod, NewRegion, NewSubject, NewVenue};
 
 /// Fee of 考全科 (four subjects), in fen.
 pub const FULL_FEE_FEN: i64 = 128_000;
@@ -15,7 +16,7 @@ pub const TWO_SUBJECT_FEE_FEN: i64 = 68_000;
 
 /// A demo period around `now`: registration opened a day ago and closes in 14 days, payment
 /// is due in 16 days, check-in is on day 30 from 07:00 to 09:00, the exams end on day 31.
-pub fn demo_period(now: DateTime<Utc>) -> NewPeriod {
+pub fn demo_period(now: DateTime<Utc>) -> Plan {
     let day = |n: i64| now + Duration::days(n);
     let exam_day = day(30);
     let schedule = Schedule::new(ScheduleInput {
@@ -28,13 +29,16 @@ pub fn demo_period(now: DateTime<Utc>) -> NewPeriod {
     })
     .expect("the demo schedule is in order");
     let specialties = || vec!["土木建筑".to_owned(), "交通运输".to_owned(), "水利".to_owned()];
-    let subject =
-        |code: &str, name: &str, specialties: Vec<String>, day_offset: i64, hour: i64| NewSubject {
+    let subject = |code: &str, name: &str, specialties: Vec<String>, day_offset: i64, hour: i64| {
+        PlanSubject {
+            id: None,
             offer: SubjectOffer { code: code.into(), name: name.into(), specialties },
             exam_starts_at: exam_day + Duration::days(day_offset) + Duration::hours(hour),
             exam_ends_at: exam_day + Duration::days(day_offset) + Duration::hours(hour + 2),
-        };
-    let two = |code: &str, name: &str| NewExamType {
+        }
+    };
+    let two = |code: &str, name: &str| PlanExamType {
+        id: None,
         code: code.into(),
         name: name.into(),
         rule: ExamTypeRule {
@@ -44,14 +48,14 @@ pub fn demo_period(now: DateTime<Utc>) -> NewPeriod {
         },
         prices: vec![(2, fen(TWO_SUBJECT_FEE_FEN))],
     };
-    NewPeriod {
+    Plan {
         name: "2026年第二期监理工程师培训".into(),
         exam_name: "监理工程师".into(),
         schedule,
         regions: vec![
-            NewRegion { code: "01".into(), name: "福州".into(), capacity: 200 },
-            NewRegion { code: "02".into(), name: "厦门".into(), capacity: 150 },
-            NewRegion { code: "03".into(), name: "泉州".into(), capacity: 100 },
+            PlanRegion { id: None, code: "01".into(), name: "福州".into(), capacity: 200 },
+            PlanRegion { id: None, code: "02".into(), name: "厦门".into(), capacity: 150 },
+            PlanRegion { id: None, code: "03".into(), name: "泉州".into(), capacity: 100 },
         ],
         subjects: vec![
             subject("theory", "建设工程监理基本理论和相关法规", vec![], 0, 1),
@@ -60,7 +64,8 @@ pub fn demo_period(now: DateTime<Utc>) -> NewPeriod {
             subject("case", "建设工程监理案例分析", specialties(), 1, 5),
         ],
         exam_types: vec![
-            NewExamType {
+            PlanExamType {
+                id: None,
                 code: "full".into(),
                 name: "考全科".into(),
                 rule: ExamTypeRule {
@@ -78,10 +83,16 @@ pub fn demo_period(now: DateTime<Utc>) -> NewPeriod {
             two("exempt_basic", "免考基础科目"),
             two("add_specialty", "增报专业"),
         ],
-        venues: vec![NewVenue {
+        venues: vec![PlanVenue {
+            id: None,
             name: "福建建设培训中心".into(),
             address: "福州市鼓楼区湖东路 1 号".into(),
         }],
+        rejection_templates: vec![
+            "照片不符合一寸白底免冠要求，请重新上传".into(),
+            "报考科目与考试类型不符，请核对后重新报名".into(),
+            "个人信息与证件不一致，请核对后重新报名".into(),
+        ],
     }
 }
 

@@ -8,12 +8,13 @@ use baoming_domain::ids::{ParticipantId, PeriodId, RegistrationId, StaffId};
 use baoming_domain::lifecycle::{
     Actor, CheckInProof, Event, EventKind, PaymentMethod, Reason, Refusal, State, Unchanged,
 };
+use baoming_domain::period::PlanRegion;
 use baoming_domain::period::SubjectChoice;
 use baoming_domain::profile::{Identity, Profile, ProfileError};
 use baoming_domain::{Gender, IdKind, IdNumber, MobilePhone, Money, PersonName};
 use baoming_invoicing::{InvoiceSnapshot, InvoiceTitle, InvoiceTitleInput};
 use baoming_store::participants::{self, SaveProfileError};
-use baoming_store::periods::{self, CreatedPeriod, NewRegion};
+use baoming_store::periods::{self, CreatedPeriod};
 use baoming_store::photos::{self, NewPhoto};
 use baoming_store::registrations::{self, Applied, Ctx, NewRegistration, SubmitError, Who};
 use baoming_store::testing::{TestDb, cipher, later, now};
@@ -463,7 +464,9 @@ fn one_thousand_concurrent_approvals_never_oversell(test: TestDb) {
     let mut small = seed::demo_period(now());
     small.name = "名额测试".into();
     small.regions =
-        vec![NewRegion { code: "09".into(), name: "小考场".into(), capacity: CAPACITY }];
+        vec![PlanRegion {
+            id: None, code: "09".into(), name: "小考场".into(), capacity: CAPACITY
+        }];
     let period = periods::create(&mut conn, &small, now()).expect("period");
     drop(conn);
     let w = World { db: w.db.clone(), period };

@@ -60,4 +60,8 @@ routes! {
     put "/api/v1/admin/participants/{id}/identity" => admin::participants::correct_identity;
     get "/api/v1/admin/audit" => admin::audit::list;
     get "/api/v1/admin/periods/{id}/export" => admin::export::export;
+    get "/api/v1/admin/periods" => admin::periods::list;
+    post "/api/v1/admin/periods" => admin::periods::create;
+    put "/api/v1/admin/periods/{id}" => admin::periods::update;
+    post "/api/v1/admin/periods/{id}/close" => admin::periods::close;
 }

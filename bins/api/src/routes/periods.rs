@@ -29,6 +29,8 @@ pub struct RegionView {
 /// A subject and its exam time.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectView {
+    /// Id (for edits in the back office).
+    pub id: String,
     /// Code (sent back in a registration).
     pub code: String,
     /// Name.
@@ -74,6 +76,8 @@ pub struct ExamTypeView {
 /// A venue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VenueView {
+    /// Id (for edits in the back office).
+    pub id: String,
     /// Name.
     pub name: String,
     /// Address.
@@ -143,6 +147,7 @@ impl PeriodView {
                 .subjects
                 .iter()
                 .map(|s| SubjectView {
+                    id: s.id.to_string(),
                     code: s.offer.code.clone(),
                     name: s.offer.name.clone(),
                     specialties: s.offer.specialties.clone(),
@@ -174,7 +179,11 @@ impl PeriodView {
             venues: p
                 .venues
                 .iter()
-                .map(|v| VenueView { name: v.name.clone(), address: v.address.clone() })
+                .map(|v| VenueView {
+                    id: v.id.to_string(),
+                    name: v.name.clone(),
+                    address: v.address.clone(),
+                })
                 .collect(),
         }
     }

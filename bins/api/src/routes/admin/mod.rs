@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod export;
 pub mod participants;
+pub mod periods;
 pub mod review;
 
 use baoming_accounts::Role;

@@ -1,0 +1,434 @@
+//! Period management (admin): create, edit, close; everyone in the back office may list.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use baoming_domain::Money;
+use baoming_domain::ids::{ExamTypeId, PeriodId, RegionId, SubjectId, TypedId, VenueId};
+use baoming_domain::period::{
+    ExamTypeRule, Plan, PlanExamType, PlanRegion, PlanSubject, PlanVenue, Schedule, ScheduleInput,
+    SubjectOffer,
+};
+use baoming_store::periods::{self, PlanError};
+use baoming_store::{StoreError, audit};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ADMINS, READERS};
+use crate::error::{ApiError, ErrorBody, FieldProblem};
+use crate::routes::periods::{PeriodView, path_id};
+use crate::staff_auth::CurrentStaff;
+use crate::state::AppState;
+
+/// A region of the period form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegionBody {
+    /// Existing region id (omit for a new region).
+    pub id: Option<String>,
+    /// Two-digit code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Seats (never below the seats already taken).
+    pub capacity: u32,
+}
+
+/// A subject of the period form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectBody {
+    /// Existing subject id (omit for a new subject).
+    pub id: Option<String>,
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Specialties (empty: none).
+    #[serde(default)]
+    pub specialties: Vec<String>,
+    /// Exam start.
+    pub exam_starts_at: DateTime<Utc>,
+    /// Exam end.
+    pub exam_ends_at: DateTime<Utc>,
+}
+
+/// A price of the period form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceBody {
+    /// Number of subjects.
+    pub subjects: u8,
+    /// Fee in yuan, e.g. `"1280.00"`.
+    pub fee_yuan: String,
+}
+
+/// An exam type of the period form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExamTypeBody {
+    /// Existing exam type id (omit for a new one).
+    pub id: Option<String>,
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Subject codes one may take under it.
+    pub subject_codes: Vec<String>,
+    /// Fewest subjects.
+    pub min_subjects: u8,
+    /// Most subjects.
+    pub max_subjects: u8,
+    /// One price per allowed number of subjects.
+    pub prices: Vec<PriceBody>,
+}
+
+/// A venue of the period form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VenueBody {
+    /// Existing venue id (omit for a new one).
+    pub id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: String,
+}
+
+/// A whole period (create, or replace on edit: rows with an id are updated, rows without are
+/// added, existing rows left out are deleted unless registrations refer to them).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodBody {
+    /// Name.
+    pub name: String,
+    /// The exam it belongs to.
+    pub exam_name: String,
+    /// Registration opens.
+    pub registration_opens: DateTime<Utc>,
+    /// Registration closes.
+    pub registration_closes: DateTime<Utc>,
+    /// Payment deadline (default: registration close).
+    pub payment_deadline: Option<DateTime<Utc>>,
+    /// Check-in opens.
+    pub checkin_opens: DateTime<Utc>,
+    /// Check-in closes.
+    pub checkin_closes: DateTime<Utc>,
+    /// The sitting ends.
+    pub exam_ends: DateTime<Utc>,
+    /// Regions.
+    pub regions: Vec<RegionBody>,
+    /// Subjects.
+    pub subjects: Vec<SubjectBody>,
+    /// Exam types.
+    pub exam_types: Vec<ExamTypeBody>,
+    /// Venues.
+    #[serde(default)]
+    pub venues: Vec<VenueBody>,
+    /// Ready-made rejection reasons.
+    #[serde(default)]
+    pub rejection_templates: Vec<String>,
+}
+
+/// A period as the back office sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminPeriodView {
+    /// The period.
+    pub period: PeriodView,
+    /// Closed (hidden from participants).
+    pub closed: bool,
+    /// Ready-made rejection reasons.
+    pub rejection_templates: Vec<String>,
+}
+
+fn problem(field: String, message: impl Into<String>) -> FieldProblem {
+    FieldProblem { field, code: "invalid".into(), message: message.into() }
+}
+
+fn id<T: TypedId>(
+    raw: &Option<String>,
+    field: String,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<T> {
+    let raw = raw.as_deref()?;
+    T::parse(raw).map_err(|_| problems.push(problem(field, "编号不正确"))).ok()
+}
+
+/// Parses the form into the domain's plan and checks it: one problem per field.
+fn plan(body: PeriodBody) -> Result<Plan, ApiError> {
+    let mut problems = Vec::new();
+    let schedule = Schedule::new(ScheduleInput {
+        registration_opens: body.registration_opens,
+        registration_closes: body.registration_closes,
+        payment_deadline: body.payment_deadline,
+        checkin_opens: body.checkin_opens,
+        checkin_closes: body.checkin_closes,
+        exam_ends: body.exam_ends,
+    })
+    .map_err(|e| problems.push(problem("schedule".into(), e.to_string())))
+    .ok();
+    let regions = (body.regions.into_iter().enumerate())
+        .map(|(i, r)| PlanRegion {
+            id: id::<RegionId>(&r.id, format!("regions[{i}].id"), &mut problems),
+            code: r.code,
+            name: r.name,
+            capacity: r.capacity,
+        })
+        .collect();
+    let subjects = (body.subjects.into_iter().enumerate())
+        .map(|(i, s)| PlanSubject {
+            id: id::<SubjectId>(&s.id, format!("subjects[{i}].id"), &mut problems),
+            offer: SubjectOffer { code: s.code, name: s.name, specialties: s.specialties },
+            exam_starts_at: s.exam_starts_at,
+            exam_ends_at: s.exam_ends_at,
+        })
+        .collect();
+    let exam_types = (body.exam_types.into_iter().enumerate())
+        .map(|(i, e)| {
+            let prices = (e.prices.into_iter().enumerate())
+                .filter_map(|(j, p)| match Money::parse_yuan(&p.fee_yuan) {
+                    Ok(fee) => Some((p.subjects, fee)),
+                    Err(err) => {
+                        problems.push(problem(
+                            format!("exam_types[{i}].prices[{j}].fee_yuan"),
+                            err.to_string(),
+                        ));
+                        None
+                    }
+                })
+                .collect();
+            PlanExamType {
+                id: id::<ExamTypeId>(&e.id, format!("exam_types[{i}].id"), &mut problems),
+                code: e.code,
+                name: e.name,
+                rule: ExamTypeRule {
+                    subject_codes: e.subject_codes,
+                    min_subjects: e.min_subjects,
+                    max_subjects: e.max_subjects,
+                },
+                prices,
+            }
+        })
+        .collect();
+    let venues = (body.venues.into_iter().enumerate())
+        .map(|(i, v)| PlanVenue {
+            id: id::<VenueId>(&v.id, format!("venues[{i}].id"), &mut problems),
+            name: v.name,
+            address: v.address,
+        })
+        .collect();
+    let Some(schedule) = schedule else { return Err(ApiError::fields(problems)) };
+    let plan = Plan {
+        name: body.name,
+        exam_name: body.exam_name,
+        schedule,
+        regions,
+        subjects,
+        exam_types,
+        venues,
+        rejection_templates: body.rejection_templates,
+    };
+    if let Err(found) = plan.check() {
+        problems.extend(found.into_iter().map(|p| problem(p.field, p.message)));
+    }
+    if problems.is_empty() { Ok(plan) } else { Err(ApiError::fields(problems)) }
+}
+
+fn plan_error(e: PlanError) -> ApiError {
+    match e {
+        PlanError::Invalid(found) => {
+            ApiError::fields(found.into_iter().map(|p| problem(p.field, p.message)).collect())
+        }
+        PlanError::CapacityBelowTaken { code, taken } => ApiError::new(
+            StatusCode::CONFLICT,
+            "capacity_below_taken",
+            format!("地区 {code} 已占用 {taken} 个名额，容量不能低于已占用名额"),
+        ),
+        PlanError::Referenced { what, code } => ApiError::new(
+            StatusCode::CONFLICT,
+            "referenced_by_registrations",
+            format!(
+                "已有报名使用了{}“{code}”，不能删除",
+                match what {
+                    "region" => "地区",
+                    "subject" => "科目",
+                    _ => "考试类型",
+                }
+            ),
+        ),
+        PlanError::UnknownRow { .. } => ApiError::field("id", "unknown_row", "编号不属于该期次"),
+        PlanError::Store(s) => s.into(),
+    }
+}
+
+fn view(
+    conn: &mut baoming_store::DbConnection,
+    id: PeriodId,
+) -> Result<AdminPeriodView, StoreError> {
+    let detail = periods::detail(conn, id)?;
+    let closed = periods::is_closed(conn, id)?;
+    Ok(AdminPeriodView {
+        period: PeriodView::new(&detail, Utc::now()),
+        closed,
+        rejection_templates: periods::rejection_templates(conn, id)?,
+    })
+}
+
+fn audited(
+    actor: audit::Actor,
+    action: &str,
+    id: PeriodId,
+    summary: serde_json::Value,
+) -> audit::Entry {
+    audit::Entry {
+        actor,
+        action: action.into(),
+        target_kind: Some("period".into()),
+        target_id: Some(id.to_string()),
+        summary: Some(summary),
+    }
+}
+
+fn brief(plan: &Plan) -> serde_json::Value {
+    serde_json::json!({
+        "name": plan.name,
+        "registration": [plan.schedule.registration_opens(), plan.schedule.registration_closes()],
+        "regions": plan.regions.iter().map(|r| format!("{}:{}", r.code, r.capacity)).collect::<Vec<_>>(),
+        "subjects": plan.subjects.iter().map(|s| s.offer.code.clone()).collect::<Vec<_>>(),
+        "exam_types": plan.exam_types.iter().map(|e| e.code.clone()).collect::<Vec<_>>(),
+    })
+}
+
+/// Every period (closed ones included), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/periods",
+    tag = "back office",
+    responses((status = 200, body = Vec<AdminPeriodView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    description = "Roles: reviewer, finance, admin."
+)]
+pub async fn list(state: web::Data<AppState>, me: CurrentStaff) -> Result<HttpResponse, ApiError> {
+    me.require(READERS)?;
+    let views = state
+        .db(|conn| {
+            periods::all(conn)?
+                .into_iter()
+                .map(|(detail, closed)| {
+                    Ok(AdminPeriodView {
+                        rejection_templates: periods::rejection_templates(conn, detail.id)?,
+                        period: PeriodView::new(&detail, Utc::now()),
+                        closed,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Creates a period with its regions, subjects, exam types, prices, venues and templates.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/periods",
+    tag = "back office",
+    request_body = PeriodBody,
+    responses((status = 201, body = AdminPeriodView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    description = "Roles: admin. Needs X-CSRF-Token."
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    body: web::Json<PeriodBody>,
+) -> Result<HttpResponse, ApiError> {
+    let role = me.require(ADMINS)?;
+    let plan = plan(body.into_inner())?;
+    let actor = me.audit_actor(role);
+    let view = state
+        .db(move |conn| {
+            let now = Utc::now();
+            let created = periods::create(conn, &plan, now).map_err(plan_error)?;
+            audit::record(
+                conn,
+                &audited(
+                    actor,
+                    "period_create",
+                    created.id,
+                    serde_json::json!({ "after": brief(&plan) }),
+                ),
+                now,
+            )?;
+            view(conn, created.id).map_err(ApiError::from)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Edits a period (see the form's description): 409 when a region would drop below its seats
+/// taken or when something registrations refer to would be deleted.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/periods/{id}",
+    tag = "back office",
+    params(("id" = String, Path, description = "period id")),
+    request_body = PeriodBody,
+    responses((status = 200, body = AdminPeriodView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    description = "Roles: admin. Needs X-CSRF-Token."
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    id: web::Path<String>,
+    body: web::Json<PeriodBody>,
+) -> Result<HttpResponse, ApiError> {
+    let role = me.require(ADMINS)?;
+    let id: PeriodId = path_id(&id)?;
+    let plan = plan(body.into_inner())?;
+    let actor = me.audit_actor(role);
+    let view = state
+        .db(move |conn| {
+            let now = Utc::now();
+            let before = view(conn, id)?;
+            periods::update(conn, id, &plan, now).map_err(plan_error)?;
+            let summary = serde_json::json!({
+                "before": { "name": before.period.name, "regions": before.period.regions.iter().map(|r| format!("{}:{}", r.code, r.capacity)).collect::<Vec<_>>() },
+                "after": brief(&plan),
+            });
+            audit::record(conn, &audited(actor, "period_update", id, summary), now)?;
+            view(conn, id).map_err(ApiError::from)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Closes a period (it disappears from the mini-program's list).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/periods/{id}/close",
+    tag = "back office",
+    params(("id" = String, Path, description = "period id")),
+    responses((status = 200, body = AdminPeriodView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    description = "Roles: admin. Needs X-CSRF-Token."
+)]
+pub async fn close(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let role = me.require(ADMINS)?;
+    let id: PeriodId = path_id(&id)?;
+    let actor = me.audit_actor(role);
+    let view = state
+        .db(move |conn| {
+            let now = Utc::now();
+            if periods::close(conn, id, now)? {
+                audit::record(
+                    conn,
+                    &audited(actor, "period_close", id, serde_json::json!({})),
+                    now,
+                )?;
+            }
+            view(conn, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
