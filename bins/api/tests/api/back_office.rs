@@ -469,20 +469,16 @@ async fn the_queue_filters_and_the_audit_log_records_every_action(app: TestApp) 
         )
         .await;
     assert_eq!(full["id_number"], resident_id(500));
-    app.admin(
-        Method::POST,
-        &format!("/api/v1/admin/registrations/{a}/approve"),
-        Some(&reviewer),
-        None,
-    )
-    .await;
-    app.admin(
-        Method::POST,
-        &format!("/api/v1/admin/registrations/{b}/reject"),
-        Some(&admin),
-        Some(json!({"reason": "缺少学历证明"})),
-    )
-    .await;
+    let approve = format!("/api/v1/admin/registrations/{a}/approve");
+    let (status, _) = app.admin(Method::POST, &approve, Some(&reviewer), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let reject = format!("/api/v1/admin/registrations/{b}/reject");
+    let (status, _) =
+        app.admin(Method::POST, &reject, Some(&admin), Some(json!({"template": 9}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no such template");
+    let (status, _) =
+        app.admin(Method::POST, &reject, Some(&admin), Some(json!({"template": 0}))).await;
+    assert_eq!(status, StatusCode::OK);
     let (_, detail) = app
         .admin(Method::GET, &format!("/api/v1/admin/registrations/{b}"), Some(&reviewer), None)
         .await;
@@ -493,6 +489,7 @@ async fn the_queue_filters_and_the_audit_log_records_every_action(app: TestApp) 
         .filter_map(|e| e["event"].as_str())
         .collect();
     assert_eq!(events, vec!["submit", "reject"]);
+    assert_eq!(detail["rejection_reason"], "照片不符合一寸白底免冠要求，请重新上传");
     let (_, log) =
         app.admin(Method::GET, "/api/v1/admin/audit?limit=100", Some(&admin), None).await;
     let seen: BTreeSet<(String, String)> = log
@@ -840,7 +837,7 @@ async fn export_of_100k_registrations() {
             .expect("export");
     assert_eq!(res.status(), StatusCode::OK);
     let bytes = res.bytes().await.expect("bytes");
-    println!(
+    eprintln!(
         "export of {ROWS} registrations: {:.2} s, {} bytes; peak RSS of the test process {before} → {}",
         started.elapsed().as_secs_f64(),
         bytes.len(),

@@ -454,12 +454,14 @@ pub async fn photo(
         .body(bytes))
 }
 
-/// A rejection.
+/// A rejection: a reason typed by the reviewer, or one of the period's templates.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// Why (shown to the participant).
-    pub reason: String,
+    pub reason: Option<String>,
+    /// Index of one of the period's rejection templates (instead of `reason`).
+    pub template: Option<usize>,
 }
 
 fn reason(raw: &str) -> Result<Reason, ApiError> {
@@ -533,8 +535,29 @@ pub async fn reject(
     id: web::Path<String>,
     body: web::Json<RejectBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = reason(&body.reason)?;
-    decide(state, me, &id, Event::Reject { reason }).await
+    let text = match (body.reason.as_deref(), body.template) {
+        (Some(text), None) => text.to_owned(),
+        (None, Some(index)) => {
+            let registration: RegistrationId = path_id(&id)?;
+            let templates = state
+                .db(move |conn| {
+                    let period = registrations::get(conn, registration)?.period;
+                    baoming_store::periods::rejection_templates(conn, period)
+                })
+                .await?;
+            templates.get(index).cloned().ok_or_else(|| {
+                ApiError::field("template", "unknown_template", "驳回原因模板不存在")
+            })?
+        }
+        _ => {
+            return Err(ApiError::field(
+                "reason",
+                "invalid_reason",
+                "请填写驳回原因或选择一个模板",
+            ));
+        }
+    };
+    decide(state, me, &id, Event::Reject { reason: reason(&text)? }).await
 }
 
 /// A bulk decision.
