@@ -29,3 +29,13 @@ test-postgres:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Run the api locally (dev mode: SQLite in ./data, demo data, the WeChat simulator).
+run:
+    cargo run -p baoming-api
+
+# The load benchmark's standard scenario on SQLite (docs/performance.md); extra arguments are
+# passed on, e.g. `just bench --database postgres://postgres@127.0.0.1:5432/postgres`.
+bench *ARGS:
+    cargo build --release -p baoming-api -p baoming-loadtest
+    target/release/baoming-loadtest {{ARGS}}

@@ -7,6 +7,7 @@
 //! registration's state.
 
 pub mod audit;
+pub mod checks;
 pub mod db;
 pub mod error;
 pub mod invoice_titles;

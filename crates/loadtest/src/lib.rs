@@ -1,0 +1,11 @@
+//! The load benchmark of baoming: a registration rush driven over HTTP the way the
+//! mini-program and the back office call the API, with invariants checked after every run and
+//! figures reported as medians of several runs, with ratios to a trivial "hello" endpoint on
+//! the same machine.
+
+pub mod client;
+pub mod hello;
+pub mod probe;
+pub mod report;
+pub mod scenarios;
+pub mod stats;

@@ -1,0 +1,91 @@
+//! The report: medians of the runs with min and max, ratios to the hello baseline.
+
+use std::fmt::Write;
+
+use crate::scenarios::{Results, Scenario};
+use crate::stats::{Measurement, spread};
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn cell(values: &[f64], decimals: usize) -> String {
+    let (median, min, max) = spread(values);
+    format!("{median:.decimals$} ({min:.decimals$}–{max:.decimals$})")
+}
+
+/// A markdown report of the results.
+pub fn markdown(results: &Results, title: &str, notes: &[String]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### {title}\n");
+    for note in notes {
+        let _ = writeln!(out, "- {note}");
+    }
+    let hello_rps: Option<f64> = results
+        .runs
+        .get(&Scenario::Hello)
+        .map(|ms| spread(&ms.iter().map(Measurement::rps).collect::<Vec<_>>()).0);
+    let _ = writeln!(
+        out,
+        "\nMedian of {} runs (min–max). Latencies in ms; RSS is the api's peak during the scenario.\n",
+        results.runs.values().map(Vec::len).max().unwrap_or(0)
+    );
+    let _ = writeln!(
+        out,
+        "| scenario | requests | req/s | × hello | p50 | p95 | p99 | max | errors (status: count) | api peak RSS MiB | api CPU ms/request |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for (scenario, ms_list) in &results.runs {
+        let col = |f: &dyn Fn(&Measurement) -> f64| ms_list.iter().map(f).collect::<Vec<f64>>();
+        let rps = col(&|m| m.rps());
+        let ratio = match hello_rps {
+            Some(h) if h > 0.0 && *scenario != Scenario::Hello => {
+                format!("{:.1} %", spread(&rps).0 / h * 100.0)
+            }
+            _ => "—".into(),
+        };
+        let mut errors: std::collections::BTreeMap<String, usize> =
+            std::collections::BTreeMap::new();
+        for m in ms_list {
+            for (status, n) in &m.statuses {
+                if !status.starts_with('2') {
+                    *errors.entry(status.clone()).or_default() += n;
+                }
+            }
+        }
+        let errors = if errors.is_empty() {
+            "0".to_owned()
+        } else {
+            errors.iter().map(|(s, n)| format!("{s}: {n}")).collect::<Vec<_>>().join(", ")
+        };
+        let rss: Vec<f64> =
+            ms_list.iter().filter_map(|m| m.peak_rss_kib).map(|k| k as f64 / 1024.0).collect();
+        let cpu: Vec<f64> = ms_list
+            .iter()
+            .filter_map(|m| m.server_cpu.map(|c| ms(c) / m.requests.max(1) as f64))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            scenario.name(),
+            ms_list.first().map_or(0, |m| m.requests),
+            cell(&rps, 0),
+            ratio,
+            cell(&col(&|m| ms(m.percentile(50.0))), 1),
+            cell(&col(&|m| ms(m.percentile(95.0))), 1),
+            cell(&col(&|m| ms(m.percentile(99.0))), 1),
+            cell(&col(&|m| ms(m.percentile(100.0))), 1),
+            errors,
+            if rss.is_empty() { "—".into() } else { cell(&rss, 1) },
+            if cpu.is_empty() { "—".into() } else { cell(&cpu, 2) },
+        );
+    }
+    if let Some((approved, full)) = results.review_ids.first() {
+        let _ = writeln!(
+            out,
+            "\nreview: each run approved {approved} and refused {full} as full (capacity below submissions)."
+        );
+    }
+    let _ = writeln!(out, "\npay-notify: skipped — payments are not implemented yet.");
+    out
+}

@@ -1,0 +1,88 @@
+//! A short run of every scenario against the real api (in this process, on a random port),
+//! on SQLite and on PostgreSQL: the invariants must hold. Speed is not asserted.
+
+use baoming_loadtest::client::Api;
+use baoming_loadtest::scenarios::{self, Config, Scenario, Target};
+use baoming_store::testing::TestDb;
+
+async fn short_run(db: TestDb) {
+    let data = tempfile::tempdir().expect("data dir");
+    let raw = baoming_api::config::RawConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data.path().to_path_buf(),
+        database_url: Some(db.url().to_owned()),
+        demo_data: false,
+        ..Default::default()
+    };
+    let running = baoming_api::start(raw.validate().expect("settings")).await.expect("api");
+    let handle = running.handle.clone();
+    let addr = running.addr;
+    actix_web::rt::spawn(running.server);
+    let _sim = running.simulator;
+    {
+        use baoming_accounts::{DisplayName, Password, Roles, Username};
+        let name = Username::parse("bench").expect("name");
+        let hash = baoming_accounts::hash_password(
+            &Password::parse("bench-password-not-secret", &name).expect("pw"),
+        )
+        .expect("hash");
+        let mut conn = db.db.conn().expect("conn");
+        baoming_store::staff::create(
+            &mut conn,
+            &name,
+            &DisplayName::parse("压测").expect("display"),
+            &Roles::parse("admin,reviewer").expect("roles"),
+            &hash,
+            chrono::Utc::now(),
+        )
+        .expect("staff");
+    }
+    let config = Config {
+        participants: 30,
+        concurrency: 16,
+        runs: 2,
+        my_exams: 60,
+        logins: 20,
+        photos: 2,
+        photo_concurrency: 2,
+        hello: 0,
+        staff: ("bench".into(), "bench-password-not-secret".into()),
+    };
+    let target = Target {
+        api: Api::new(&format!("http://{addr}"), 16).expect("client"),
+        probe: None,
+        db: Some(db.db.clone()),
+        hello: None,
+    };
+    let results = scenarios::run(&target, &config, &|_| {}).await.expect("the invariants hold");
+    for scenario in [
+        Scenario::RushSubmit,
+        Scenario::Review,
+        Scenario::MyExams,
+        Scenario::Login,
+        Scenario::PhotoUpload,
+    ] {
+        let runs = &results.runs[&scenario];
+        assert_eq!(runs.len(), 2, "{}", scenario.name());
+        assert!(runs.iter().all(|m| m.server_errors() == 0), "{}", scenario.name());
+    }
+    // 30 submissions against 18 seats: 18 approved, 12 refused as full, in each run.
+    assert_eq!(results.review_ids, vec![(18, 12), (18, 12)]);
+    let text = baoming_loadtest::report::markdown(&results, "test", &[]);
+    assert!(text.contains("| rush-submit | 30 |"), "{text}");
+    handle.stop(false).await;
+}
+
+mod sqlite {
+    #[actix_web::test]
+    async fn a_short_run_keeps_the_invariants() {
+        super::short_run(super::TestDb::sqlite()).await;
+    }
+}
+
+mod postgres {
+    #[actix_web::test]
+    async fn a_short_run_keeps_the_invariants() {
+        super::short_run(super::TestDb::postgres()).await;
+    }
+}
