@@ -136,6 +136,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     };
     let data = web::Data::new(state);
     let upload_limit = settings.photo_max_upload_bytes;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let blocking_threads = (settings.pool_size as usize).div_ceil(workers).max(2)
+        + settings.photo_max_concurrent_decodes;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -146,6 +149,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(30)
+    // Database work runs on the blocking pool; more threads than pooled connections would only
+    // queue on the pool (and each idle thread keeps memory), so the two are sized together.
+    .worker_max_blocking_threads(blocking_threads)
     .bind(settings.listen)
     .map_err(|source| StartError::Io { what: "binding the listen address", source })?;
     let addr = server.addrs().first().copied().unwrap_or(settings.listen);

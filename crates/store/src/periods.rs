@@ -805,12 +805,23 @@ pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, Sto
         .optional()?
         .ok_or(StoreError::NotFound { entity: "period" })?;
     let schedule = schedule(conn, id)?;
-    let region_ids = regions::table
+    let regions = regions::table
         .filter(regions::period_id.eq(&pid))
         .order(regions::code)
-        .select(regions::id)
-        .load::<String>(conn)?;
-    let regions = region_ids.iter().map(|r| region(conn, sql::id(r)?)).collect::<Result<_, _>>()?;
+        .select((regions::id, regions::code, regions::name, regions::capacity, regions::seats_taken))
+        .load::<(String, String, String, i32, i32)>(conn)?
+        .into_iter()
+        .map(|(rid, code, name, capacity, taken)| {
+            Ok(Region {
+                id: sql::id(&rid)?,
+                period_id: id,
+                code,
+                name,
+                capacity: u32::try_from(capacity).map_err(StoreError::corrupt)?,
+                seats_taken: u32::try_from(taken).map_err(StoreError::corrupt)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
     let subjects = subjects::table
         .filter(subjects::period_id.eq(&pid))
         .order(subjects::sort_order)
