@@ -133,6 +133,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         session_ttl: settings.session_ttl,
         staff_session_ttl: settings.staff_session_ttl,
         secure_cookies: settings.mode != crate::config::Mode::Dev,
+        periods: crate::period_cache::PeriodCache::default(),
     };
     let data = web::Data::new(state);
     let upload_limit = settings.photo_max_upload_bytes;

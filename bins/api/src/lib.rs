@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod openapi;
+pub mod period_cache;
 pub mod routes;
 pub mod staff_auth;
 pub mod state;

@@ -31,6 +31,8 @@ pub struct AppState {
     pub staff_session_ttl: chrono::Duration,
     /// Mark cookies `Secure` (everywhere but dev mode).
     pub secure_cookies: bool,
+    /// Period details for registration views.
+    pub periods: crate::period_cache::PeriodCache,
 }
 
 impl AppState {

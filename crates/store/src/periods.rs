@@ -808,7 +808,13 @@ pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, Sto
     let regions = regions::table
         .filter(regions::period_id.eq(&pid))
         .order(regions::code)
-        .select((regions::id, regions::code, regions::name, regions::capacity, regions::seats_taken))
+        .select((
+            regions::id,
+            regions::code,
+            regions::name,
+            regions::capacity,
+            regions::seats_taken,
+        ))
         .load::<(String, String, String, i32, i32)>(conn)?
         .into_iter()
         .map(|(rid, code, name, capacity, taken)| {

@@ -376,15 +376,19 @@ pub fn submit(
         }
         .into());
     }
+    // The period, the profile, the photo and the choice are read before the write lock is
+    // taken: on SQLite every write transaction waits for the one before, so the locked part is
+    // kept to what must be consistent with the insert (the one-live-registration rule, which the
+    // unique index backs up anyway).
+    let schedule = periods::schedule(conn, form.period)?;
+    let profile_complete = participants::get(conn, cipher, form.participant)?.profile.is_complete();
+    let photo_accepted = photo_accepted(conn, form)?;
+    let choice = check_choice(conn, form)?;
     write_tx(conn, |conn| {
-        let schedule = periods::schedule(conn, form.period)?;
-        let participant = participants::get(conn, cipher, form.participant)?;
-        let photo_accepted = photo_accepted(conn, form)?;
-        let choice = check_choice(conn, form)?;
         let facts = SubmitFacts {
             now: ctx.now,
             schedule,
-            profile_complete: participant.profile.is_complete(),
+            profile_complete,
             photo_accepted,
             choice_valid: choice.is_ok(),
             has_live_registration: has_live_registration(conn, form.participant, form.period)?,

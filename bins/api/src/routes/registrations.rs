@@ -1,14 +1,11 @@
 //! Registrations (报名) and "My exams" (我的考试).
 
-use std::collections::HashMap;
-
 use actix_web::{HttpResponse, web};
 use baoming_domain::ids::{
     ExamTypeId, InvoiceTitleId, PeriodId, PhotoId, RegionId, RegistrationId, TypedId,
 };
 use baoming_domain::lifecycle::{Action, Event, Tab, Tag};
 use baoming_invoicing::{InvoiceSnapshot, JointInvoiceRemark};
-use baoming_store::periods::{self, PeriodDetail};
 use baoming_store::registrations::{self, NewRegistration, Registration};
 use baoming_store::{DbConnection, StoreError, invoice_titles};
 use chrono::{DateTime, Utc};
@@ -18,6 +15,7 @@ use utoipa::ToSchema;
 use super::periods::{SubjectChoiceBody, path_id};
 use crate::auth::CurrentParticipant;
 use crate::error::{ApiError, ErrorBody, FieldProblem};
+use crate::period_cache::PeriodCache;
 use crate::state::AppState;
 
 /// The registration form.
@@ -111,18 +109,13 @@ fn code<T: Serialize>(value: T) -> String {
 /// Builds the views, loading each period once.
 fn views(
     conn: &mut DbConnection,
+    cache: &PeriodCache,
     list: Vec<Registration>,
     now: DateTime<Utc>,
 ) -> Result<Vec<RegistrationView>, StoreError> {
-    let mut periods_seen: HashMap<PeriodId, PeriodDetail> = HashMap::new();
     let mut out = Vec::with_capacity(list.len());
     for r in list {
-        let period = match periods_seen.entry(r.period) {
-            std::collections::hash_map::Entry::Occupied(seen) => seen.into_mut(),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(periods::detail(conn, r.period)?)
-            }
-        };
+        let period = cache.get(conn, r.period)?;
         let facts = registrations::facts(&r, period.schedule, now);
         let tab = Tab::of(r.status.state, period.schedule.sitting_ended(now));
         let tag = Tag::of(r.status.state);
@@ -172,8 +165,12 @@ fn views(
     Ok(out)
 }
 
-fn one_view(conn: &mut DbConnection, r: Registration) -> Result<RegistrationView, ApiError> {
-    views(conn, vec![r], Utc::now())?.pop().ok_or_else(|| ApiError::internal(&"empty view"))
+fn one_view(
+    conn: &mut DbConnection,
+    cache: &PeriodCache,
+    r: Registration,
+) -> Result<RegistrationView, ApiError> {
+    views(conn, cache, vec![r], Utc::now())?.pop().ok_or_else(|| ApiError::internal(&"empty view"))
 }
 
 /// The checked form: ids parsed and the remark checked, one problem per field.
@@ -307,11 +304,12 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let form = parse_form(body.into_inner())?;
     let cipher = state.cipher.clone();
+    let cache = state.periods.clone();
     let view = state
         .db(move |conn| {
             let new = resolve(conn, &me, form)?;
             let registration = registrations::submit(conn, &cipher, &new, &me.ctx())?;
-            one_view(conn, registration)
+            one_view(conn, &cache, registration)
         })
         .await?;
     Ok(HttpResponse::Created().json(view))
@@ -332,10 +330,11 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
+    let cache = state.periods.clone();
     let view = state
         .db(move |conn| {
             let r = registrations::get_for_participant(conn, id, me.id)?;
-            one_view(conn, r)
+            one_view(conn, &cache, r)
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -365,11 +364,12 @@ pub async fn resubmit(
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
     let form = parse_form(body.into_inner())?;
+    let cache = state.periods.clone();
     let view = state
         .db(move |conn| {
             let new = resolve(conn, &me, form)?;
             let applied = registrations::resubmit(conn, id, &new, &me.ctx())?;
-            one_view(conn, applied.registration().clone())
+            one_view(conn, &cache, applied.registration().clone())
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -395,10 +395,11 @@ pub async fn withdraw(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
+    let cache = state.periods.clone();
     let view = state
         .db(move |conn| {
             let applied = registrations::apply(conn, id, &Event::Withdraw, &me.ctx())?;
-            one_view(conn, applied.registration().clone())
+            one_view(conn, &cache, applied.registration().clone())
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -436,10 +437,11 @@ pub async fn my_exams(
     me: CurrentParticipant,
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
+    let cache = state.periods.clone();
     let all = state
         .db(move |conn| {
             let list = registrations::list_for_participant(conn, me.id)?;
-            views(conn, list, now)
+            views(conn, &cache, list, now)
         })
         .await?;
     let mut tabs: Vec<TabView> = Tab::ALL

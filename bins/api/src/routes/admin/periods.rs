@@ -384,6 +384,7 @@ pub async fn update(
     let id: PeriodId = path_id(&id)?;
     let plan = plan(body.into_inner())?;
     let actor = me.audit_actor(role);
+    state.periods.forget(id);
     let view = state
         .db(move |conn| {
             let now = Utc::now();
@@ -397,6 +398,7 @@ pub async fn update(
             view(conn, id).map_err(ApiError::from)
         })
         .await?;
+    state.periods.forget(id);
     Ok(HttpResponse::Ok().json(view))
 }
 
