@@ -134,6 +134,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         staff_session_ttl: settings.staff_session_ttl,
         secure_cookies: settings.mode != crate::config::Mode::Dev,
         periods: crate::period_cache::PeriodCache::default(),
+        sessions: crate::session_cache::SessionCache::default(),
     };
     let data = web::Data::new(state);
     let upload_limit = settings.photo_max_upload_bytes;

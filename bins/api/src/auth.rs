@@ -65,9 +65,19 @@ impl FromRequest for CurrentParticipant {
             let state = state.ok_or_else(|| ApiError::internal(&"AppState missing"))?;
             let token = token.ok_or_else(ApiError::unauthorized)?;
             let now = chrono::Utc::now();
+            let hash = sessions::hash_token(&token);
+            if let Some((id, session)) = state.sessions.get(&hash, now) {
+                return Ok(CurrentParticipant { id, session, request_id });
+            }
             let session = state.db(move |conn| sessions::find_active(conn, &token, now)).await?;
             match session {
-                Some(sessions::Session { id, owner: Owner::Participant(participant), .. }) => {
+                Some(sessions::Session {
+                    id,
+                    owner: Owner::Participant(participant),
+                    expires_at,
+                    ..
+                }) => {
+                    state.sessions.put(hash, participant, id, expires_at);
                     Ok(CurrentParticipant { id: participant, session: id, request_id })
                 }
                 _ => Err(ApiError::unauthorized()),

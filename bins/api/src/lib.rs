@@ -10,6 +10,7 @@ pub mod error;
 pub mod openapi;
 pub mod period_cache;
 pub mod routes;
+pub mod session_cache;
 pub mod staff_auth;
 pub mod state;
 pub mod time;

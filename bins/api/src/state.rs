@@ -33,6 +33,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Period details for registration views.
     pub periods: crate::period_cache::PeriodCache,
+    /// Participant sessions recently checked.
+    pub sessions: crate::session_cache::SessionCache,
 }
 
 impl AppState {

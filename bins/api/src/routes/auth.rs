@@ -118,6 +118,7 @@ pub async fn logout(
     _req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let session = me.session;
+    state.sessions.forget(session);
     state.db(move |conn| sessions::revoke(conn, session, Utc::now())).await?;
     Ok(HttpResponse::NoContent().finish())
 }

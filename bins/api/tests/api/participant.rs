@@ -236,6 +236,8 @@ async fn bad_inputs_get_their_own_4xx_and_change_nothing(app: TestApp) {
             (StatusCode::UNAUTHORIZED, Some("unauthorized"))
         );
     }
+    // An expired session (expired in the database before this server ever saw the token).
+    let expired = app.login("user-expired").await;
     {
         use baoming_store::schema::sessions;
         use diesel::prelude::*;
@@ -245,7 +247,7 @@ async fn bad_inputs_get_their_own_4xx_and_change_nothing(app: TestApp) {
             .execute(&mut *app.conn())
             .expect("expire");
     }
-    let (got, _) = app.get("/api/v1/my-exams", &token).await;
+    let (got, _) = app.get("/api/v1/my-exams", &expired).await;
     assert_eq!(got, StatusCode::UNAUTHORIZED);
 
     // Malformed JSON is a 400 with a code, not a 5xx.
