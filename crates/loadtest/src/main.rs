@@ -63,6 +63,10 @@ struct Cli {
     /// `taskset -c <other>` for a fairer reading on a small machine.
     #[arg(long)]
     server_cpu: Option<usize>,
+    /// MALLOC_ARENA_MAX for the api process (glibc): 2 keeps the per-thread malloc arenas from
+    /// holding on to memory (docs/performance.md); 0 leaves glibc's default.
+    #[arg(long, default_value_t = 2)]
+    malloc_arena_max: usize,
     /// Append the markdown report to this file.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -179,11 +183,15 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                     let name = format!("baoming_bench_{}", std::process::id());
                     let mut admin = PgConnection::establish(server)
                         .map_err(|e| fail(format!("PostgreSQL: {e}")))?;
-                    admin
-                        .batch_execute(&format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-                        ))
-                        .map_err(|e| fail(format!("PostgreSQL: {e}")))?;
+                    // One statement at a time: DROP DATABASE refuses to run in a transaction block.
+                    for statement in [
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        format!("CREATE DATABASE {name}"),
+                    ] {
+                        admin
+                            .batch_execute(&statement)
+                            .map_err(|e| fail(format!("PostgreSQL: {e}")))?;
+                    }
                     let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
                     _pg_guard = Some(PgDatabase { admin: server.clone(), name: name.clone() });
                     format!("{base}/{name}")
@@ -194,9 +202,14 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                 None => tmp.path().join("baoming.sqlite3").to_string_lossy().into_owned(),
             };
             notes.push(format!(
-                "api: {} on {}",
+                "api: {} on {}, MALLOC_ARENA_MAX={}",
                 api_bin.display(),
-                if database_url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" }
+                if database_url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" },
+                if cli.malloc_arena_max > 0 {
+                    cli.malloc_arena_max.to_string()
+                } else {
+                    "glibc default".into()
+                }
             ));
             let listen = free_port()?;
             let env = |c: &mut Command| {
@@ -235,6 +248,9 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                 .map_err(|e| fail(format!("log: {e}")))?;
             let mut serve = command(cli, &api_bin);
             env(&mut serve);
+            if cli.malloc_arena_max > 0 {
+                serve.env("MALLOC_ARENA_MAX", cli.malloc_arena_max.to_string());
+            }
             serve
                 .arg("serve")
                 .stdout(log_file.try_clone().map_err(|e| fail(e.to_string()))?)

@@ -161,6 +161,9 @@ fn build(bind: SocketAddr, config: SimConfig) -> std::io::Result<(Server, Socket
             .route("/_sim/sent_messages", web::get().to(list_sent))
     })
     .workers(1)
+    // Like a real API gateway, keep idle connections longer than clients do (clients drop
+    // theirs first, so none of them races a closing connection).
+    .keep_alive(Duration::from_secs(75))
     .disable_signals()
     .shutdown_timeout(1)
     .bind(bind)?;

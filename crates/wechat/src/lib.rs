@@ -176,6 +176,9 @@ impl WechatClient {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            // Idle connections are dropped well before a server's keep-alive (commonly 60 s)
+            // would close them, so a request never races a closing connection.
+            .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|error| {
                 WechatError::Config(format!("cannot build the HTTP client: {error}"))
