@@ -156,12 +156,21 @@ pub async fn get(
     if photo.participant != me.id {
         return Err(ApiError::not_found());
     }
+    normalized_jpeg(&state, photo, "private, max-age=3600").await
+}
+
+/// The normalised JPEG of a stored photo as a response (callers check who may see it).
+pub async fn normalized_jpeg(
+    state: &AppState,
+    photo: photos::StoredPhoto,
+    cache_control: &'static str,
+) -> Result<HttpResponse, ApiError> {
     let storage = state.photos.clone();
     let bytes = web::block(move || storage.get(&photo.normalized_key))
         .await?
         .map_err(|e| ApiError::internal(&e))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "image/jpeg"))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+        .insert_header((header::CACHE_CONTROL, cache_control))
         .body(bytes))
 }

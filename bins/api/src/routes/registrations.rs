@@ -165,6 +165,20 @@ fn views(
     Ok(out)
 }
 
+/// Runs `work` on the database and answers the view of the registration it returns.
+async fn view_after<F>(state: &AppState, work: F) -> Result<RegistrationView, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<Registration, ApiError> + Send + 'static,
+{
+    let cache = state.periods.clone();
+    state
+        .db(move |conn| {
+            let registration = work(conn)?;
+            one_view(conn, &cache, registration)
+        })
+        .await
+}
+
 fn one_view(
     conn: &mut DbConnection,
     cache: &PeriodCache,
@@ -304,14 +318,11 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let form = parse_form(body.into_inner())?;
     let cipher = state.cipher.clone();
-    let cache = state.periods.clone();
-    let view = state
-        .db(move |conn| {
-            let new = resolve(conn, &me, form)?;
-            let registration = registrations::submit(conn, &cipher, &new, &me.ctx())?;
-            one_view(conn, &cache, registration)
-        })
-        .await?;
+    let view = view_after(&state, move |conn| {
+        let new = resolve(conn, &me, form)?;
+        Ok(registrations::submit(conn, &cipher, &new, &me.ctx())?)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -330,13 +341,9 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
-    let cache = state.periods.clone();
-    let view = state
-        .db(move |conn| {
-            let r = registrations::get_for_participant(conn, id, me.id)?;
-            one_view(conn, &cache, r)
-        })
-        .await?;
+    let view =
+        view_after(&state, move |conn| Ok(registrations::get_for_participant(conn, id, me.id)?))
+            .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -364,14 +371,11 @@ pub async fn resubmit(
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
     let form = parse_form(body.into_inner())?;
-    let cache = state.periods.clone();
-    let view = state
-        .db(move |conn| {
-            let new = resolve(conn, &me, form)?;
-            let applied = registrations::resubmit(conn, id, &new, &me.ctx())?;
-            one_view(conn, &cache, applied.registration().clone())
-        })
-        .await?;
+    let view = view_after(&state, move |conn| {
+        let new = resolve(conn, &me, form)?;
+        Ok(registrations::resubmit(conn, id, &new, &me.ctx())?.registration().clone())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -395,13 +399,10 @@ pub async fn withdraw(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
-    let cache = state.periods.clone();
-    let view = state
-        .db(move |conn| {
-            let applied = registrations::apply(conn, id, &Event::Withdraw, &me.ctx())?;
-            one_view(conn, &cache, applied.registration().clone())
-        })
-        .await?;
+    let view = view_after(&state, move |conn| {
+        Ok(registrations::apply(conn, id, &Event::Withdraw, &me.ctx())?.registration().clone())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -444,14 +444,7 @@ pub async fn photo(
             photos::get(conn, photo)
         })
         .await?;
-    let storage = state.photos.clone();
-    let bytes = web::block(move || storage.get(&photo.normalized_key))
-        .await?
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "image/jpeg"))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(bytes))
+    crate::routes::photos::normalized_jpeg(&state, photo, "private, no-store").await
 }
 
 /// A rejection: a reason typed by the reviewer, or one of the period's templates.
