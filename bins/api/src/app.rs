@@ -145,6 +145,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         App::new()
             .app_data(data.clone())
             .app_data(json_config())
+            .app_data(query_config())
             .app_data(web::PayloadConfig::new(upload_limit + 64 * 1024))
             .wrap(from_fn(request_context))
             .configure(routes::configure)
@@ -215,6 +216,12 @@ fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _req| {
         let detail = err.to_string();
         ApiError::bad_request("bad_json", format!("请求内容格式不正确（{detail}）")).into()
+    })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::bad_request("bad_query", format!("查询参数不正确（{err}）")).into()
     })
 }
 

@@ -452,6 +452,14 @@ async fn the_queue_filters_and_the_audit_log_records_every_action(app: TestApp) 
         .await;
     assert_eq!(none["total"], 0);
     let (status, bad) = app
+        .admin(Method::GET, "/api/v1/admin/registrations?page=first", Some(&reviewer), None)
+        .await;
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_query")),
+        "{bad}"
+    );
+    let (status, bad) = app
         .admin(Method::GET, "/api/v1/admin/registrations?id_number=123", Some(&reviewer), None)
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
