@@ -87,9 +87,10 @@ impl DatabaseUrl {
     }
 }
 
-/// Per-connection settings of SQLite: WAL for concurrent readers, a busy timeout so writers
-/// queue instead of failing, `synchronous=NORMAL` (safe with WAL), foreign keys enforced.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+/// Per-connection settings of SQLite: a busy timeout so writers queue instead of failing (set
+/// first: switching a new file to WAL needs a lock that a connection opened at the same time may
+/// hold), WAL for concurrent readers, `synchronous=NORMAL` (safe with WAL), foreign keys enforced.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 /// Opens connections for the pool, to the backend the URL chose (never by trial and error).
