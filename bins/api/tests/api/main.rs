@@ -55,7 +55,12 @@ impl TestApp {
         actix_web::rt::spawn(running.server);
         TestApp {
             base: format!("http://{}", running.addr),
-            http: reqwest::Client::new(),
+            // Idle connections are dropped before the server's 5 s keep-alive closes them, so
+            // no request races a closing connection when a test pauses (photo generation).
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .expect("client"),
             sim,
             handle,
             db,
