@@ -19,47 +19,25 @@ pub struct SavedTitle {
     pub title: InvoiceTitle,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-fn columns() -> (
-    t::id,
-    t::kind,
-    t::invoice_type,
-    t::name,
-    t::tax_id,
-    t::address,
-    t::phone,
-    t::bank,
-    t::bank_account,
-    t::email,
-) {
-    (
-        t::id,
-        t::kind,
-        t::invoice_type,
-        t::name,
-        t::tax_id,
-        t::address,
-        t::phone,
-        t::bank,
-        t::bank_account,
-        t::email,
-    )
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = t)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct Row {
+    id: String,
+    kind: String,
+    invoice_type: String,
+    name: String,
+    tax_id: Option<String>,
+    address: Option<String>,
+    phone: Option<String>,
+    bank: Option<String>,
+    bank_account: Option<String>,
+    email: Option<String>,
 }
 
 fn from_row(row: Row) -> Result<SavedTitle, StoreError> {
-    let (id, kind, invoice_type, name, tax_id, address, phone, bank, bank_account, email) = row;
+    let Row { id, kind, invoice_type, name, tax_id, address, phone, bank, bank_account, email } =
+        row;
     let input = InvoiceTitleInput {
         kind: TitleKind::parse(&kind).map_err(|_| StoreError::corrupt("invoice title kind"))?,
         invoice_type: InvoiceType::parse(&invoice_type)
@@ -114,8 +92,8 @@ pub fn list(conn: &mut DbConnection, owner: ParticipantId) -> Result<Vec<SavedTi
     t::table
         .filter(t::participant_id.eq(sql::text(owner)))
         .order(t::id)
-        .select(columns())
-        .load::<Row>(conn)?
+        .select(Row::as_select())
+        .load(conn)?
         .into_iter()
         .map(from_row)
         .collect()
@@ -130,8 +108,8 @@ pub fn get(
     t::table
         .find(sql::text(id))
         .filter(t::participant_id.eq(sql::text(owner)))
-        .select(columns())
-        .first::<Row>(conn)
+        .select(Row::as_select())
+        .first(conn)
         .optional()?
         .ok_or(StoreError::NotFound { entity: "invoice_title" })
         .and_then(from_row)
