@@ -29,32 +29,31 @@ pub struct StaffUser {
     pub password_hash: String,
 }
 
-type Row = (String, String, String, String, bool, i32, Option<chrono::NaiveDateTime>, String);
-
-fn columns() -> (
-    s::id,
-    s::username,
-    s::display_name,
-    s::roles,
-    s::enabled,
-    s::failed_logins,
-    s::locked_until,
-    s::password_hash,
-) {
-    (
-        s::id,
-        s::username,
-        s::display_name,
-        s::roles,
-        s::enabled,
-        s::failed_logins,
-        s::locked_until,
-        s::password_hash,
-    )
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = s)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct Row {
+    id: String,
+    username: String,
+    display_name: String,
+    roles: String,
+    enabled: bool,
+    failed_logins: i32,
+    locked_until: Option<chrono::NaiveDateTime>,
+    password_hash: String,
 }
 
 fn from_row(row: Row) -> Result<StaffUser, StoreError> {
-    let (id, username, display_name, roles, enabled, failed, locked_until, password_hash) = row;
+    let Row {
+        id,
+        username,
+        display_name,
+        roles,
+        enabled,
+        failed_logins: failed,
+        locked_until,
+        password_hash,
+    } = row;
     Ok(StaffUser {
         id: sql::id(&id)?,
         username,
@@ -105,8 +104,8 @@ pub fn create(
 pub fn get(conn: &mut DbConnection, id: StaffId) -> Result<StaffUser, StoreError> {
     s::table
         .find(sql::text(id))
-        .select(columns())
-        .first::<Row>(conn)
+        .select(Row::as_select())
+        .first(conn)
         .optional()?
         .ok_or(StoreError::NotFound { entity: "staff user" })
         .and_then(from_row)
@@ -119,8 +118,8 @@ pub fn find_by_username(
 ) -> Result<Option<StaffUser>, StoreError> {
     s::table
         .filter(s::username.eq(username))
-        .select(columns())
-        .first::<Row>(conn)
+        .select(Row::as_select())
+        .first(conn)
         .optional()?
         .map(from_row)
         .transpose()
