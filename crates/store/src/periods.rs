@@ -770,6 +770,8 @@ pub struct PeriodDetail {
     pub exam_name: String,
     /// Its dates.
     pub schedule: Schedule,
+    /// Closed by an admin (hidden from participants, no more submissions).
+    pub closed: bool,
     /// Regions with seats.
     pub regions: Vec<Region>,
     /// Subjects.
@@ -798,10 +800,10 @@ pub fn open_periods(
 /// A period with everything in it.
 pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, StoreError> {
     let pid = sql::text(id);
-    let (name, exam_name) = periods::table
+    let (name, exam_name, closed_at) = periods::table
         .find(&pid)
-        .select((periods::name, periods::exam_name))
-        .first::<(String, String)>(conn)
+        .select((periods::name, periods::exam_name, periods::closed_at))
+        .first::<(String, String, Option<chrono::NaiveDateTime>)>(conn)
         .optional()?
         .ok_or(StoreError::NotFound { entity: "period" })?;
     let schedule = schedule(conn, id)?;
@@ -887,7 +889,17 @@ pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, Sto
         .into_iter()
         .map(|(vid, name, address)| Ok(Venue { id: sql::id(&vid)?, name, address }))
         .collect::<Result<_, StoreError>>()?;
-    Ok(PeriodDetail { id, name, exam_name, schedule, regions, subjects, exam_types, venues })
+    Ok(PeriodDetail {
+        id,
+        name,
+        exam_name,
+        schedule,
+        closed: closed_at.is_some(),
+        regions,
+        subjects,
+        exam_types,
+        venues,
+    })
 }
 
 /// Whether any period exists (demo data is seeded only into an empty database).

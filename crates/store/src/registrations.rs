@@ -381,6 +381,7 @@ pub fn submit(
     // kept to what must be consistent with the insert (the one-live-registration rule, which the
     // unique index backs up anyway).
     let schedule = periods::schedule(conn, form.period)?;
+    let period_closed = periods::is_closed(conn, form.period)?;
     let profile_complete = participants::get(conn, cipher, form.participant)?.profile.is_complete();
     let photo_accepted = photo_accepted(conn, form)?;
     let choice = check_choice(conn, form)?;
@@ -388,6 +389,7 @@ pub fn submit(
         let facts = SubmitFacts {
             now: ctx.now,
             schedule,
+            period_closed,
             profile_complete,
             photo_accepted,
             choice_valid: choice.is_ok(),
@@ -525,7 +527,8 @@ fn apply_loaded(
         SeatAnswer::NotAsked
     };
     let schedule = periods::schedule(conn, current.period)?;
-    let facts = Facts { seat, ..facts(&current, schedule, ctx.now) };
+    let closed = periods::is_closed(conn, current.period)?;
+    let facts = Facts { seat, ..facts(&current, schedule, closed, ctx.now) };
     let decision = match lifecycle::decide(current.status, event, ctx.who.actor(), &facts)? {
         Step::Unchanged(why) => {
             return Ok(Applied::Unchanged { registration: current, why });
@@ -590,10 +593,16 @@ fn apply_loaded(
 }
 
 /// What the state machine's guards look at for a registration at `now` (no seat asked).
-pub fn facts(registration: &Registration, schedule: Schedule, now: DateTime<Utc>) -> Facts {
+pub fn facts(
+    registration: &Registration,
+    schedule: Schedule,
+    period_closed: bool,
+    now: DateTime<Utc>,
+) -> Facts {
     Facts {
         now,
         schedule,
+        period_closed,
         fee: registration.fee,
         seat: SeatAnswer::NotAsked,
         // Orders arrive with the payments module; until then no WeChat order can be open.

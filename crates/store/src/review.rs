@@ -113,7 +113,8 @@ pub fn list(
 ) -> Result<Page, StoreError> {
     let total: i64 = matching!(filter, cipher).count().get_result(conn)?;
     let per_page = filter.per_page.clamp(1, 200);
-    let offset = (filter.page.max(1) - 1) * per_page;
+    // Pages beyond any real queue are empty, not an overflow.
+    let offset = (filter.page.clamp(1, 1_000_000) - 1) * per_page;
     let ids: Vec<(String, String)> = matching!(filter, cipher)
         .order((r::submitted_at, r::id))
         .limit(per_page)

@@ -221,6 +221,10 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id: PeriodId = path_id(&id)?;
     let period = state.db(move |conn| periods::detail(conn, id)).await?;
+    // A closed period is gone for participants.
+    if period.closed {
+        return Err(ApiError::not_found());
+    }
     Ok(HttpResponse::Ok().json(PeriodView::new(&period, Utc::now())))
 }
 
@@ -284,7 +288,9 @@ pub async fn quote(
     let subjects: Vec<SubjectChoice> = body.subjects.into_iter().map(Into::into).collect();
     let fee = state
         .db(move |conn| {
-            periods::detail(conn, period)?;
+            if periods::detail(conn, period)?.closed {
+                return Err(ApiError::not_found());
+            }
             periods::quote(conn, period, exam_type, &subjects).map_err(ApiError::from)
         })
         .await?

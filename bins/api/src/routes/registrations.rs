@@ -116,7 +116,7 @@ fn views(
     let mut out = Vec::with_capacity(list.len());
     for r in list {
         let period = cache.get(conn, r.period)?;
-        let facts = registrations::facts(&r, period.schedule, now);
+        let facts = registrations::facts(&r, period.schedule, period.closed, now);
         let tab = Tab::of(r.status.state, period.schedule.sitting_ended(now));
         let tag = Tag::of(r.status.state);
         out.push(RegistrationView {

@@ -741,6 +741,18 @@ async fn periods_are_managed_without_orphaning_data(app: TestApp) {
         )
         .await;
     assert_eq!((status, closed["closed"].as_bool()), (StatusCode::OK, Some(true)));
+    // …and refuses new registrations, whatever its dates say.
+    let (visitor, photo) = app.ready_participant(750).await;
+    let (status, _) = app.get(&format!("/api/v1/periods/{created_id}"), &visitor).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, answer) = app
+        .post("/api/v1/registrations", &visitor, form(&closed["period"], &photo, 0, "full"))
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::CONFLICT, Some("registration_closed")),
+        "{answer}"
+    );
     let token = app.login("visitor").await;
     let (_, open) = app.get("/api/v1/periods", &token).await;
     assert!(open.as_array().expect("periods").iter().all(|p| p["id"] != created_id.as_str()));

@@ -108,6 +108,8 @@ pub struct Facts {
     pub now: DateTime<Utc>,
     /// The period's schedule.
     pub schedule: Schedule,
+    /// The period was closed by an admin (no more submissions, whatever the dates say).
+    pub period_closed: bool,
     /// The registration's fee.
     pub fee: Money,
     /// The capacity answer (see [`SeatAnswer`]).
@@ -123,6 +125,8 @@ pub struct SubmitFacts {
     pub now: DateTime<Utc>,
     /// The period's schedule.
     pub schedule: Schedule,
+    /// The period was closed by an admin.
+    pub period_closed: bool,
     /// The participant's profile is complete and valid.
     pub profile_complete: bool,
     /// An accepted photo is attached.
@@ -298,7 +302,7 @@ pub fn submit(actor: Actor, facts: &SubmitFacts) -> Result<Status, TransitionErr
     if actor != Actor::Participant {
         return Err(refuse(Refusal::WrongActor));
     }
-    if !facts.schedule.registration_open(facts.now) {
+    if facts.period_closed || !facts.schedule.registration_open(facts.now) {
         return Err(refuse(Refusal::RegistrationClosed));
     }
     if !facts.profile_complete {
@@ -375,7 +379,7 @@ pub fn decide(
     let step = match (status.state, event) {
         (S::Rejected, Event::Resubmit) => {
             permit()?;
-            if !schedule.registration_open(now) {
+            if facts.period_closed || !schedule.registration_open(now) {
                 return Err(refuse(Refusal::RegistrationClosed));
             }
             moved(S::PendingReview, None, vec![])

@@ -35,6 +35,7 @@ fn facts(hours: i64) -> Facts {
     Facts {
         now: t0() + Duration::hours(hours),
         schedule: schedule(),
+        period_closed: false,
         fee: fee(),
         seat: SeatAnswer::NotAsked,
         payment: PaymentFacts::default(),
@@ -57,6 +58,7 @@ fn the_journey_of_the_manual() {
     let submit_facts = SubmitFacts {
         now: t0() + Duration::hours(DURING_REGISTRATION),
         schedule: schedule(),
+        period_closed: false,
         profile_complete: true,
         photo_accepted: true,
         choice_valid: true,
@@ -96,6 +98,7 @@ fn submit_guards_in_order() {
     let ok = SubmitFacts {
         now: t0() + Duration::hours(DURING_REGISTRATION),
         schedule: schedule(),
+        period_closed: false,
         profile_complete: true,
         photo_accepted: true,
         choice_valid: true,
@@ -107,6 +110,7 @@ fn submit_guards_in_order() {
         (SubmitFacts { photo_accepted: false, ..ok }, Refusal::PhotoMissing),
         (SubmitFacts { choice_valid: false, ..ok }, Refusal::InvalidChoice),
         (SubmitFacts { has_live_registration: true, ..ok }, Refusal::DuplicateRegistration),
+        (SubmitFacts { period_closed: true, ..ok }, Refusal::RegistrationClosed),
     ];
     for (case, refusal) in cases {
         assert_eq!(
@@ -524,4 +528,18 @@ fn actions_follow_the_state_machine() {
     assert_eq!(at(State::RefundRequested, DURING_REGISTRATION), vec![Action::CancelRefundRequest]);
     assert!(at(State::CheckedIn, DURING_CHECKIN).is_empty());
     assert!(at(State::Completed, AFTER_SITTING).is_empty());
+}
+
+#[test]
+fn a_closed_period_takes_no_resubmission() {
+    let closed = Facts { period_closed: true, ..facts(DURING_REGISTRATION) };
+    assert_eq!(
+        decide(Status::new(State::Rejected), &Event::Resubmit, Actor::Participant, &closed)
+            .map_err(|e| e.refusal),
+        Err(Refusal::RegistrationClosed)
+    );
+    // Everything else about an existing registration goes on (withdrawal, the clock…).
+    assert!(
+        decide(Status::new(State::Rejected), &Event::Withdraw, Actor::Participant, &closed).is_ok()
+    );
 }

@@ -528,6 +528,7 @@ pub async fn reject(
     id: web::Path<String>,
     body: web::Json<RejectBody>,
 ) -> Result<HttpResponse, ApiError> {
+    me.require(REVIEWERS)?;
     let text = match (body.reason.as_deref(), body.template) {
         (Some(text), None) => text.to_owned(),
         (None, Some(index)) => {
