@@ -183,3 +183,24 @@ pub fn set_enabled(
     }
     Ok(())
 }
+
+/// Records a failed login atomically: in one write transaction the row is claimed (locked on
+/// PostgreSQL; SQLite's immediate transaction serialises writers), the throttle's rule is
+/// applied to the count as it is now, and the result written — so parallel wrong guesses are
+/// each counted. Returns the new state.
+pub fn record_failed_login(
+    conn: &mut DbConnection,
+    id: StaffId,
+    throttle: &baoming_accounts::LoginThrottle,
+    now: DateTime<Utc>,
+) -> Result<FailureState, StoreError> {
+    crate::db::write_tx(conn, |conn| {
+        diesel::update(s::table.find(sql::text(id)))
+            .set(s::updated_at.eq(s::updated_at))
+            .execute(conn)?;
+        let current = get(conn, id)?.failures;
+        let next = throttle.after_failure(&current, now);
+        set_failures(conn, id, &next, now)?;
+        Ok(next)
+    })
+}

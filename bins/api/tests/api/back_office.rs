@@ -259,17 +259,24 @@ async fn logins_are_throttled_and_audited(app: TestApp) {
             .expect("unlock");
     }
     assert!(app.staff_login("victim", "correct horse battery staple").await.is_ok());
+    // Parallel wrong guesses are each counted: eight at once lock the account.
+    let _burst = app.staff("burst", "reviewer").await;
+    let guess = || app.staff_login("burst", "wrong password!!");
+    let _ = tokio::join!(guess(), guess(), guess(), guess(), guess(), guess(), guess(), guess());
+    let (status, _) =
+        app.staff_login("burst", "correct horse battery staple").await.err().expect("locked");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     // Unknown users get the same answer as a wrong password.
     let (status, _) = app.staff_login("nobody", "whatever password").await.err().expect("refused");
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (_, log) =
         app.admin(Method::GET, "/api/v1/admin/audit?action=login_failed", Some(&admin), None).await;
-    assert_eq!(log.as_array().map(Vec::len), Some(7), "{log}");
+    assert_eq!(log.as_array().map(Vec::len), Some(16), "{log}");
     let (_, log) =
         app.admin(Method::GET, "/api/v1/admin/audit?action=login", Some(&admin), None).await;
     let users: BTreeSet<&str> =
         log.as_array().expect("list").iter().filter_map(|e| e["username"].as_str()).collect();
-    assert_eq!(users, BTreeSet::from(["boss", "victim"]));
+    assert_eq!(users, BTreeSet::from(["boss", "burst", "victim"]));
 }
 
 async fn bulk_review_reports_each_id(app: TestApp) {

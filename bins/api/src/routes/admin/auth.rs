@@ -39,6 +39,18 @@ pub struct StaffSession {
     pub csrf_token: Option<String>,
 }
 
+/// A real Argon2id hash of a throwaway password, to verify against for unknown users.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        baoming_accounts::Username::parse("nobody")
+            .ok()
+            .and_then(|name| baoming_accounts::Password::parse("not-a-real-password-0", &name).ok())
+            .and_then(|password| baoming_accounts::hash_password(&password).ok())
+            .unwrap_or_default()
+    })
+}
+
 enum Outcome {
     Ok(Box<(staff::StaffUser, sessions::Issued, String)>),
     Locked(chrono::DateTime<Utc>),
@@ -92,6 +104,8 @@ pub async fn login(
                 )
             };
             let Some(user) = user.filter(|u| u.enabled) else {
+                // Spend the same time as a real check, so timing does not tell which names exist.
+                verify_password(&password, dummy_hash());
                 fail(conn, actor, "unknown or disabled user")?;
                 return Ok::<_, baoming_store::StoreError>(Outcome::Refused);
             };
@@ -101,8 +115,7 @@ pub async fn login(
                 return Ok(Outcome::Locked(locked.until));
             }
             if !verify_password(&password, &user.password_hash) {
-                let next = throttle.after_failure(&user.failures, now);
-                staff::set_failures(conn, user.id, &next, now)?;
+                let next = staff::record_failed_login(conn, user.id, &throttle, now)?;
                 fail(conn, actor, "wrong password")?;
                 return Ok(match next.locked_until {
                     Some(until) => Outcome::Locked(until),
