@@ -174,6 +174,9 @@ pub enum PlanError {
         /// The id given.
         id: String,
     },
+    /// A code is used twice in the period (e.g. two rows swapping codes in one edit).
+    #[error("a code is used twice in the period")]
+    DuplicateCode,
     /// Anything else.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -332,10 +335,11 @@ fn check_known(
     }
 }
 
-/// Edits a period: rows with an id are updated, rows without one are added, existing rows
-/// left out are deleted — refused when registrations refer to them (regions, exam types,
-/// subjects chosen by someone) or when a region would drop below its seats taken. One
-/// transaction: all or nothing.
+/// Edits a period: existing rows left out are deleted first — refused when registrations refer
+/// to them (regions, exam types, subjects chosen by someone) — then rows with an id are updated
+/// (a region never below its seats taken, checked in the same statement that writes it) and
+/// rows without one are added. One transaction: all or nothing. A code used twice in the
+/// period (e.g. two rows swapping codes) is [`PlanError::DuplicateCode`].
 pub fn update(
     conn: &mut DbConnection,
     id: PeriodId,
@@ -344,7 +348,7 @@ pub fn update(
 ) -> Result<(), PlanError> {
     use crate::schema::registrations as reg;
     plan.check().map_err(PlanError::Invalid)?;
-    write_tx(conn, |conn| {
+    let result = write_tx(conn, |conn| {
         let pid = sql::text(id);
         let updated = diesel::update(periods::table.find(&pid))
             .set(PeriodColumns::new(plan, now))
@@ -352,40 +356,30 @@ pub fn update(
         if updated == 0 {
             return Err(StoreError::NotFound { entity: "period" }.into());
         }
-        // Regions.
-        let known = child_ids(conn, &pid, "regions")?;
-        let mut kept = Vec::new();
-        for region in &plan.regions {
-            match check_known(&known, region.id.map(sql::text), "region")? {
-                Some(rid) => {
-                    let taken: i32 =
-                        regions::table.find(&rid).select(regions::seats_taken).first(conn)?;
-                    if i64::from(region.capacity) < i64::from(taken) {
-                        return Err(PlanError::CapacityBelowTaken {
-                            code: region.code.clone(),
-                            taken: u32::try_from(taken).unwrap_or(0),
-                        });
-                    }
-                    diesel::update(regions::table.find(&rid))
-                        .set(region_columns(region)?)
-                        .execute(conn)?;
-                    kept.push(rid);
-                }
-                None => {
-                    let rid = sql::text(crate::new_id::<RegionId>());
-                    diesel::insert_into(regions::table)
-                        .values((
-                            region_columns(region)?,
-                            regions::id.eq(&rid),
-                            regions::period_id.eq(&pid),
-                            regions::seats_taken.eq(0),
-                        ))
-                        .execute(conn)?;
-                    kept.push(rid);
+        // Which existing rows stay (ids checked to belong to this period).
+        let stay = |conn: &mut DbConnection,
+                    table: &'static str,
+                    what: &'static str,
+                    ids: Vec<Option<String>>| {
+            let known = child_ids(conn, &pid, table)?;
+            let mut kept = Vec::new();
+            for id in ids {
+                if let Some(id) = check_known(&known, id, what)? {
+                    kept.push(id);
                 }
             }
-        }
-        for gone in known.iter().filter(|k| !kept.contains(k)) {
+            let gone: Vec<String> = known.into_iter().filter(|k| !kept.contains(k)).collect();
+            Ok::<_, PlanError>(gone)
+        };
+
+        // 1. Deletions, refused when registrations refer to the row.
+        let gone = stay(
+            conn,
+            "regions",
+            "region",
+            plan.regions.iter().map(|r| r.id.map(sql::text)).collect(),
+        )?;
+        for gone in &gone {
             let used: i64 = reg::table.filter(reg::region_id.eq(gone)).count().get_result(conn)?;
             if used > 0 {
                 let code: String = regions::table.find(gone).select(regions::code).first(conn)?;
@@ -393,31 +387,14 @@ pub fn update(
             }
             diesel::delete(regions::table.find(gone)).execute(conn)?;
         }
-        // Subjects: a registration refers to a subject by its code in its snapshot.
-        let known = child_ids(conn, &pid, "subjects")?;
-        let mut kept = Vec::new();
-        for (order, subject) in (0..).zip(&plan.subjects) {
-            match check_known(&known, subject.id.map(sql::text), "subject")? {
-                Some(sid) => {
-                    diesel::update(subjects::table.find(&sid))
-                        .set(subject_columns(subject, order)?)
-                        .execute(conn)?;
-                    kept.push(sid);
-                }
-                None => {
-                    let sid = sql::text(crate::new_id::<SubjectId>());
-                    diesel::insert_into(subjects::table)
-                        .values((
-                            subject_columns(subject, order)?,
-                            subjects::id.eq(&sid),
-                            subjects::period_id.eq(&pid),
-                        ))
-                        .execute(conn)?;
-                    kept.push(sid);
-                }
-            }
-        }
-        for gone in known.iter().filter(|k| !kept.contains(k)) {
+        let gone = stay(
+            conn,
+            "subjects",
+            "subject",
+            plan.subjects.iter().map(|s| s.id.map(sql::text)).collect(),
+        )?;
+        for gone in &gone {
+            // A registration refers to a subject by its code in its snapshot.
             let code: String = subjects::table.find(gone).select(subjects::code).first(conn)?;
             let pattern = format!(
                 "%\"code\":{}%",
@@ -433,35 +410,15 @@ pub fn update(
             }
             diesel::delete(subjects::table.find(gone)).execute(conn)?;
         }
-        // Exam types (the prices are rewritten below).
-        let known = child_ids(conn, &pid, "exam_types")?;
-        let mut kept = Vec::new();
-        let mut ids = Vec::new();
-        for (order, exam_type) in (0..).zip(&plan.exam_types) {
-            let eid = match check_known(&known, exam_type.id.map(sql::text), "exam type")? {
-                Some(eid) => {
-                    diesel::update(exam_types::table.find(&eid))
-                        .set(exam_type_columns(exam_type, order)?)
-                        .execute(conn)?;
-                    eid
-                }
-                None => {
-                    let eid = sql::text(crate::new_id::<ExamTypeId>());
-                    diesel::insert_into(exam_types::table)
-                        .values((
-                            exam_type_columns(exam_type, order)?,
-                            exam_types::id.eq(&eid),
-                            exam_types::period_id.eq(&pid),
-                        ))
-                        .execute(conn)?;
-                    eid
-                }
-            };
-            ids.push((exam_type.code.clone(), sql::id::<ExamTypeId>(&eid)?));
-            kept.push(eid);
-        }
+        // Prices are rewritten below; they go first so exam types can be deleted.
         diesel::delete(fees::table.filter(fees::period_id.eq(&pid))).execute(conn)?;
-        for gone in known.iter().filter(|k| !kept.contains(k)) {
+        let gone = stay(
+            conn,
+            "exam_types",
+            "exam type",
+            plan.exam_types.iter().map(|e| e.id.map(sql::text)).collect(),
+        )?;
+        for gone in &gone {
             let used: i64 =
                 reg::table.filter(reg::exam_type_id.eq(gone)).count().get_result(conn)?;
             if used > 0 {
@@ -471,31 +428,114 @@ pub fn update(
             }
             diesel::delete(exam_types::table.find(gone)).execute(conn)?;
         }
-        // Venues: nothing refers to them yet.
-        let known = child_ids(conn, &pid, "venues")?;
-        let mut kept = Vec::new();
-        for venue in &plan.venues {
-            let columns = VenueColumns { name: venue.name.trim(), address: venue.address.trim() };
-            match check_known(&known, venue.id.map(sql::text), "venue")? {
-                Some(vid) => {
-                    diesel::update(venues::table.find(&vid)).set(columns).execute(conn)?;
-                    kept.push(vid);
+        // Nothing refers to venues yet.
+        let gone = stay(
+            conn,
+            "venues",
+            "venue",
+            plan.venues.iter().map(|v| v.id.map(sql::text)).collect(),
+        )?;
+        for gone in &gone {
+            diesel::delete(venues::table.find(gone)).execute(conn)?;
+        }
+
+        // 2. Updates and additions.
+        for region in &plan.regions {
+            match region.id.map(sql::text) {
+                Some(rid) => {
+                    let capacity = count(region.capacity, "capacity")?;
+                    let written = diesel::update(regions::table.find(&rid))
+                        .filter(regions::seats_taken.le(capacity))
+                        .set(region_columns(region)?)
+                        .execute(conn)?;
+                    if written == 0 {
+                        let taken: i32 =
+                            regions::table.find(&rid).select(regions::seats_taken).first(conn)?;
+                        return Err(PlanError::CapacityBelowTaken {
+                            code: region.code.clone(),
+                            taken: u32::try_from(taken).unwrap_or(0),
+                        });
+                    }
                 }
                 None => {
-                    let vid = sql::text(crate::new_id::<VenueId>());
-                    diesel::insert_into(venues::table)
-                        .values((columns, venues::id.eq(&vid), venues::period_id.eq(&pid)))
+                    diesel::insert_into(regions::table)
+                        .values((
+                            region_columns(region)?,
+                            regions::id.eq(sql::text(crate::new_id::<RegionId>())),
+                            regions::period_id.eq(&pid),
+                            regions::seats_taken.eq(0),
+                        ))
                         .execute(conn)?;
-                    kept.push(vid);
                 }
             }
         }
-        for gone in known.iter().filter(|k| !kept.contains(k)) {
-            diesel::delete(venues::table.find(gone)).execute(conn)?;
+        for (order, subject) in (0..).zip(&plan.subjects) {
+            match subject.id.map(sql::text) {
+                Some(sid) => {
+                    diesel::update(subjects::table.find(&sid))
+                        .set(subject_columns(subject, order)?)
+                        .execute(conn)?;
+                }
+                None => {
+                    diesel::insert_into(subjects::table)
+                        .values((
+                            subject_columns(subject, order)?,
+                            subjects::id.eq(sql::text(crate::new_id::<SubjectId>())),
+                            subjects::period_id.eq(&pid),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+        }
+        let mut ids = Vec::new();
+        for (order, exam_type) in (0..).zip(&plan.exam_types) {
+            let eid = match exam_type.id {
+                Some(eid) => {
+                    diesel::update(exam_types::table.find(sql::text(eid)))
+                        .set(exam_type_columns(exam_type, order)?)
+                        .execute(conn)?;
+                    eid
+                }
+                None => {
+                    let eid: ExamTypeId = crate::new_id();
+                    diesel::insert_into(exam_types::table)
+                        .values((
+                            exam_type_columns(exam_type, order)?,
+                            exam_types::id.eq(sql::text(eid)),
+                            exam_types::period_id.eq(&pid),
+                        ))
+                        .execute(conn)?;
+                    eid
+                }
+            };
+            ids.push((exam_type.code.clone(), eid));
+        }
+        for venue in &plan.venues {
+            let columns = VenueColumns { name: venue.name.trim(), address: venue.address.trim() };
+            match venue.id.map(sql::text) {
+                Some(vid) => {
+                    diesel::update(venues::table.find(&vid)).set(columns).execute(conn)?;
+                }
+                None => {
+                    diesel::insert_into(venues::table)
+                        .values((
+                            columns,
+                            venues::id.eq(sql::text(crate::new_id::<VenueId>())),
+                            venues::period_id.eq(&pid),
+                        ))
+                        .execute(conn)?;
+                }
+            }
         }
         write_prices_and_templates(conn, id, plan, &ids)?;
         Ok(())
-    })
+    });
+    match result {
+        Err(PlanError::Store(StoreError::Database(e))) if StoreError::is_unique_violation(&e) => {
+            Err(PlanError::DuplicateCode)
+        }
+        other => other,
+    }
 }
 
 /// Closes a period: it no longer shows to participants. Returns whether it was open.

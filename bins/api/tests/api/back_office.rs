@@ -709,6 +709,23 @@ async fn periods_are_managed_without_orphaning_data(app: TestApp) {
         (StatusCode::CONFLICT, Some("referenced_by_registrations")),
         "{answer}"
     );
+    // Two regions swapping codes in one edit: a clear 409, nothing changed.
+    let (got, answer) = app
+        .admin(
+            Method::PUT,
+            &path,
+            Some(&admin),
+            Some(edit(&|b| {
+                b["regions"][0]["code"] = json!("02");
+                b["regions"][1]["code"] = json!("01");
+            })),
+        )
+        .await;
+    assert_eq!(
+        (got, answer["code"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate_code")),
+        "{answer}"
+    );
     // Nothing above changed anything; a good edit does (capacity, a new region, a removed
     // unused region, a new price).
     let (status, edited) = app
@@ -723,6 +740,8 @@ async fn periods_are_managed_without_orphaning_data(app: TestApp) {
                     .as_array_mut()
                     .expect("regions")
                     .push(json!({"code": "04", "name": "漳州", "capacity": 30}));
+                // 厦门 replaced by a new row with the same code (the old one is deleted first).
+                b["regions"][1] = json!({"code": "02", "name": "厦门", "capacity": 120});
                 b["exam_types"][1]["prices"][0]["fee_yuan"] = json!("700.00");
             })),
         )

@@ -257,6 +257,11 @@ fn plan_error(e: PlanError) -> ApiError {
             ),
         ),
         PlanError::UnknownRow { .. } => ApiError::field("id", "unknown_row", "编号不属于该期次"),
+        PlanError::DuplicateCode => ApiError::new(
+            StatusCode::CONFLICT,
+            "duplicate_code",
+            "代码在本期次中重复（例如两行互换代码），请分两次修改",
+        ),
         PlanError::Store(s) => s.into(),
     }
 }
@@ -346,17 +351,13 @@ pub async fn create(
     let view = state
         .db(move |conn| {
             let now = Utc::now();
-            let created = periods::create(conn, &plan, now).map_err(plan_error)?;
-            audit::record(
-                conn,
-                &audited(
-                    actor,
-                    "period_create",
-                    created.id,
-                    serde_json::json!({ "after": brief(&plan) }),
-                ),
-                now,
-            )?;
+            let created = baoming_store::write_tx(conn, |conn| {
+                let created = periods::create(conn, &plan, now)?;
+                let summary = serde_json::json!({ "after": brief(&plan) });
+                audit::record(conn, &audited(actor, "period_create", created.id, summary), now)?;
+                Ok::<_, PlanError>(created)
+            })
+            .map_err(plan_error)?;
             view(conn, created.id).map_err(ApiError::from)
         })
         .await?;
@@ -389,12 +390,17 @@ pub async fn update(
         .db(move |conn| {
             let now = Utc::now();
             let before = view(conn, id)?;
-            periods::update(conn, id, &plan, now).map_err(plan_error)?;
             let summary = serde_json::json!({
                 "before": { "name": before.period.name, "regions": before.period.regions.iter().map(|r| format!("{}:{}", r.code, r.capacity)).collect::<Vec<_>>() },
                 "after": brief(&plan),
             });
-            audit::record(conn, &audited(actor, "period_update", id, summary), now)?;
+            // The edit and its audit entry commit together.
+            baoming_store::write_tx(conn, |conn| {
+                periods::update(conn, id, &plan, now)?;
+                audit::record(conn, &audited(actor, "period_update", id, summary), now)?;
+                Ok::<_, PlanError>(())
+            })
+            .map_err(plan_error)?;
             view(conn, id).map_err(ApiError::from)
         })
         .await?;
@@ -422,15 +428,19 @@ pub async fn close(
     let view = state
         .db(move |conn| {
             let now = Utc::now();
-            if periods::close(conn, id, now)? {
-                audit::record(
-                    conn,
-                    &audited(actor, "period_close", id, serde_json::json!({})),
-                    now,
-                )?;
-            }
+            baoming_store::write_tx(conn, |conn| {
+                if periods::close(conn, id, now)? {
+                    audit::record(
+                        conn,
+                        &audited(actor, "period_close", id, serde_json::json!({})),
+                        now,
+                    )?;
+                }
+                Ok::<_, StoreError>(())
+            })?;
             view(conn, id)
         })
         .await?;
+    state.periods.forget(id);
     Ok(HttpResponse::Ok().json(view))
 }
