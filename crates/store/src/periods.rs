@@ -562,26 +562,11 @@ pub fn close(
     }
 }
 
-/// Whether a period is closed.
-pub fn is_closed(conn: &mut DbConnection, id: PeriodId) -> Result<bool, StoreError> {
-    let closed: Option<chrono::NaiveDateTime> = periods::table
-        .find(sql::text(id))
-        .select(periods::closed_at)
-        .first(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound { entity: "period" })?;
-    Ok(closed.is_some())
-}
-
-/// Every period, newest first (closed ones included), with whether it is closed.
-pub fn all(conn: &mut DbConnection) -> Result<Vec<(PeriodDetail, bool)>, StoreError> {
-    let rows: Vec<(String, Option<chrono::NaiveDateTime>)> = periods::table
-        .order(periods::registration_opens.desc())
-        .select((periods::id, periods::closed_at))
-        .load(conn)?;
-    rows.into_iter()
-        .map(|(id, closed)| Ok((detail(conn, sql::id(&id)?)?, closed.is_some())))
-        .collect()
+/// Every period, newest first (closed ones included).
+pub fn all(conn: &mut DbConnection) -> Result<Vec<PeriodDetail>, StoreError> {
+    let ids: Vec<String> =
+        periods::table.order(periods::registration_opens.desc()).select(periods::id).load(conn)?;
+    ids.iter().map(|id| detail(conn, sql::id(id)?)).collect()
 }
 
 /// A period's rejection templates, in order.
@@ -604,8 +589,18 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(StoreError::corrupt)
 }
 
-/// A period's schedule.
-pub fn schedule(conn: &mut DbConnection, id: PeriodId) -> Result<Schedule, StoreError> {
+/// A period's schedule and whether an admin closed it (one read of the period's row: the facts
+/// every transition of its registrations needs).
+pub fn schedule(conn: &mut DbConnection, id: PeriodId) -> Result<(Schedule, bool), StoreError> {
+    type Row = (
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+    );
     let row = periods::table
         .find(sql::text(id))
         .select((
@@ -615,18 +610,12 @@ pub fn schedule(conn: &mut DbConnection, id: PeriodId) -> Result<Schedule, Store
             periods::checkin_opens,
             periods::checkin_closes,
             periods::exam_ends,
+            periods::closed_at,
         ))
-        .first::<(
-            chrono::NaiveDateTime,
-            chrono::NaiveDateTime,
-            chrono::NaiveDateTime,
-            chrono::NaiveDateTime,
-            chrono::NaiveDateTime,
-            chrono::NaiveDateTime,
-        )>(conn)
+        .first::<Row>(conn)
         .optional()?
         .ok_or(StoreError::NotFound { entity: "period" })?;
-    Schedule::new(ScheduleInput {
+    let schedule = Schedule::new(ScheduleInput {
         registration_opens: sql::utc(row.0),
         registration_closes: sql::utc(row.1),
         payment_deadline: Some(sql::utc(row.2)),
@@ -634,7 +623,8 @@ pub fn schedule(conn: &mut DbConnection, id: PeriodId) -> Result<Schedule, Store
         checkin_closes: sql::utc(row.4),
         exam_ends: sql::utc(row.5),
     })
-    .map_err(StoreError::corrupt)
+    .map_err(StoreError::corrupt)?;
+    Ok((schedule, row.6.is_some()))
 }
 
 /// A region with its seat count.
@@ -840,13 +830,13 @@ pub fn open_periods(
 /// A period with everything in it.
 pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, StoreError> {
     let pid = sql::text(id);
-    let (name, exam_name, closed_at) = periods::table
+    let (name, exam_name) = periods::table
         .find(&pid)
-        .select((periods::name, periods::exam_name, periods::closed_at))
-        .first::<(String, String, Option<chrono::NaiveDateTime>)>(conn)
+        .select((periods::name, periods::exam_name))
+        .first::<(String, String)>(conn)
         .optional()?
         .ok_or(StoreError::NotFound { entity: "period" })?;
-    let schedule = schedule(conn, id)?;
+    let (schedule, closed) = schedule(conn, id)?;
     let regions = regions::table
         .filter(regions::period_id.eq(&pid))
         .order(regions::code)
@@ -934,7 +924,7 @@ pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, Sto
         name,
         exam_name,
         schedule,
-        closed: closed_at.is_some(),
+        closed,
         regions,
         subjects,
         exam_types,

@@ -380,8 +380,7 @@ pub fn submit(
     // taken: on SQLite every write transaction waits for the one before, so the locked part is
     // kept to what must be consistent with the insert (the one-live-registration rule, which the
     // unique index backs up anyway).
-    let schedule = periods::schedule(conn, form.period)?;
-    let period_closed = periods::is_closed(conn, form.period)?;
+    let (schedule, period_closed) = periods::schedule(conn, form.period)?;
     let profile_complete = participants::get(conn, cipher, form.participant)?.profile.is_complete();
     let photo_accepted = photo_accepted(conn, form)?;
     let choice = check_choice(conn, form)?;
@@ -526,8 +525,7 @@ fn apply_loaded(
     } else {
         SeatAnswer::NotAsked
     };
-    let schedule = periods::schedule(conn, current.period)?;
-    let closed = periods::is_closed(conn, current.period)?;
+    let (schedule, closed) = periods::schedule(conn, current.period)?;
     let facts = Facts { seat, ..facts(&current, schedule, closed, ctx.now) };
     let decision = match lifecycle::decide(current.status, event, ctx.who.actor(), &facts)? {
         Step::Unchanged(why) => {

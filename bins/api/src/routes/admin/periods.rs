@@ -271,11 +271,17 @@ fn view(
     id: PeriodId,
 ) -> Result<AdminPeriodView, StoreError> {
     let detail = periods::detail(conn, id)?;
-    let closed = periods::is_closed(conn, id)?;
+    admin_view(conn, &detail)
+}
+
+fn admin_view(
+    conn: &mut baoming_store::DbConnection,
+    detail: &periods::PeriodDetail,
+) -> Result<AdminPeriodView, StoreError> {
     Ok(AdminPeriodView {
-        period: PeriodView::new(&detail, Utc::now()),
-        closed,
-        rejection_templates: periods::rejection_templates(conn, id)?,
+        period: PeriodView::new(detail, Utc::now()),
+        closed: detail.closed,
+        rejection_templates: periods::rejection_templates(conn, detail.id)?,
     })
 }
 
@@ -317,14 +323,8 @@ pub async fn list(state: web::Data<AppState>, me: CurrentStaff) -> Result<HttpRe
     let views = state
         .db(|conn| {
             periods::all(conn)?
-                .into_iter()
-                .map(|(detail, closed)| {
-                    Ok(AdminPeriodView {
-                        rejection_templates: periods::rejection_templates(conn, detail.id)?,
-                        period: PeriodView::new(&detail, Utc::now()),
-                        closed,
-                    })
-                })
+                .iter()
+                .map(|detail| admin_view(conn, detail))
                 .collect::<Result<Vec<_>, StoreError>>()
         })
         .await?;
