@@ -124,6 +124,12 @@ typed_id! {
     JobId => "job";
     /// A login session (participant or staff).
     SessionId => "session";
+    /// A WeChat Pay order (one per registration; its `out_trade_no` derives from this id).
+    OrderId => "order";
+    /// Money received for a registration: a row of the payment ledger.
+    PaymentId => "payment";
+    /// A refund of one payment (its `out_refund_no` derives from this id).
+    RefundId => "refund";
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod money;
 pub mod period;
 pub mod person;
 pub mod profile;
+pub mod transfer;
 
 pub use identity::{IdKind, IdNumber, IdNumberError};
 pub use money::{Money, MoneyError};

@@ -8,10 +8,12 @@
 //! what a [`Decision`] says, with its event-log row, in one transaction.
 
 mod event;
+mod settle;
 mod state;
 mod view;
 
 pub use event::{CheckInProof, Event, EventKind, PaymentMethod, Reason, ReasonError};
+pub use settle::{RefundCause, Settlement, settle};
 pub use state::{Flag, State, Status, UnknownCode};
 pub use view::{Action, Tab, Tag};
 
@@ -236,6 +238,9 @@ pub enum Refusal {
     /// A payment is being made right now.
     #[error("支付正在进行中，请稍后再试")]
     PaymentInFlight,
+    /// The payment deadline has passed: no new payment may start.
+    #[error("已过缴费截止时间")]
+    PaymentClosed,
     /// The amount paid differs from the fee.
     #[error("支付金额（{received}元）与应缴费用（{expected}元）不符")]
     AmountMismatch {
@@ -274,6 +279,7 @@ impl Refusal {
             Refusal::DuplicateRegistration => "duplicate_registration",
             Refusal::Full => "region_full",
             Refusal::PaymentInFlight => "payment_in_flight",
+            Refusal::PaymentClosed => "payment_closed",
             Refusal::AmountMismatch { .. } => "amount_mismatch",
             Refusal::CheckInClosed => "checkin_closed",
             Refusal::VenueCodeRequired => "venue_code_required",
@@ -405,6 +411,9 @@ pub fn decide(
         }
         (S::AwaitingPayment, Event::DeclareTransfer) => {
             permit()?;
+            if schedule.payment_deadline_passed(now) {
+                return Err(refuse(Refusal::PaymentClosed));
+            }
             moved(S::AwaitingTransfer, None, vec![])
         }
         (S::AwaitingTransfer, Event::TransferNotReceived { .. }) => {
@@ -503,6 +512,15 @@ pub fn decide(
         _ => return Err(refuse(Refusal::NotInTable)),
     };
     Ok(step)
+}
+
+/// Whether the participant may start paying by WeChat Pay now (open an order, or pay the open
+/// one): exactly when declaring a transfer would be accepted — an approved, unpaid
+/// registration before the payment deadline.
+pub fn may_start_payment(status: Status, facts: &Facts) -> Result<(), TransitionError> {
+    decide(status, &Event::DeclareTransfer, Actor::Participant, facts)
+        .map(|_| ())
+        .map_err(|e| TransitionError { event: EventKind::ConfirmPayment, ..e })
 }
 
 impl Status {

@@ -543,3 +543,98 @@ fn a_closed_period_takes_no_resubmission() {
         decide(Status::new(State::Rejected), &Event::Withdraw, Actor::Participant, &closed).is_ok()
     );
 }
+
+mod settlement {
+    use super::*;
+
+    fn wechat(amount: Money) -> (Money, PaymentMethod) {
+        (amount, PaymentMethod::WechatPay)
+    }
+
+    #[test]
+    fn the_fee_pays_an_unpaid_registration_by_either_method() {
+        let f = facts(DURING_REGISTRATION);
+        for state in [State::AwaitingPayment, State::AwaitingTransfer] {
+            let (amount, via) = wechat(fee());
+            let settled = settle(Status::new(state), amount, via, Actor::PaymentProvider, &f);
+            match settled.expect("settled") {
+                Settlement::Pay(d) => {
+                    assert_eq!(d.to.state, State::Paid);
+                    assert_eq!(d.paid_via, Some(PaymentMethod::WechatPay));
+                }
+                other => panic!("expected payment, got {other:?}"),
+            }
+            let by_finance =
+                settle(Status::new(state), fee(), PaymentMethod::BankTransfer, Actor::Finance, &f);
+            assert!(matches!(by_finance, Ok(Settlement::Pay(_))));
+        }
+    }
+
+    #[test]
+    fn a_wrong_amount_is_flagged_not_accepted() {
+        let short = Money::from_fen(127_999).expect("amount");
+        let settled = settle(
+            Status::new(State::AwaitingPayment),
+            short,
+            PaymentMethod::WechatPay,
+            Actor::PaymentProvider,
+            &facts(DURING_REGISTRATION),
+        );
+        assert_eq!(settled, Ok(Settlement::Mismatch { expected: fee(), received: short }));
+    }
+
+    #[test]
+    fn money_for_a_registration_that_cannot_take_it_goes_back() {
+        let f = facts(AFTER_DEADLINE);
+        for state in [State::Paid, State::CheckedIn, State::RefundRequested, State::Refunded] {
+            let settled = settle(
+                Status::new(state),
+                fee(),
+                PaymentMethod::WechatPay,
+                Actor::PaymentProvider,
+                &f,
+            );
+            assert_eq!(settled, Ok(Settlement::Refund(RefundCause::AlreadyPaid)), "{state:?}");
+        }
+        for state in [State::Withdrawn, State::Closed, State::PendingReview, State::Rejected] {
+            let settled =
+                settle(Status::new(state), fee(), PaymentMethod::BankTransfer, Actor::Finance, &f);
+            assert_eq!(settled, Ok(Settlement::Refund(RefundCause::NotPayable { state })));
+        }
+    }
+
+    #[test]
+    fn only_the_provider_reports_wechat_money_and_only_finance_transfers() {
+        let f = facts(DURING_REGISTRATION);
+        for state in [State::AwaitingPayment, State::Withdrawn, State::Paid] {
+            let forged =
+                settle(Status::new(state), fee(), PaymentMethod::WechatPay, Actor::Participant, &f);
+            assert_eq!(forged.map_err(|e| e.refusal), Err(Refusal::WrongActor), "{state:?}");
+            let forged =
+                settle(Status::new(state), fee(), PaymentMethod::BankTransfer, Actor::Reviewer, &f);
+            assert_eq!(forged.map_err(|e| e.refusal), Err(Refusal::WrongActor), "{state:?}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the state and amount, an allowed payment is settled, and it pays exactly
+        /// when the registration is unpaid and the amount is the fee.
+        #[test]
+        fn every_allowed_payment_has_a_settlement(
+            state in proptest::sample::select(State::ALL.to_vec()),
+            fen in 0i64..300_000,
+        ) {
+            let amount = Money::from_fen(fen).expect("amount");
+            let settled = settle(
+                Status::new(state),
+                amount,
+                PaymentMethod::WechatPay,
+                Actor::PaymentProvider,
+                &facts(DURING_REGISTRATION),
+            ).expect("the provider may report payments");
+            let unpaid = matches!(state, State::AwaitingPayment | State::AwaitingTransfer);
+            prop_assert_eq!(matches!(settled, Settlement::Pay(_)), unpaid && amount == fee());
+            prop_assert_eq!(matches!(settled, Settlement::Mismatch { .. }), unpaid && amount != fee());
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Money that arrives: what a payment does to a registration, and what happens to money a
+//! registration cannot take.
+//!
+//! [`decide`](super::decide) knows the transition `awaiting_payment | awaiting_transfer →
+//! paid`. [`settle`] is the rule around it for the payment ledger: every payment that arrives
+//! is recorded, and it either pays the registration, or is flagged for finance (amount
+//! mismatch), or is given back (the registration was paid already, withdrawn or closed).
+//! Recognising the *same* payment delivered twice (a repeated notification, a query after the
+//! notification) is the ledger's job, by its provider reference, before this rule is asked.
+
+use serde::Serialize;
+
+use super::{
+    Actor, Decision, Event, EventKind, Facts, PaymentMethod, Refusal, State, Status, Step,
+    TransitionError, decide,
+};
+use crate::money::Money;
+
+/// Why a payment is given back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "cause", rename_all = "snake_case")]
+pub enum RefundCause {
+    /// The registration was already paid (by another payment: the other method, or a second
+    /// order).
+    AlreadyPaid,
+    /// The registration can no longer take money (withdrawn, closed, never approved …).
+    NotPayable {
+        /// The state it is in.
+        state: State,
+    },
+}
+
+/// What a payment that arrived does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// The registration becomes paid: write the decision with its event-log row.
+    Pay(Decision),
+    /// The amount differs from the fee: the payment is recorded and flagged for finance; the
+    /// registration does not change.
+    Mismatch {
+        /// The fee.
+        expected: Money,
+        /// What arrived.
+        received: Money,
+    },
+    /// The registration cannot take the money: the payment is recorded and given back.
+    Refund(RefundCause),
+}
+
+/// Decides what a new payment of `amount` by `via` does to a registration in `status`.
+///
+/// Errors only for an actor who may not confirm payments by this method (WeChat payments come
+/// from the provider, transfers from finance or an admin); every payment that may be
+/// recorded gets a [`Settlement`].
+pub fn settle(
+    status: Status,
+    amount: Money,
+    via: PaymentMethod,
+    actor: Actor,
+    facts: &Facts,
+) -> Result<Settlement, TransitionError> {
+    let event = Event::ConfirmPayment { amount, via };
+    let cause = match status.state {
+        State::AwaitingPayment | State::AwaitingTransfer => {
+            return match decide(status, &event, actor, facts) {
+                Ok(Step::Moved(decision)) => Ok(Settlement::Pay(decision)),
+                Err(TransitionError {
+                    refusal: Refusal::AmountMismatch { expected, received },
+                    ..
+                }) => Ok(Settlement::Mismatch { expected, received }),
+                Err(other) => Err(other),
+                Ok(Step::Unchanged(_)) => Err(TransitionError {
+                    state: Some(status.state),
+                    event: EventKind::ConfirmPayment,
+                    refusal: Refusal::NotInTable,
+                }),
+            };
+        }
+        State::Paid
+        | State::CheckedIn
+        | State::RefundRequested
+        | State::Refunding
+        | State::RefundDenied
+        | State::Completed
+        | State::Refunded => RefundCause::AlreadyPaid,
+        state @ (State::PendingReview | State::Rejected | State::Withdrawn | State::Closed) => {
+            RefundCause::NotPayable { state }
+        }
+    };
+    // The actor check still applies to money that is given back.
+    match decide(
+        Status::new(State::AwaitingPayment),
+        &event,
+        actor,
+        &Facts { fee: amount, ..*facts },
+    ) {
+        Err(TransitionError { refusal: Refusal::WrongActor, .. }) => Err(TransitionError {
+            state: Some(status.state),
+            event: EventKind::ConfirmPayment,
+            refusal: Refusal::WrongActor,
+        }),
+        _ => Ok(Settlement::Refund(cause)),
+    }
+}
