@@ -30,6 +30,10 @@ pub enum StoreError {
     /// The participant's name, gender and ID number are locked after the first registration.
     #[error("profile identity fields are locked")]
     ProfileLocked,
+    /// A caller used the wrong entry point (for example a payment applied without being
+    /// recorded in the ledger): a bug, never shown to users.
+    #[error("misuse of the data layer: {0}")]
+    Misuse(&'static str),
     /// A stored value no longer parses (a bug or tampering): never shown to users.
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -3,8 +3,8 @@
 //! Claiming, retries and the worker itself come with the worker; this module owns the typed
 //! job kinds and enqueueing, so every transition that schedules work writes it atomically.
 
-use baoming_domain::ids::{JobId, RegistrationId};
-use baoming_domain::lifecycle::Effect;
+use baoming_domain::ids::{JobId, OrderId, RefundId, RegistrationId};
+use baoming_domain::lifecycle::State;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -23,27 +23,65 @@ pub enum Job {
         /// Whose order.
         registration: RegistrationId,
     },
-    /// Start the WeChat refund of the registration (`out_refund_no` derived from it).
-    StartProviderRefund {
-        /// Whose payment.
+    /// Tell the participant by a WeChat subscribe message that their registration moved.
+    Notify {
+        /// Whose.
         registration: RegistrationId,
+        /// What happened.
+        notice: Notice,
+        /// The registration's version after the change (one message per change).
+        version: i32,
+    },
+    /// Ask WeChat about an order still unpaid here (a lost notification is recovered; an
+    /// expired order is closed).
+    QueryOrder {
+        /// The order.
+        order: OrderId,
+    },
+    /// Carry out a refund of the ledger at WeChat Pay (`out_refund_no` derived from its id,
+    /// so a retry never refunds twice) and follow it to its end.
+    Refund {
+        /// The refund row.
+        refund: RefundId,
     },
 }
 
-impl Job {
-    /// The job a transition's effect schedules.
-    pub fn for_effect(effect: Effect, registration: RegistrationId) -> Job {
-        match effect {
-            Effect::CloseProviderOrder => Job::CloseProviderOrder { registration },
-            Effect::StartProviderRefund => Job::StartProviderRefund { registration },
+/// What a participant is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// Approved: pay now.
+    Approved,
+    /// Rejected, with the reason.
+    Rejected,
+    /// The payment was confirmed.
+    Paid,
+    /// Closed by the clock (deadline passed or the sitting ended).
+    Closed,
+}
+
+impl Notice {
+    /// The notice a status change sends, if any.
+    pub fn for_change(event: baoming_domain::lifecycle::EventKind, to: State) -> Option<Notice> {
+        use baoming_domain::lifecycle::EventKind as E;
+        match (event, to) {
+            (E::Approve, State::AwaitingPayment) => Some(Notice::Approved),
+            (E::Reject, State::Rejected) => Some(Notice::Rejected),
+            (E::ConfirmPayment, State::Paid) => Some(Notice::Paid),
+            (E::PaymentDeadlinePassed | E::SittingEnded, State::Closed) => Some(Notice::Closed),
+            _ => None,
         }
     }
+}
 
+impl Job {
     /// The kind's stable name.
     pub fn kind(&self) -> &'static str {
         match self {
             Job::CloseProviderOrder { .. } => "close_provider_order",
-            Job::StartProviderRefund { .. } => "start_provider_refund",
+            Job::Refund { .. } => "refund",
+            Job::QueryOrder { .. } => "query_order",
+            Job::Notify { .. } => "notify",
         }
     }
 
@@ -51,16 +89,20 @@ impl Job {
     pub fn max_attempts(&self) -> i32 {
         match self {
             Job::CloseProviderOrder { .. } => 10,
-            Job::StartProviderRefund { .. } => 20,
+            Job::Refund { .. } => 20,
+            Job::QueryOrder { .. } => 10,
+            Job::Notify { .. } => 8,
         }
     }
 
-    /// At most one job per key ever exists: a refund is started once per registration.
+    /// At most one job per key ever exists: an order is closed, a refund carried out, once.
     fn unique_key(&self) -> String {
         match self {
-            Job::CloseProviderOrder { registration }
-            | Job::StartProviderRefund { registration } => {
-                format!("{}:{registration}", self.kind())
+            Job::CloseProviderOrder { registration } => format!("{}:{registration}", self.kind()),
+            Job::Refund { refund } => format!("{}:{refund}", self.kind()),
+            Job::QueryOrder { order } => format!("{}:{order}", self.kind()),
+            Job::Notify { registration, version, .. } => {
+                format!("{}:{registration}:{version}", self.kind())
             }
         }
     }

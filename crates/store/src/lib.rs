@@ -13,6 +13,7 @@ pub mod error;
 pub mod invoice_titles;
 pub mod jobs;
 pub mod participants;
+pub mod payments;
 pub mod periods;
 pub mod photos;
 pub mod pii;

@@ -176,7 +176,10 @@ impl TryFrom<RegistrationRow> for Registration {
     }
 }
 
-fn load(conn: &mut DbConnection, id: RegistrationId) -> Result<Registration, StoreError> {
+pub(crate) fn load(
+    conn: &mut DbConnection,
+    id: RegistrationId,
+) -> Result<Registration, StoreError> {
     registrations::table
         .find(sql::text(id))
         .select(RegistrationRow::as_select())
@@ -490,6 +493,12 @@ pub fn apply(
     event: &Event,
     ctx: &Ctx,
 ) -> Result<Applied, StoreError> {
+    if let Event::ConfirmPayment { .. } = event {
+        // Every payment has its row in the ledger: it goes through `payments`.
+        return Err(StoreError::Misuse(
+            "payments are recorded with payments::record_payment or payments::confirm_transfer",
+        ));
+    }
     write_tx(conn, |conn| {
         let current = load_for(conn, id, ctx.who)?;
         apply_loaded(conn, current, event, ctx)
@@ -497,7 +506,7 @@ pub fn apply(
 }
 
 /// Loads a registration for `who`: a participant only ever finds their own.
-fn load_for(
+pub(crate) fn load_for(
     conn: &mut DbConnection,
     id: RegistrationId,
     who: Who,
@@ -518,33 +527,67 @@ fn apply_loaded(
     event: &Event,
     ctx: &Ctx,
 ) -> Result<Applied, StoreError> {
-    let id = current.id;
     claim(conn, &current)?;
     let seat = if event.kind().takes_seat() {
         if periods::take_seat(conn, current.region)? { SeatAnswer::Taken } else { SeatAnswer::Full }
     } else {
         SeatAnswer::NotAsked
     };
-    let (schedule, closed) = periods::schedule(conn, current.period)?;
-    let facts = Facts { seat, ..facts(&current, schedule, closed, ctx.now) };
+    let facts = Facts { seat, ..current_facts(conn, &current, event.kind(), ctx.now)? };
     let decision = match lifecycle::decide(current.status, event, ctx.who.actor(), &facts)? {
         Step::Unchanged(why) => {
             return Ok(Applied::Unchanged { registration: current, why });
         }
         Step::Moved(decision) => decision,
     };
-    match decision.seat_change() {
-        // Taken above, before deciding.
-        SeatChange::Take if seat == SeatAnswer::Taken => {}
-        SeatChange::Take => {
-            return Err(StoreError::corrupt("a seat-taking decision without a seat"));
-        }
-        SeatChange::Release => periods::release_seat(conn, current.region)?,
-        SeatChange::Keep => {}
+    if decision.seat_change() == SeatChange::Take && seat != SeatAnswer::Taken {
+        return Err(StoreError::corrupt("a seat-taking decision without a seat"));
+    }
+    let amount = match event {
+        Event::ConfirmPayment { amount, .. } => Some(*amount),
+        _ => None,
+    };
+    write_decision(conn, &current, &decision, event.reason(), amount, ctx)?;
+    Ok(Applied::Moved { registration: load(conn, current.id)?, decision })
+}
+
+/// What the guards look at for `current` now: the period's schedule and, for the events
+/// that care, whether a WeChat order is open.
+pub(crate) fn current_facts(
+    conn: &mut DbConnection,
+    current: &Registration,
+    event: EventKind,
+    now: DateTime<Utc>,
+) -> Result<Facts, StoreError> {
+    let (schedule, closed) = periods::schedule(conn, current.period)?;
+    let mut facts = facts(current, schedule, closed, now);
+    if matches!(
+        event,
+        EventKind::Withdraw | EventKind::PaymentDeadlinePassed | EventKind::SittingEnded
+    ) {
+        facts.payment.open_order = crate::payments::has_open_order(conn, current.id)?;
+    }
+    Ok(facts)
+}
+
+/// Writes an accepted decision about `current` (claimed in this transaction): the status,
+/// the seat change (a seat to take was taken before deciding), the event-log row and the jobs
+/// its effects schedule.
+pub(crate) fn write_decision(
+    conn: &mut DbConnection,
+    current: &Registration,
+    decision: &Decision,
+    reason: Option<&lifecycle::Reason>,
+    amount: Option<Money>,
+    ctx: &Ctx,
+) -> Result<(), StoreError> {
+    let id = current.id;
+    if decision.seat_change() == SeatChange::Release {
+        periods::release_seat(conn, current.region)?;
     }
     let version = current.version + 1;
-    let rejection_reason = match event {
-        Event::Reject { reason } => Some(reason.as_str()),
+    let rejection_reason = match decision.event {
+        EventKind::Reject => reason.map(|r| r.as_str()),
         _ if decision.to.state == State::Rejected => current.rejection_reason.as_deref(),
         _ => None,
     };
@@ -566,10 +609,7 @@ fn apply_loaded(
         return Err(conflict(conn, id)?);
     }
     let details = EventDetails {
-        amount_fen: match event {
-            Event::ConfirmPayment { amount, .. } => Some(amount.fen()),
-            _ => None,
-        },
+        amount_fen: amount.map(Money::fen),
         paid_via: decision.paid_via,
         effects: decision.effects.clone(),
     };
@@ -581,16 +621,33 @@ fn apply_loaded(
         decision.event,
         Some(decision.from.state),
         decision.to,
-        event.reason().map(|r| r.as_str()),
+        reason.map(|r| r.as_str()),
         &details,
     )?;
-    for effect in &decision.effects {
-        jobs::enqueue(conn, &Job::for_effect(*effect, id), ctx.now, ctx.now)?;
+    if let Some(notice) = jobs::Notice::for_change(decision.event, decision.to.state) {
+        let job = Job::Notify { registration: id, notice, version };
+        jobs::enqueue(conn, &job, ctx.now, ctx.now)?;
     }
-    Ok(Applied::Moved { registration: load(conn, id)?, decision })
+    for effect in &decision.effects {
+        match effect {
+            lifecycle::Effect::CloseProviderOrder => {
+                jobs::enqueue(
+                    conn,
+                    &Job::CloseProviderOrder { registration: id },
+                    ctx.now,
+                    ctx.now,
+                )?;
+            }
+            lifecycle::Effect::StartProviderRefund => {
+                crate::payments::refund_applied_payment(conn, current, reason, ctx)?;
+            }
+        }
+    }
+    Ok(())
 }
 
-/// What the state machine's guards look at for a registration at `now` (no seat asked).
+/// What the state machine's guards look at for a registration at `now` (no seat asked; no
+/// WeChat order known to be open — [`apply`] asks the ledger for the events that care).
 pub fn facts(
     registration: &Registration,
     schedule: Schedule,
@@ -603,7 +660,6 @@ pub fn facts(
         period_closed,
         fee: registration.fee,
         seat: SeatAnswer::NotAsked,
-        // Orders arrive with the payments module; until then no WeChat order can be open.
         payment: PaymentFacts {
             paid_via: registration.payment_method,
             open_order: false,
@@ -653,7 +709,7 @@ pub fn resubmit(
 
 /// Locks the row (PostgreSQL) and checks nobody changed it since it was read: a no-op update
 /// guarded by the version. A concurrent writer that committed first makes it match nothing.
-fn claim(conn: &mut DbConnection, current: &Registration) -> Result<(), StoreError> {
+pub(crate) fn claim(conn: &mut DbConnection, current: &Registration) -> Result<(), StoreError> {
     let claimed = diesel::update(registrations::table.find(sql::text(current.id)))
         .filter(registrations::version.eq(current.version))
         .set(registrations::version.eq(current.version))

@@ -221,6 +221,11 @@ diesel::joinable!(registrations -> regions (region_id));
 diesel::joinable!(registration_events -> registrations (registration_id));
 diesel::joinable!(invoice_titles -> participants (participant_id));
 diesel::joinable!(photos -> participants (participant_id));
+diesel::joinable!(payment_orders -> registrations (registration_id));
+diesel::joinable!(payments -> registrations (registration_id));
+diesel::joinable!(payment_notifications -> payments (payment_id));
+diesel::joinable!(refunds -> payments (payment_id));
+diesel::joinable!(bank_transfers -> registrations (registration_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     participants,
@@ -239,6 +244,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     audit_log,
     rejection_templates,
+    payment_orders,
+    payments,
+    payment_notifications,
+    refunds,
+    bank_transfers,
 );
 
 diesel::table! {
@@ -263,5 +273,75 @@ diesel::table! {
         period_id -> Text,
         text -> Text,
         sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    payment_orders (id) {
+        id -> Text,
+        registration_id -> Text,
+        out_trade_no -> Text,
+        openid -> Text,
+        amount_fen -> BigInt,
+        description -> Text,
+        time_expire -> Timestamp,
+        prepay_id -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Text,
+        registration_id -> Text,
+        method -> Text,
+        source_key -> Text,
+        out_trade_no -> Nullable<Text>,
+        transaction_id -> Nullable<Text>,
+        amount_fen -> BigInt,
+        disposition -> Text,
+        refund_cause -> Nullable<Text>,
+        transfer_batch -> Nullable<Text>,
+        received_at -> Timestamp,
+        recorded_at -> Timestamp,
+        recorded_by -> Nullable<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    payment_notifications (id) {
+        id -> Text,
+        payment_id -> Text,
+        event_type -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        payment_id -> Text,
+        registration_id -> Text,
+        method -> Text,
+        out_refund_no -> Nullable<Text>,
+        amount_fen -> BigInt,
+        reason -> Text,
+        state -> Text,
+        provider_refund_id -> Nullable<Text>,
+        provider_status -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    bank_transfers (registration_id) {
+        registration_id -> Text,
+        reference -> Text,
+        declared_at -> Timestamp,
     }
 }

@@ -14,6 +14,10 @@ use baoming_domain::profile::{Identity, Profile, ProfileError};
 use baoming_domain::{Gender, IdKind, IdNumber, MobilePhone, Money, PersonName};
 use baoming_invoicing::{InvoiceSnapshot, InvoiceTitle, InvoiceTitleInput};
 use baoming_store::participants::{self, SaveProfileError};
+use baoming_store::payments::{
+    self, ConfirmError, Disposition, IncomingPayment, PaymentFilter, Recorded, RefundState,
+    TransferConfirmation,
+};
 use baoming_store::periods::{self, CreatedPeriod};
 use baoming_store::photos::{self, NewPhoto};
 use baoming_store::registrations::{self, Applied, Ctx, NewRegistration, SubmitError, Who};
@@ -48,6 +52,12 @@ on_both_backends!(
     the_clock_closes_and_releases,
     resubmission_edits_the_form,
     invoice_titles_belong_to_their_owner_and_snapshots_stay,
+    a_wechat_payment_is_recorded_once,
+    concurrent_notifications_pay_once,
+    wechat_and_transfer_racing_pay_once_and_give_the_other_back,
+    money_a_registration_cannot_take_is_recorded_and_given_back,
+    transfer_batches_are_all_or_nothing,
+    a_registration_has_one_order,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +188,46 @@ impl World {
         registrations::apply(&mut self.conn(), id, &event, &ctx(who, at))
     }
 
+    /// WeChat reports order `out_trade_no` of registration `id` paid.
+    fn wechat_paid(
+        &self,
+        id: RegistrationId,
+        out_trade_no: &str,
+        amount: Money,
+        at: DateTime<Utc>,
+    ) -> Recorded {
+        let incoming = IncomingPayment {
+            registration: id,
+            method: PaymentMethod::WechatPay,
+            out_trade_no: Some(out_trade_no.into()),
+            transaction_id: Some(format!("4200{out_trade_no}")),
+            amount,
+            received_at: at,
+            notification: Some((format!("notify-{out_trade_no}"), "TRANSACTION.SUCCESS".into())),
+            transfer_batch: None,
+            note: None,
+        };
+        payments::record_payment(&mut self.conn(), &incoming, &ctx(Who::PaymentProvider, at))
+            .expect("recorded")
+    }
+
+    fn confirm_transfer(
+        &self,
+        ids: &[RegistrationId],
+        amount: Money,
+        finance: Who,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(RegistrationId, Recorded)>, ConfirmError> {
+        let confirmation = TransferConfirmation {
+            registrations: ids.to_vec(),
+            amount,
+            bank_reference: Some("BANK-0001".into()),
+            note: None,
+        };
+        let actor = baoming_store::audit::Actor::default();
+        payments::confirm_transfer(&mut self.conn(), &confirmation, &ctx(finance, at), &actor)
+    }
+
     fn owner(&self, id: RegistrationId) -> Who {
         Who::Participant(
             registrations::get(&mut self.conn(), id).expect("registration").participant,
@@ -263,15 +313,18 @@ fn a_registration_walks_the_lifecycle(test: TestDb) {
     );
 
     let fee = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN).expect("fee");
-    let pay = Event::ConfirmPayment { amount: fee, via: PaymentMethod::BankTransfer };
-    assert_eq!(moved_to(w.apply(id, pay.clone(), staff(Actor::Finance), later(4))), State::Paid);
-    // A second confirmation changes nothing.
-    match w.apply(id, pay, staff(Actor::Finance), later(5)) {
-        Ok(Applied::Unchanged { why: Unchanged::AlreadyPaid, registration }) => {
-            assert_eq!(registration.version, 6)
-        }
-        other => panic!("expected an idempotent repeat, got {other:?}"),
+    let finance = staff(Actor::Finance);
+    match w.confirm_transfer(&[id], fee, finance, later(4)) {
+        Ok(recorded) => assert!(matches!(recorded[0].1, Recorded::Paid { .. })),
+        other => panic!("expected a payment, got {other:?}"),
     }
+    assert_eq!(w.state(id), State::Paid);
+    // A second confirmation changes nothing.
+    assert!(matches!(
+        w.confirm_transfer(&[id], fee, finance, later(5)),
+        Err(ConfirmError::AlreadyConfirmed(again)) if again == id
+    ));
+    assert_eq!(registrations::get(&mut w.conn(), id).expect("registration").version, 6);
     let checkin = Event::CheckIn { proof: CheckInProof::VenueCode };
     assert_eq!(moved_to(w.apply(id, checkin, me, later(CHECKIN_HOURS))), State::CheckedIn);
     assert_eq!(
@@ -326,14 +379,12 @@ fn refusals_change_nothing(test: TestDb) {
         other => panic!("expected a refusal, got {other:?}"),
     }
     w.apply(id, Event::Approve, staff(Actor::Reviewer), now()).expect("approved");
-    let wrong = Event::ConfirmPayment {
-        amount: Money::from_fen(1).expect("amount"),
+    // Payments never bypass the ledger.
+    let direct = Event::ConfirmPayment {
+        amount: Money::from_fen(seed::TWO_SUBJECT_FEE_FEN).expect("amount"),
         via: PaymentMethod::WechatPay,
     };
-    assert!(matches!(
-        refusal(w.apply(id, wrong, Who::PaymentProvider, now())),
-        Refusal::AmountMismatch { .. }
-    ));
+    assert!(matches!(w.apply(id, direct, Who::PaymentProvider, now()), Err(StoreError::Misuse(_))));
     let after = registrations::get(&mut w.conn(), id).expect("registration");
     assert_eq!(after.status.state, State::AwaitingPayment);
     assert_eq!(after.version, before.version + 1, "only the approval was written");
@@ -604,26 +655,38 @@ fn refunds_schedule_exactly_one_job(test: TestDb) {
     let me = w.owner(id);
     w.apply(id, Event::Approve, staff(Actor::Reviewer), now()).expect("approved");
     let fee = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN).expect("fee");
-    w.apply(
-        id,
-        Event::ConfirmPayment { amount: fee, via: PaymentMethod::WechatPay },
-        Who::PaymentProvider,
-        now(),
-    )
-    .expect("paid");
+    assert!(matches!(w.wechat_paid(id, "wx-1", fee, now()), Recorded::Paid { .. }));
     w.apply(id, Event::RequestRefund { reason: reason("工作冲突无法参加") }, me, later(1))
         .expect("requested");
     assert_eq!(moved_to(w.apply(id, Event::CancelRefundRequest, me, later(2))), State::Paid);
     w.apply(id, Event::RequestRefund { reason: reason("工作冲突无法参加") }, me, later(3))
         .expect("requested");
-    assert!(jobs::pending(&mut w.conn()).expect("jobs").is_empty());
+    assert_eq!(refund_jobs(&w), 0);
+    // Approval and payment each told the participant.
+    let notices: Vec<_> = jobs::pending(&mut w.conn())
+        .expect("jobs")
+        .into_iter()
+        .filter_map(|j| match j.job {
+            jobs::Job::Notify { notice, .. } => Some(notice),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notices, [jobs::Notice::Approved, jobs::Notice::Paid]);
     assert_eq!(
         moved_to(w.apply(id, Event::ApproveRefund, staff(Actor::Finance), later(4))),
         State::Refunding
     );
-    let pending = jobs::pending(&mut w.conn()).expect("jobs");
+    let pending: Vec<_> = jobs::pending(&mut w.conn())
+        .expect("jobs")
+        .into_iter()
+        .filter(|j| matches!(j.job, jobs::Job::Refund { .. }))
+        .collect();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].job, jobs::Job::StartProviderRefund { registration: id });
+    let ledger =
+        payments::list_payments(&mut w.conn(), &PaymentFilter::default(), 10).expect("ledger");
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].disposition, Disposition::Applied);
+    assert_eq!(ledger[0].refund_state, Some(RefundState::Pending));
 
     let failed = Event::RefundFailed { reason: reason("ABNORMAL: 银行卡已注销") };
     w.apply(id, failed, Who::PaymentProvider, later(5)).expect("flagged");
@@ -634,7 +697,12 @@ fn refunds_schedule_exactly_one_job(test: TestDb) {
         State::Refunded
     );
     assert_eq!(w.seats_taken("01"), 0, "a refund releases the seat");
-    assert_eq!(jobs::pending(&mut w.conn()).expect("jobs").len(), 1);
+    let refund_jobs = jobs::pending(&mut w.conn())
+        .expect("jobs")
+        .into_iter()
+        .filter(|j| matches!(j.job, jobs::Job::Refund { .. }))
+        .count();
+    assert_eq!(refund_jobs, 1);
 }
 
 fn write_transactions_roll_back(test: TestDb) {
@@ -849,4 +917,297 @@ fn sqlite_write_transactions_take_the_lock_up_front() {
         Ok::<_, StoreError>(())
     })
     .expect("transaction");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments
+
+fn two_subject_fee() -> Money {
+    Money::from_fen(seed::TWO_SUBJECT_FEE_FEN).expect("fee")
+}
+
+/// A submitted and approved registration of participant `n`.
+fn approved(w: &World, n: u32) -> RegistrationId {
+    let id = w.submitted(n, "01");
+    w.apply(id, Event::Approve, staff(Actor::Reviewer), now()).expect("approved");
+    id
+}
+
+fn event_count(w: &World, id: RegistrationId, kind: EventKind) -> usize {
+    w.history(id).iter().filter(|(k, _, _)| *k == kind).count()
+}
+
+fn refund_jobs(w: &World) -> usize {
+    jobs::pending(&mut w.conn())
+        .expect("jobs")
+        .iter()
+        .filter(|j| matches!(j.job, jobs::Job::Refund { .. }))
+        .count()
+}
+
+fn a_wechat_payment_is_recorded_once(test: TestDb) {
+    let w = World::new(&test);
+    let id = approved(&w, 1);
+    let first = w.wechat_paid(id, "order-1", two_subject_fee(), later(1));
+    let Recorded::Paid { payment, registration } = first else {
+        panic!("expected a payment, got {first:?}")
+    };
+    assert_eq!(registration.status.state, State::Paid);
+    assert_eq!(registration.payment_method, Some(PaymentMethod::WechatPay));
+    for _ in 0..9 {
+        assert_eq!(
+            w.wechat_paid(id, "order-1", two_subject_fee(), later(2)),
+            Recorded::Duplicate { payment }
+        );
+    }
+    assert_eq!(event_count(&w, id, EventKind::ConfirmPayment), 1);
+    let ledger =
+        payments::list_payments(&mut w.conn(), &PaymentFilter::default(), 10).expect("ledger");
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].transaction_id.as_deref(), Some("4200order-1"));
+    assert_eq!(ledger[0].amount_fen, seed::TWO_SUBJECT_FEE_FEN);
+    let log = registrations::history(&mut w.conn(), id).expect("history");
+    assert_eq!(log.last().map(|e| e.actor), Some(Actor::PaymentProvider));
+}
+
+fn concurrent_notifications_pay_once(test: TestDb) {
+    let w = Arc::new(World::new(&test));
+    let id = approved(&w, 1);
+    let barrier = Arc::new(Barrier::new(10));
+    let results: Vec<Recorded> = (0..10)
+        .map(|_| {
+            let (w, barrier) = (w.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                w.wechat_paid(id, "order-1", two_subject_fee(), later(1))
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    let paid = results.iter().filter(|r| matches!(r, Recorded::Paid { .. })).count();
+    let repeats = results.iter().filter(|r| matches!(r, Recorded::Duplicate { .. })).count();
+    assert_eq!((paid, repeats), (1, 9), "{results:?}");
+    assert_eq!(event_count(&w, id, EventKind::ConfirmPayment), 1);
+    assert_eq!(w.state(id), State::Paid);
+}
+
+fn wechat_and_transfer_racing_pay_once_and_give_the_other_back(test: TestDb) {
+    let w = Arc::new(World::new(&test));
+    for round in 0..6 {
+        let id = approved(&w, 10 + round);
+        w.apply(id, Event::DeclareTransfer, w.owner(id), now()).expect("declared");
+        let barrier = Arc::new(Barrier::new(2));
+        let wechat = {
+            let (w, barrier) = (w.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                w.wechat_paid(id, &format!("race-{round}"), two_subject_fee(), later(1))
+            })
+        };
+        let finance = {
+            let (w, barrier) = (w.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                w.confirm_transfer(&[id], two_subject_fee(), staff(Actor::Finance), later(1))
+                    .expect("confirmed")
+                    .remove(0)
+                    .1
+            })
+        };
+        let (wechat, finance) = (wechat.join().expect("thread"), finance.join().expect("thread"));
+        let outcomes = [&wechat, &finance];
+        assert_eq!(
+            outcomes.iter().filter(|r| matches!(r, Recorded::Paid { .. })).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes.iter().any(|r| matches!(
+                r,
+                Recorded::Refunding {
+                    cause: baoming_domain::lifecycle::RefundCause::AlreadyPaid,
+                    ..
+                }
+            )),
+            "{outcomes:?}"
+        );
+        assert_eq!(w.state(id), State::Paid);
+        assert_eq!(event_count(&w, id, EventKind::ConfirmPayment), 1);
+        let ledger = payments::list_payments(
+            &mut w.conn(),
+            &PaymentFilter { registration: Some(id), ..PaymentFilter::default() },
+            10,
+        )
+        .expect("ledger");
+        let mut dispositions: Vec<_> = ledger.iter().map(|p| p.disposition.as_str()).collect();
+        dispositions.sort_unstable();
+        assert_eq!(dispositions, ["applied", "refund"]);
+        let given_back = ledger.iter().find(|p| p.disposition == Disposition::Refund).expect("row");
+        assert_eq!(given_back.refund_state, Some(RefundState::Pending));
+    }
+    // Each WeChat payment that lost has a refund job; a transfer that lost is returned by hand.
+    let ledger =
+        payments::list_payments(&mut w.conn(), &PaymentFilter::default(), 100).expect("ledger");
+    let lost_wechat = ledger
+        .iter()
+        .filter(|p| p.disposition == Disposition::Refund && p.method == PaymentMethod::WechatPay)
+        .count();
+    assert_eq!(refund_jobs(&w), lost_wechat);
+}
+
+fn money_a_registration_cannot_take_is_recorded_and_given_back(test: TestDb) {
+    let w = World::new(&test);
+    let withdrawn = approved(&w, 1);
+    w.apply(withdrawn, Event::Withdraw, w.owner(withdrawn), now()).expect("withdrawn");
+    let recorded = w.wechat_paid(withdrawn, "late-1", two_subject_fee(), later(1));
+    assert!(
+        matches!(
+            recorded,
+            Recorded::Refunding {
+                cause: baoming_domain::lifecycle::RefundCause::NotPayable {
+                    state: State::Withdrawn
+                },
+                ..
+            }
+        ),
+        "{recorded:?}"
+    );
+    assert_eq!(w.state(withdrawn), State::Withdrawn);
+    assert_eq!(refund_jobs(&w), 1);
+    // The same late payment again: nothing more.
+    assert!(matches!(
+        w.wechat_paid(withdrawn, "late-1", two_subject_fee(), later(2)),
+        Recorded::Duplicate { .. }
+    ));
+    assert_eq!(refund_jobs(&w), 1);
+
+    let short = approved(&w, 2);
+    let amount = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN - 1).expect("amount");
+    let recorded = w.wechat_paid(short, "short-1", amount, later(1));
+    assert!(
+        matches!(recorded, Recorded::Mismatch { expected, received, .. }
+            if expected == two_subject_fee() && received == amount),
+        "{recorded:?}"
+    );
+    assert_eq!(w.state(short), State::AwaitingPayment);
+    assert_eq!(event_count(&w, short, EventKind::ConfirmPayment), 0);
+    let flagged = payments::list_payments(
+        &mut w.conn(),
+        &PaymentFilter { disposition: Some(Disposition::Mismatch), ..PaymentFilter::default() },
+        10,
+    )
+    .expect("ledger");
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0].registration, short);
+}
+
+fn transfer_batches_are_all_or_nothing(test: TestDb) {
+    let w = World::new(&test);
+    let ids: Vec<RegistrationId> = (0..20).map(|n| approved(&w, 100 + n)).collect();
+    for &id in &ids {
+        let (_, reference) =
+            payments::declare_transfer(&mut w.conn(), id, &ctx(w.owner(id), now()))
+                .expect("declared");
+        assert_eq!(
+            payments::transfer_reference(&mut w.conn(), id).expect("reference"),
+            Some(reference.as_str().to_owned())
+        );
+    }
+    let pending =
+        payments::pending_transfers(&mut w.conn(), &Default::default(), 100).expect("pending");
+    assert_eq!(pending.len(), 20);
+    let finance = staff(Actor::Finance);
+    let total = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN * 20).expect("total");
+    let short = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN * 20 - 100).expect("short");
+    assert!(matches!(
+        w.confirm_transfer(&ids, short, finance, later(1)),
+        Err(ConfirmError::AmountMismatch { expected, received }) if expected == total && received == short
+    ));
+    let unreviewed = w.submitted(999, "01");
+    let mut with_unreviewed = ids.clone();
+    with_unreviewed.push(unreviewed);
+    let with_total = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN * 21).expect("total");
+    assert!(matches!(
+        w.confirm_transfer(&with_unreviewed, with_total, finance, later(1)),
+        Err(ConfirmError::NotApproved(id)) if id == unreviewed
+    ));
+    let mut twice = ids.clone();
+    twice.push(ids[0]);
+    assert!(matches!(
+        w.confirm_transfer(&twice, total, finance, later(1)),
+        Err(ConfirmError::BadSelection)
+    ));
+    assert!(
+        payments::list_payments(&mut w.conn(), &PaymentFilter::default(), 100)
+            .expect("ledger")
+            .is_empty(),
+        "a refused batch records nothing"
+    );
+    let confirmed = w.confirm_transfer(&ids, total, finance, later(2)).expect("confirmed");
+    assert_eq!(confirmed.len(), 20);
+    assert!(confirmed.iter().all(|(_, r)| matches!(r, Recorded::Paid { .. })));
+    let ledger =
+        payments::list_payments(&mut w.conn(), &PaymentFilter::default(), 100).expect("ledger");
+    let batches: BTreeSet<_> = ledger.iter().map(|p| p.transfer_batch.clone()).collect();
+    assert_eq!(batches.len(), 1, "one batch id for the whole transfer");
+    assert!(batches.iter().all(Option::is_some));
+    for &id in &ids {
+        assert_eq!(w.state(id), State::Paid);
+        assert_eq!(
+            registrations::get(&mut w.conn(), id).expect("r").payment_method,
+            Some(PaymentMethod::BankTransfer)
+        );
+    }
+    assert!(
+        payments::pending_transfers(&mut w.conn(), &Default::default(), 100)
+            .expect("pending")
+            .is_empty()
+    );
+}
+
+fn a_registration_has_one_order(test: TestDb) {
+    let w = World::new(&test);
+    let id = approved(&w, 1);
+    let Who::Participant(me) = w.owner(id) else { unreachable!("owner is a participant") };
+    let first =
+        payments::open_order(&mut w.conn(), id, me, "监理培训报名费", now()).expect("order");
+    let again =
+        payments::open_order(&mut w.conn(), id, me, "监理培训报名费", later(1)).expect("order");
+    assert_eq!(first, again);
+    assert_eq!(first.out_trade_no.len(), 32);
+    assert_eq!(first.amount, two_subject_fee());
+    assert_eq!(first.openid, "openid-1");
+    let schedule = periods::schedule(&mut w.conn(), w.period.id).expect("schedule").0;
+    assert_eq!(first.time_expire, schedule.payment_deadline());
+    assert!(payments::has_open_order(&mut w.conn(), id).expect("open"));
+
+    // Someone else's registration is not found; an unapproved one may not be paid.
+    let other = w.submitted(2, "01");
+    assert!(matches!(
+        payments::open_order(&mut w.conn(), other, me, "x", now()),
+        Err(payments::OrderError::Store(StoreError::NotFound { .. }))
+    ));
+    let Who::Participant(other_owner) = w.owner(other) else { unreachable!() };
+    assert!(matches!(
+        payments::open_order(&mut w.conn(), other, other_owner, "x", now()),
+        Err(payments::OrderError::Refused(e)) if e.refusal == Refusal::NotInTable
+    ));
+    // After the payment deadline no order opens.
+    let late = approved(&w, 3);
+    let Who::Participant(late_owner) = w.owner(late) else { unreachable!() };
+    let after_deadline = schedule.payment_deadline() + chrono::Duration::minutes(1);
+    assert!(matches!(
+        payments::open_order(&mut w.conn(), late, late_owner, "x", after_deadline),
+        Err(payments::OrderError::Refused(e)) if e.refusal == Refusal::PaymentClosed
+    ));
+    // Withdrawing with an open order schedules closing it.
+    w.apply(id, Event::Withdraw, w.owner(id), later(2)).expect("withdrawn");
+    let close_jobs = jobs::pending(&mut w.conn())
+        .expect("jobs")
+        .iter()
+        .filter(|j| j.job == jobs::Job::CloseProviderOrder { registration: id })
+        .count();
+    assert_eq!(close_jobs, 1);
 }
