@@ -54,6 +54,8 @@ pub struct Running {
     pub server: Server,
     /// The local WeChat simulator, in dev mode.
     pub simulator: Option<Simulator>,
+    /// The local WeChat Pay simulator, in dev mode.
+    pub pay_simulator: Option<baoming_wechatpay_sim::Simulator>,
     /// The database (for tests and tooling).
     pub db: Db,
 }
@@ -118,6 +120,38 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         timeout: Duration::from_secs(10),
     })?;
 
+    // Bound before the rest, so the notify URL can name the real port.
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .map_err(|source| StartError::Io { what: "binding the listen address", source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Io { what: "binding the listen address", source })?;
+    let pay_simulator = if settings.wechat_simulator {
+        let sim = baoming_wechatpay_sim::start_in_background(baoming_wechatpay_sim::SimConfig {
+            time_scale: settings.pay_simulator_time_scale,
+            ..baoming_wechatpay_sim::SimConfig::dev(&settings.pay.mchid, &settings.wechat_appid)
+        })
+        .map_err(|source| StartError::Io { what: "starting the WeChat Pay simulator", source })?;
+        tracing::info!(url = %sim.base_url(), "local WeChat Pay simulator started (dev mode)");
+        Some(sim)
+    } else {
+        None
+    };
+    let pay_base = pay_simulator.as_ref().map_or_else(
+        || settings.wechat_pay_base.clone(),
+        baoming_wechatpay_sim::Simulator::base_url,
+    );
+    let notify_url = settings.pay.notify_url.clone().unwrap_or_else(|| {
+        let local = if addr.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        } else {
+            addr
+        };
+        format!("http://{local}/api/v1/wechatpay/notify")
+    });
+    let pay = crate::pay::Pay::new(&settings.pay, &settings.wechat_appid, &pay_base, notify_url)
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+
     let state = AppState {
         db: db.clone(),
         cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
@@ -135,6 +169,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         secure_cookies: settings.mode != crate::config::Mode::Dev,
         periods: crate::period_cache::PeriodCache::default(),
         sessions: crate::session_cache::SessionCache::default(),
+        pay,
+        payee: settings.payee.clone(),
     };
     let data = web::Data::new(state);
     let upload_limit = settings.photo_max_upload_bytes;
@@ -155,13 +191,12 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     // Database work runs on the blocking pool; more threads than pooled connections would only
     // queue on the pool (and each idle thread keeps memory), so the two are sized together.
     .worker_max_blocking_threads(blocking_threads)
-    .bind(settings.listen)
+    .listen(listener)
     .map_err(|source| StartError::Io { what: "binding the listen address", source })?;
-    let addr = server.addrs().first().copied().unwrap_or(settings.listen);
     let server = server.run();
     let handle = server.handle();
     tracing::info!(%addr, mode = ?settings.mode, "baoming api listening");
-    Ok(Running { addr, handle, server, simulator, db })
+    Ok(Running { addr, handle, server, simulator, pay_simulator, db })
 }
 
 impl std::fmt::Debug for Running {

@@ -58,6 +58,58 @@ pub struct RawConfig {
     pub pii: RawPii,
     /// Photo uploads.
     pub photos: RawPhotos,
+    /// WeChat Pay (merchant account, keys).
+    pub wechatpay: RawWechatPay,
+    /// The account employers transfer fees to.
+    pub payee: RawPayee,
+}
+
+/// `[wechatpay]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWechatPay {
+    /// Merchant id (商户号).
+    pub mchid: Option<String>,
+    /// Serial number of the merchant API certificate (商户API证书序列号).
+    pub merchant_serial: Option<String>,
+    /// The merchant API private key (`apiclient_key.pem`, PKCS#8 or PKCS#1).
+    pub merchant_key_file: Option<PathBuf>,
+    /// The APIv3 key (32 characters).
+    pub apiv3_key: Option<String>,
+    /// File holding `apiv3_key`.
+    pub apiv3_key_file: Option<PathBuf>,
+    /// WeChat Pay public keys (public-key mode): `[{ id = "PUB_KEY_ID_…", file = "…pem" }]`.
+    #[serde(default)]
+    pub public_keys: Vec<RawPublicKey>,
+    /// WeChat Pay platform certificates (certificate mode), PEM files.
+    #[serde(default)]
+    pub platform_certificates: Vec<PathBuf>,
+    /// The public https URL WeChat Pay posts notifications to (our `/api/v1/wechatpay/notify`).
+    pub notify_url: Option<String>,
+    /// Dev mode: how the simulator scales WeChat's notification retry delays (1.0 = real).
+    pub simulator_time_scale: Option<f64>,
+}
+
+/// A WeChat Pay public key and its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublicKey {
+    /// `PUB_KEY_ID_…`.
+    pub id: String,
+    /// The PEM file (`-----BEGIN PUBLIC KEY-----`).
+    pub file: PathBuf,
+}
+
+/// `[payee]`: shown to participants who pay by bank transfer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPayee {
+    /// Account name (收款单位).
+    pub name: Option<String>,
+    /// Bank and branch (开户行).
+    pub bank: Option<String>,
+    /// Account number (账号).
+    pub account: Option<String>,
 }
 
 /// `[wechat]`
@@ -127,6 +179,8 @@ impl Default for RawConfig {
                 max_upload_bytes: 10 * 1024 * 1024,
                 max_concurrent_decodes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             },
+            wechatpay: RawWechatPay::default(),
+            payee: RawPayee::default(),
         }
     }
 }
@@ -209,7 +263,56 @@ pub struct Settings {
     pub photo_max_upload_bytes: usize,
     /// Concurrent photo decodes.
     pub photo_max_concurrent_decodes: usize,
+    /// WeChat Pay.
+    pub pay: PaySettings,
+    /// The transfer payee.
+    pub payee: Payee,
+    /// Dev mode: the WeChat Pay simulator's time scale.
+    pub pay_simulator_time_scale: f64,
 }
+
+/// WeChat Pay settings. In dev mode with the simulator, the simulator's development keys.
+#[derive(Clone)]
+pub struct PaySettings {
+    /// Merchant id.
+    pub mchid: String,
+    /// Merchant certificate serial.
+    pub merchant_serial: String,
+    /// Merchant private key, PEM.
+    pub merchant_key_pem: String,
+    /// APIv3 key.
+    pub apiv3_key: String,
+    /// WeChat Pay public keys: (id, PEM).
+    pub public_keys: Vec<(String, String)>,
+    /// Platform certificates, PEM.
+    pub platform_certificates: Vec<String>,
+    /// Where notifications go; `None` in dev mode: the api's own address once it listens.
+    pub notify_url: Option<String>,
+}
+
+impl fmt::Debug for PaySettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaySettings")
+            .field("mchid", &self.mchid)
+            .field("merchant_serial", &self.merchant_serial)
+            .field("notify_url", &self.notify_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The account employers transfer fees to.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Payee {
+    /// Account name (收款单位).
+    pub name: String,
+    /// Bank and branch (开户行).
+    pub bank: String,
+    /// Account number (账号).
+    pub account: String,
+}
+
+/// Merchant id the simulator accepts in dev mode.
+pub const DEV_MCHID: &str = "1900000109";
 
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -342,6 +445,24 @@ impl RawConfig {
             }
             (_, None) => return Err(invalid("pii.blind_index_key", "required in production mode")),
         };
+        let pay = pay_settings(&self.wechatpay, simulator, dev)?;
+        let payee = match (&self.payee.name, &self.payee.bank, &self.payee.account) {
+            (Some(name), Some(bank), Some(account))
+                if [name, bank, account].iter().all(|v| !v.trim().is_empty()) =>
+            {
+                Payee {
+                    name: name.trim().to_owned(),
+                    bank: bank.trim().to_owned(),
+                    account: account.trim().to_owned(),
+                }
+            }
+            (None, None, None) if dev => Payee {
+                name: "演示培训中心（开发环境）".into(),
+                bank: "演示银行福州分行".into(),
+                account: "6222 0000 0000 0000 000".into(),
+            },
+            _ => return Err(invalid("payee", "name, bank and account are all required")),
+        };
         if self.demo_data && !dev {
             // Demo data only ever lands in a dev database.
             tracing::warn!("demo_data is ignored in production mode");
@@ -364,8 +485,100 @@ impl RawConfig {
             pii,
             photo_max_upload_bytes: self.photos.max_upload_bytes,
             photo_max_concurrent_decodes: self.photos.max_concurrent_decodes,
+            pay_simulator_time_scale: self.wechatpay.simulator_time_scale.unwrap_or(1.0),
+            pay,
+            payee,
         })
     }
+}
+
+fn read_file(key: &'static str, path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))
+}
+
+/// `[wechatpay]`: everything required in production; dev mode with the simulator uses the
+/// simulator's development keys.
+fn pay_settings(
+    raw: &RawWechatPay,
+    simulator: bool,
+    dev: bool,
+) -> Result<PaySettings, ConfigError> {
+    use baoming_wechatpay_sim::dev_keys;
+    if simulator && raw.mchid.is_none() {
+        return Ok(PaySettings {
+            mchid: DEV_MCHID.into(),
+            merchant_serial: dev_keys::MERCHANT_SERIAL_NO.into(),
+            merchant_key_pem: dev_keys::MERCHANT_PRIVATE_KEY_PEM.into(),
+            apiv3_key: dev_keys::APIV3_KEY.into(),
+            public_keys: vec![
+                (
+                    dev_keys::PLATFORM_PUB_KEY_ID_1.into(),
+                    dev_keys::PLATFORM_PUBLIC_KEY_1_PEM.into(),
+                ),
+                (
+                    dev_keys::PLATFORM_PUB_KEY_ID_2.into(),
+                    dev_keys::PLATFORM_PUBLIC_KEY_2_PEM.into(),
+                ),
+            ],
+            platform_certificates: vec![],
+            notify_url: raw.notify_url.clone(),
+        });
+    }
+    let required = |key: &'static str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| invalid(key, "required"))
+    };
+    let mchid = required("wechatpay.mchid", &raw.mchid)?;
+    let merchant_serial = required("wechatpay.merchant_serial", &raw.merchant_serial)?;
+    let key_file = raw
+        .merchant_key_file
+        .as_deref()
+        .ok_or_else(|| invalid("wechatpay.merchant_key_file", "required"))?;
+    let merchant_key_pem = read_file("wechatpay.merchant_key_file", key_file)?;
+    let apiv3_key = secret("wechatpay.apiv3_key", &raw.apiv3_key, &raw.apiv3_key_file)?
+        .ok_or_else(|| invalid("wechatpay.apiv3_key", "required (or wechatpay.apiv3_key_file)"))?;
+    if apiv3_key.len() != 32 {
+        return Err(invalid("wechatpay.apiv3_key", "must be 32 characters"));
+    }
+    let public_keys = raw
+        .public_keys
+        .iter()
+        .map(|k| Ok((k.id.clone(), read_file("wechatpay.public_keys", &k.file)?)))
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    let platform_certificates = raw
+        .platform_certificates
+        .iter()
+        .map(|path| read_file("wechatpay.platform_certificates", path))
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    if public_keys.is_empty() && platform_certificates.is_empty() {
+        return Err(invalid(
+            "wechatpay.public_keys",
+            "give the WeChat Pay public key (or platform certificates) to verify WeChat Pay with",
+        ));
+    }
+    let notify_url = match &raw.notify_url {
+        Some(url) if url.starts_with("https://") && !url.contains('?') => Some(url.clone()),
+        Some(url) if dev && url.starts_with("http://") => Some(url.clone()),
+        Some(_) => {
+            return Err(invalid("wechatpay.notify_url", "must be an https URL without a query"));
+        }
+        None if dev => None,
+        None => return Err(invalid("wechatpay.notify_url", "required in production mode")),
+    };
+    Ok(PaySettings {
+        mchid,
+        merchant_serial,
+        merchant_key_pem,
+        apiv3_key,
+        public_keys,
+        platform_certificates,
+        notify_url,
+    })
 }
 
 /// Dev mode: random keys generated once and kept in the data directory, so a restart can
@@ -403,6 +616,32 @@ mod tests {
         raw.wechat.secret = Some("s".into());
         raw.pii.id_encryption_key = Some("01".repeat(32));
         raw.pii.blind_index_key = Some("02".repeat(32));
+        let keys = tempfile::tempdir().expect("dir").keep();
+        let key = keys.join("apiclient_key.pem");
+        std::fs::write(&key, baoming_wechatpay_sim::dev_keys::MERCHANT_PRIVATE_KEY_PEM)
+            .expect("write");
+        let public = keys.join("pub_key.pem");
+        std::fs::write(&public, baoming_wechatpay_sim::dev_keys::PLATFORM_PUBLIC_KEY_1_PEM)
+            .expect("write");
+        raw.wechatpay = RawWechatPay {
+            mchid: Some("1900000001".into()),
+            merchant_serial: Some("5157F09EFDC096DE15EBE81A47057A72".into()),
+            merchant_key_file: Some(key),
+            apiv3_key: Some("a".repeat(32)),
+            apiv3_key_file: None,
+            public_keys: vec![RawPublicKey {
+                id: "PUB_KEY_ID_0000000000000024101100397200000006".into(),
+                file: public,
+            }],
+            platform_certificates: vec![],
+            notify_url: Some("https://baoming.example.com/api/v1/wechatpay/notify".into()),
+            simulator_time_scale: None,
+        };
+        raw.payee = RawPayee {
+            name: Some("某培训中心".into()),
+            bank: Some("某银行".into()),
+            account: Some("1234".into()),
+        };
         raw
     }
 
@@ -437,6 +676,21 @@ mod tests {
         let mut raw = production();
         raw.database_url = Some("mysql://x".into());
         assert_eq!(key_of(raw), "database_url");
+        let mut raw = production();
+        raw.wechatpay.mchid = None;
+        assert_eq!(key_of(raw), "wechatpay.mchid");
+        let mut raw = production();
+        raw.wechatpay.apiv3_key = Some("short".into());
+        assert_eq!(key_of(raw), "wechatpay.apiv3_key");
+        let mut raw = production();
+        raw.wechatpay.notify_url = Some("http://baoming.example.com/notify".into());
+        assert_eq!(key_of(raw), "wechatpay.notify_url");
+        let mut raw = production();
+        raw.wechatpay.public_keys.clear();
+        assert_eq!(key_of(raw), "wechatpay.public_keys");
+        let mut raw = production();
+        raw.payee.account = None;
+        assert_eq!(key_of(raw), "payee");
     }
 
     #[test]

@@ -223,3 +223,43 @@ impl From<actix_web::error::BlockingError> for ApiError {
         ApiError::internal(&e)
     }
 }
+
+impl From<baoming_store::payments::OrderError> for ApiError {
+    fn from(e: baoming_store::payments::OrderError) -> Self {
+        use baoming_store::payments::OrderError;
+        match e {
+            OrderError::Refused(t) => t.into(),
+            OrderError::AlreadyPaid => ApiError::new(
+                StatusCode::CONFLICT,
+                "order_paid",
+                OrderError::AlreadyPaid.to_string(),
+            ),
+            OrderError::Closed => {
+                ApiError::new(StatusCode::CONFLICT, "order_closed", OrderError::Closed.to_string())
+            }
+            OrderError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<baoming_store::payments::ConfirmError> for ApiError {
+    fn from(e: baoming_store::payments::ConfirmError) -> Self {
+        use baoming_store::payments::ConfirmError;
+        let message = e.to_string();
+        match e {
+            ConfirmError::BadSelection => {
+                ApiError::field("registration_ids", "invalid_selection", message)
+            }
+            ConfirmError::AmountMismatch { .. } => {
+                ApiError::field("amount_yuan", "amount_mismatch", message)
+            }
+            ConfirmError::NotApproved(_) => {
+                ApiError::new(StatusCode::CONFLICT, "not_approved", message)
+            }
+            ConfirmError::AlreadyConfirmed(_) => {
+                ApiError::new(StatusCode::CONFLICT, "already_confirmed", message)
+            }
+            ConfirmError::Store(s) => s.into(),
+        }
+    }
+}

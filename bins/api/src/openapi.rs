@@ -4,7 +4,9 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, health, invoice_titles, periods, photos, profile, registrations};
+use crate::routes::{
+    admin, auth, health, invoice_titles, payments, periods, photos, profile, registrations,
+};
 
 struct BearerAuth;
 
@@ -63,6 +65,15 @@ impl Modify for BearerAuth {
         admin::periods::create,
         admin::periods::update,
         admin::periods::close,
+        admin::finance::transfers,
+        admin::finance::confirm,
+        admin::finance::not_received,
+        admin::finance::ledger,
+        payments::pay_wechat,
+        payments::declare_transfer,
+        payments::transfer_details,
+        payments::check,
+        payments::notify,
     )
 )]
 #[derive(Debug)]

@@ -35,6 +35,10 @@ pub struct AppState {
     pub periods: crate::period_cache::PeriodCache,
     /// Participant sessions recently checked.
     pub sessions: crate::session_cache::SessionCache,
+    /// WeChat Pay.
+    pub pay: crate::pay::Pay,
+    /// Where employers transfer fees.
+    pub payee: crate::config::Payee,
 }
 
 impl AppState {

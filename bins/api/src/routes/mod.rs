@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod invoice_titles;
+pub mod payments;
 pub mod periods;
 pub mod photos;
 pub mod profile;
@@ -64,4 +65,13 @@ routes! {
     post "/api/v1/admin/periods" => admin::periods::create;
     put "/api/v1/admin/periods/{id}" => admin::periods::update;
     post "/api/v1/admin/periods/{id}/close" => admin::periods::close;
+    get "/api/v1/admin/transfers" => admin::finance::transfers;
+    post "/api/v1/admin/transfers/confirm" => admin::finance::confirm;
+    post "/api/v1/admin/registrations/{id}/transfer-not-received" => admin::finance::not_received;
+    get "/api/v1/admin/payments" => admin::finance::ledger;
+    post "/api/v1/registrations/{id}/pay/wechat" => payments::pay_wechat;
+    post "/api/v1/registrations/{id}/pay/transfer" => payments::declare_transfer;
+    get "/api/v1/registrations/{id}/pay/transfer" => payments::transfer_details;
+    post "/api/v1/registrations/{id}/pay/check" => payments::check;
+    post "/api/v1/wechatpay/notify" => payments::notify;
 }

@@ -179,7 +179,7 @@ where
         .await
 }
 
-fn one_view(
+pub(crate) fn one_view(
     conn: &mut DbConnection,
     cache: &PeriodCache,
     r: Registration,

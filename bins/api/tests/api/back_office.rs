@@ -107,6 +107,8 @@ async fn every_endpoint_answers_each_role_exactly(app: TestApp) {
             None,
         ),
         (Method::GET, "/api/v1/admin/audit".into(), &["admin"], None),
+        (Method::GET, "/api/v1/admin/transfers".into(), &["admin", "finance"], None),
+        (Method::GET, "/api/v1/admin/payments".into(), &["admin", "finance"], None),
         (
             Method::GET,
             format!("/api/v1/admin/periods/{period_id}/export"),

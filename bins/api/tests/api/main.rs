@@ -28,11 +28,13 @@ macro_rules! on_both_backends {
 
 mod back_office;
 mod participant;
+mod payments;
 
 pub(crate) struct TestApp {
     base: String,
     http: reqwest::Client,
     sim: baoming_wechat_sim::Simulator,
+    pub(crate) pay_sim: baoming_wechatpay_sim::Simulator,
     handle: actix_web::dev::ServerHandle,
     db: TestDb,
     _data: tempfile::TempDir,
@@ -41,16 +43,19 @@ pub(crate) struct TestApp {
 impl TestApp {
     pub(crate) async fn spawn(db: TestDb) -> TestApp {
         let data = tempfile::tempdir().expect("data dir");
-        let raw = RawConfig {
+        let mut raw = RawConfig {
             listen: "127.0.0.1:0".into(),
             data_dir: data.path().to_path_buf(),
             database_url: Some(db.url().to_owned()),
             pool_size: 8,
             ..RawConfig::default()
         };
+        // WeChat Pay's retry schedule in milliseconds instead of seconds.
+        raw.wechatpay.simulator_time_scale = Some(0.001);
         let settings = raw.validate().expect("settings");
         let mut running = baoming_api::start(settings).await.expect("started");
         let sim = running.simulator.take().expect("dev mode starts the simulator");
+        let pay_sim = running.pay_simulator.take().expect("dev mode starts the pay simulator");
         let handle = running.handle.clone();
         actix_web::rt::spawn(running.server);
         TestApp {
@@ -62,6 +67,7 @@ impl TestApp {
                 .build()
                 .expect("client"),
             sim,
+            pay_sim,
             handle,
             db,
             _data: data,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod export;
+pub mod finance;
 pub mod participants;
 pub mod periods;
 pub mod review;
@@ -14,6 +15,8 @@ use baoming_accounts::Role;
 pub const READERS: &[Role] = &[Role::Reviewer, Role::Finance, Role::Admin];
 /// Reviewing (approve, reject, unmasked ID numbers).
 pub const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
+/// Money: transfers, the ledger, refunds.
+pub const FINANCE: &[Role] = &[Role::Finance, Role::Admin];
 /// Administration (corrections, audit log, periods, full-ID exports).
 pub const ADMINS: &[Role] = &[Role::Admin];
 /// Any staff role.

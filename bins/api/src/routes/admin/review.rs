@@ -485,7 +485,7 @@ pub struct DecisionView {
     pub changed: bool,
 }
 
-fn outcome(applied: &Applied) -> DecisionView {
+pub(crate) fn outcome(applied: &Applied) -> DecisionView {
     let r = applied.registration();
     DecisionView {
         id: r.id.to_string(),

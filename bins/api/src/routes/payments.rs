@@ -1,0 +1,376 @@
+//! Paying (缴费): WeChat Pay in the mini-program, a declared employer bank transfer, "check my
+//! payment", and the endpoint WeChat Pay posts its notifications to.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use baoming_domain::ids::RegistrationId;
+use baoming_domain::lifecycle::State;
+use baoming_domain::transfer::TransferReference;
+use baoming_payments::{
+    EVENT_TRANSACTION_SUCCESS, JsapiOrder, Notification, OutTradeNo, PayError, PrepayId,
+    RequestPayment, SignedHeaders, TradeState, decrypt_transaction, new_nonce, verify,
+};
+use baoming_store::payments::{self, OrderState, Recorded};
+use baoming_store::registrations;
+use chrono::{FixedOffset, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::periods::path_id;
+use super::registrations::{RegistrationView, one_view};
+use crate::auth::CurrentParticipant;
+use crate::config::Payee;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// What the mini-program needs to open WeChat's payment sheet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WechatPayView {
+    /// The merchant order number.
+    pub out_trade_no: String,
+    /// The amount in fen (the fee fixed at approval).
+    pub amount_fen: i64,
+    /// The amount in yuan.
+    pub amount_yuan: String,
+    /// Until when the order can be paid.
+    pub time_expire: chrono::DateTime<Utc>,
+    /// Pass as-is to `wx.requestPayment`: `timeStamp`, `nonceStr`, `package`, `signType`,
+    /// `paySign`.
+    #[schema(value_type = Object)]
+    pub request_payment: RequestPayment,
+}
+
+fn pay_error(error: PayError) -> ApiError {
+    tracing::warn!(%error, retryable = error.retryable(), "WeChat Pay call failed");
+    ApiError::unavailable("wechatpay_unavailable", "微信支付暂时不可用，请稍后再试")
+}
+
+/// Pays by WeChat Pay (去支付): opens the registration's order once — for exactly the fee,
+/// expiring at the period's payment deadline — and answers fresh `wx.requestPayment`
+/// parameters for it (the same order on every call).
+#[utoipa::path(
+    post,
+    path = "/api/v1/registrations/{id}/pay/wechat",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "registration id")),
+    responses(
+        (status = 200, body = WechatPayView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not awaiting payment, past the deadline, order paid or closed", body = ErrorBody),
+        (status = 503, description = "WeChat Pay unreachable; try again", body = ErrorBody),
+    )
+)]
+pub async fn pay_wechat(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: RegistrationId = path_id(&id)?;
+    let now = Utc::now();
+    let cache = state.periods.clone();
+    let order = state
+        .db(move |conn| {
+            let registration = registrations::get_for_participant(conn, id, me.id)?;
+            let period = cache.get(conn, registration.period)?;
+            let description = order_description(&period.name);
+            Ok::<_, ApiError>(payments::open_order(conn, id, me.id, &description, now)?)
+        })
+        .await?;
+    let pay = &state.pay;
+    let prepay_id = match &order.prepay_id {
+        Some(prepay_id) => prepay_id.clone(),
+        None => {
+            let beijing =
+                FixedOffset::east_opt(8 * 3600).ok_or_else(|| ApiError::internal(&"offset"))?;
+            let request = JsapiOrder {
+                description: order.description.clone(),
+                out_trade_no: out_trade_no(&order.out_trade_no)?,
+                time_expire: Some(order.time_expire.with_timezone(&beijing)),
+                attach: None,
+                notify_url: pay.notify_url.clone(),
+                total: order.amount,
+                payer_openid: order.openid.clone(),
+            };
+            let prepay_id = pay.client.jsapi_order(&request).await.map_err(pay_error)?;
+            let (order_id, stored) = (order.id, prepay_id.as_str().to_owned());
+            state
+                .db(move |conn| payments::set_prepay_id(conn, order_id, &stored, Utc::now()))
+                .await?;
+            prepay_id.as_str().to_owned()
+        }
+    };
+    let prepay_id = PrepayId(prepay_id);
+    let nonce = new_nonce().map_err(|e| ApiError::internal(&e))?;
+    let request_payment = pay
+        .client
+        .request_payment_params(&prepay_id, Utc::now().timestamp(), &nonce)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(HttpResponse::Ok().json(WechatPayView {
+        out_trade_no: order.out_trade_no,
+        amount_fen: order.amount.fen(),
+        amount_yuan: order.amount.to_yuan_string(),
+        time_expire: order.time_expire,
+        request_payment,
+    }))
+}
+
+fn out_trade_no(text: &str) -> Result<OutTradeNo, ApiError> {
+    OutTradeNo::parse(text).map_err(|e| ApiError::internal(&e))
+}
+
+/// The order description WeChat shows (at most 127 characters).
+fn order_description(period_name: &str) -> String {
+    format!("{period_name} 报名费").chars().take(127).collect()
+}
+
+/// How to pay by bank transfer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferView {
+    /// The registration now (待确认到账).
+    pub registration: RegistrationView,
+    /// Where to transfer the fee.
+    pub payee: Payee,
+    /// The amount in yuan.
+    pub amount_yuan: String,
+    /// Write this on the transfer (转账备注) so finance can match it.
+    pub reference: String,
+}
+
+async fn transfer_view(
+    state: &AppState,
+    me: CurrentParticipant,
+    id: RegistrationId,
+    declare: bool,
+) -> Result<TransferView, ApiError> {
+    let cache = state.periods.clone();
+    let (view, reference) = state
+        .db(move |conn| {
+            let (registration, reference) = if declare {
+                payments::declare_transfer(conn, id, &me.ctx())?
+            } else {
+                let registration = registrations::get_for_participant(conn, id, me.id)?;
+                let reference = payments::transfer_reference(conn, id)?
+                    .and_then(|r| TransferReference::parse(&r).ok())
+                    .ok_or_else(ApiError::not_found)?;
+                (registration, reference)
+            };
+            Ok::<_, ApiError>((one_view(conn, &cache, registration)?, reference))
+        })
+        .await?;
+    Ok(TransferView {
+        amount_yuan: view.fee_yuan.clone(),
+        registration: view,
+        payee: state.payee.clone(),
+        reference: reference.display(),
+    })
+}
+
+/// "I will pay by bank transfer" (线下转账): → 待确认到账, answered with the payee account,
+/// the bank and the reference to write on the transfer. Again while awaiting the transfer:
+/// the same answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/registrations/{id}/pay/transfer",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "registration id")),
+    responses(
+        (status = 200, body = TransferView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not awaiting payment, or past the payment deadline", body = ErrorBody),
+    )
+)]
+pub async fn declare_transfer(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: RegistrationId = path_id(&id)?;
+    Ok(HttpResponse::Ok().json(transfer_view(&state, me, id, true).await?))
+}
+
+/// The payee and reference of a declared transfer.
+#[utoipa::path(
+    get,
+    path = "/api/v1/registrations/{id}/pay/transfer",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "registration id")),
+    responses((status = 200, body = TransferView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn transfer_details(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: RegistrationId = path_id(&id)?;
+    Ok(HttpResponse::Ok().json(transfer_view(&state, me, id, false).await?))
+}
+
+/// "Check my payment" (查询支付结果): when the registration is still unpaid here but its
+/// WeChat order exists, asks WeChat Pay and records what it says — a notification that never
+/// arrived is recovered. Answers the registration as it is then.
+#[utoipa::path(
+    post,
+    path = "/api/v1/registrations/{id}/pay/check",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "registration id")),
+    responses(
+        (status = 200, body = RegistrationView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 503, description = "WeChat Pay unreachable; try again", body = ErrorBody),
+    )
+)]
+pub async fn check(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: RegistrationId = path_id(&id)?;
+    let (registration, order) = state
+        .db(move |conn| {
+            let registration = registrations::get_for_participant(conn, id, me.id)?;
+            let order = payments::order_of(conn, id)?;
+            Ok::<_, ApiError>((registration, order))
+        })
+        .await?;
+    let unpaid =
+        matches!(registration.status.state, State::AwaitingPayment | State::AwaitingTransfer);
+    if let Some(order) = order.filter(|o| unpaid && o.state == OrderState::Open) {
+        let no = out_trade_no(&order.out_trade_no)?;
+        let transaction = state.pay.client.query_order(&no).await.map_err(pay_error)?;
+        let paid = state.pay.paid(&transaction, None).map_err(|e| ApiError::internal(&e))?;
+        let request_id = me.request_id.clone();
+        match (paid, transaction.trade_state) {
+            (Some(paid), _) => {
+                state
+                    .db(move |conn| {
+                        payments::record_wechat_payment(conn, &paid, Utc::now(), Some(request_id))
+                    })
+                    .await?;
+            }
+            (None, TradeState::Closed | TradeState::Revoked) => {
+                state
+                    .db(move |conn| payments::mark_order_closed(conn, order.id, Utc::now()))
+                    .await?;
+            }
+            (None, _) => {}
+        }
+    }
+    let cache = state.periods.clone();
+    let view = state
+        .db(move |conn| {
+            let registration = registrations::get_for_participant(conn, id, me.id)?;
+            one_view(conn, &cache, registration)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn fail(status: StatusCode, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(serde_json::json!({ "code": "FAIL", "message": message }))
+}
+
+/// WeChat Pay's notifications (支付结果通知, 退款结果通知). Verified over the raw body
+/// (signature, timestamp within 5 minutes, a known key), decrypted, checked against our order,
+/// then recorded in one transaction with the status change: 204. A repeat changes nothing
+/// and answers 204 too; a bad signature answers 401 and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/wechatpay/notify",
+    tag = "payments",
+    request_body(content = Object, description = "WeChat Pay notification (encrypted resource)"),
+    responses(
+        (status = 204, description = "recorded (or already recorded)"),
+        (status = 400, description = "not a notification, or not decryptable"),
+        (status = 401, description = "signature not verified: nothing changed"),
+        (status = 404, description = "no such order of ours"),
+        (status = 500, description = "not recorded; WeChat Pay will retry"),
+    )
+)]
+pub async fn notify(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let pay = &state.pay;
+    let headers = SignedHeaders::from_lookup(|name| {
+        req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    });
+    let verified = headers.and_then(|h| verify(&pay.verifier, &h, &body, Utc::now()));
+    if let Err(error) = verified {
+        tracing::warn!(%error, "WeChat Pay notification refused: signature not verified");
+        return fail(StatusCode::UNAUTHORIZED, "签名验证失败");
+    }
+    let notification = match Notification::from_json(&body) {
+        Ok(n) => n,
+        Err(error) => {
+            tracing::warn!(%error, "WeChat Pay notification is not a notification");
+            return fail(StatusCode::BAD_REQUEST, "通知格式不正确");
+        }
+    };
+    if notification.event_type == EVENT_TRANSACTION_SUCCESS {
+        return transaction_notice(&state, &req, notification).await;
+    }
+    if notification.event_type.starts_with("REFUND.") {
+        return crate::refunds::notice(&state, notification).await;
+    }
+    tracing::info!(event_type = %notification.event_type, "WeChat Pay notification ignored");
+    HttpResponse::NoContent().finish()
+}
+
+async fn transaction_notice(
+    state: &AppState,
+    req: &HttpRequest,
+    notification: Notification,
+) -> HttpResponse {
+    let pay = &state.pay;
+    let transaction = match decrypt_transaction(&pay.apiv3_key, &notification) {
+        Ok(t) => t,
+        Err(error) => {
+            tracing::warn!(%error, id = %notification.id, "WeChat Pay notification not decryptable");
+            return fail(StatusCode::BAD_REQUEST, "通知无法解密");
+        }
+    };
+    let seen = Some((notification.id.clone(), notification.event_type.clone()));
+    let paid = match pay.paid(&transaction, seen) {
+        Ok(Some(paid)) => paid,
+        Ok(None) => {
+            tracing::warn!(out_trade_no = %transaction.out_trade_no, state = ?transaction.trade_state, "payment notification without a payment");
+            return HttpResponse::NoContent().finish();
+        }
+        Err(error) => {
+            tracing::error!(%error, out_trade_no = %transaction.out_trade_no, "payment notification for another merchant or app");
+            return fail(StatusCode::BAD_REQUEST, "商户号或应用不匹配");
+        }
+    };
+    let request_id = Some(crate::auth::RequestId::of(req));
+    let recorded = state
+        .db(move |conn| payments::record_wechat_payment(conn, &paid, Utc::now(), request_id))
+        .await;
+    match recorded {
+        Ok(Recorded::Paid { payment, .. }) => {
+            tracing::info!(%payment, "WeChat payment recorded: paid");
+            HttpResponse::NoContent().finish()
+        }
+        Ok(Recorded::Duplicate { .. }) => HttpResponse::NoContent().finish(),
+        Ok(Recorded::Mismatch { payment, .. }) => {
+            tracing::warn!(%payment, "WeChat payment recorded: amount differs, flagged for finance");
+            HttpResponse::NoContent().finish()
+        }
+        Ok(Recorded::Refunding { payment, refund, .. }) => {
+            tracing::info!(%payment, %refund, "WeChat payment recorded: to be refunded");
+            HttpResponse::NoContent().finish()
+        }
+        Err(error) if error.code() == "not_found" => fail(StatusCode::NOT_FOUND, "订单不存在"),
+        Err(error) => {
+            tracing::error!(error = %error.message(), "WeChat payment not recorded; WeChat Pay will retry");
+            fail(StatusCode::INTERNAL_SERVER_ERROR, "暂时无法处理")
+        }
+    }
+}
