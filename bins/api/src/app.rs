@@ -127,10 +127,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         .local_addr()
         .map_err(|source| StartError::Io { what: "binding the listen address", source })?;
     let pay_simulator = if settings.wechat_simulator {
-        let sim = baoming_wechatpay_sim::start_in_background(baoming_wechatpay_sim::SimConfig {
+        let config = baoming_wechatpay_sim::SimConfig {
             time_scale: settings.pay_simulator_time_scale,
             ..baoming_wechatpay_sim::SimConfig::dev(&settings.pay.mchid, &settings.wechat_appid)
-        })
+        };
+        let sim = baoming_wechatpay_sim::start_in_background_on(config, settings.pay_simulator_listen)
         .map_err(|source| StartError::Io { what: "starting the WeChat Pay simulator", source })?;
         tracing::info!(url = %sim.base_url(), "local WeChat Pay simulator started (dev mode)");
         Some(sim)

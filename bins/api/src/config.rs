@@ -65,7 +65,7 @@ pub struct RawConfig {
 }
 
 /// `[wechatpay]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWechatPay {
     /// Merchant id (商户号).
@@ -88,6 +88,26 @@ pub struct RawWechatPay {
     pub notify_url: Option<String>,
     /// Dev mode: how the simulator scales WeChat's notification retry delays (1.0 = real).
     pub simulator_time_scale: Option<f64>,
+    /// Dev mode: where the WeChat Pay simulator listens (its `/_sim/pay/…` endpoints stand in
+    /// for the person paying); `127.0.0.1:0` picks a free port.
+    pub simulator_listen: String,
+}
+
+impl Default for RawWechatPay {
+    fn default() -> Self {
+        Self {
+            mchid: None,
+            merchant_serial: None,
+            merchant_key_file: None,
+            apiv3_key: None,
+            apiv3_key_file: None,
+            public_keys: Vec::new(),
+            platform_certificates: Vec::new(),
+            notify_url: None,
+            simulator_time_scale: None,
+            simulator_listen: "127.0.0.1:8091".into(),
+        }
+    }
 }
 
 /// A WeChat Pay public key and its id.
@@ -269,6 +289,8 @@ pub struct Settings {
     pub payee: Payee,
     /// Dev mode: the WeChat Pay simulator's time scale.
     pub pay_simulator_time_scale: f64,
+    /// Dev mode: where the WeChat Pay simulator listens.
+    pub pay_simulator_listen: SocketAddr,
 }
 
 /// WeChat Pay settings. In dev mode with the simulator, the simulator's development keys.
@@ -486,6 +508,9 @@ impl RawConfig {
             photo_max_upload_bytes: self.photos.max_upload_bytes,
             photo_max_concurrent_decodes: self.photos.max_concurrent_decodes,
             pay_simulator_time_scale: self.wechatpay.simulator_time_scale.unwrap_or(1.0),
+            pay_simulator_listen: self.wechatpay.simulator_listen.parse().map_err(|_| {
+                invalid("wechatpay.simulator_listen", "not an address like 127.0.0.1:8091")
+            })?,
             pay,
             payee,
         })
@@ -635,7 +660,7 @@ mod tests {
             }],
             platform_certificates: vec![],
             notify_url: Some("https://baoming.example.com/api/v1/wechatpay/notify".into()),
-            simulator_time_scale: None,
+            ..RawWechatPay::default()
         };
         raw.payee = RawPayee {
             name: Some("某培训中心".into()),

@@ -216,6 +216,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                 c.env("BAOMING_DATA_DIR", tmp.path())
                     .env("BAOMING_DATABASE_URL", &database_url)
                     .env("BAOMING_LISTEN", listen.to_string())
+                    .env("BAOMING_WECHATPAY__SIMULATOR_LISTEN", "127.0.0.1:0")
                     .env("BAOMING_DEMO_DATA", "false");
             };
             let mut create = Command::new(&api_bin);

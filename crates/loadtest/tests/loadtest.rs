@@ -7,13 +7,14 @@ use baoming_store::testing::TestDb;
 
 async fn short_run(db: TestDb) {
     let data = tempfile::tempdir().expect("data dir");
-    let raw = baoming_api::config::RawConfig {
+    let mut raw = baoming_api::config::RawConfig {
         listen: "127.0.0.1:0".into(),
         data_dir: data.path().to_path_buf(),
         database_url: Some(db.url().to_owned()),
         demo_data: false,
         ..Default::default()
     };
+    raw.wechatpay.simulator_listen = "127.0.0.1:0".into();
     let running = baoming_api::start(raw.validate().expect("settings")).await.expect("api");
     let handle = running.handle.clone();
     let addr = running.addr;

@@ -52,6 +52,7 @@ impl TestApp {
         };
         // WeChat Pay's retry schedule in milliseconds instead of seconds.
         raw.wechatpay.simulator_time_scale = Some(0.001);
+        raw.wechatpay.simulator_listen = "127.0.0.1:0".into();
         let settings = raw.validate().expect("settings");
         let mut running = baoming_api::start(settings).await.expect("started");
         let sim = running.simulator.take().expect("dev mode starts the simulator");
