@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod checks;
+pub mod clock;
 pub mod db;
 pub mod error;
 pub mod invoice_titles;

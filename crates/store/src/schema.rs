@@ -208,6 +208,18 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         failed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        last_run_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    schedules (name) {
+        name -> Text,
+        interval_secs -> Integer,
+        next_run_at -> Timestamp,
+        last_run_at -> Nullable<Timestamp>,
     }
 }
 
@@ -237,6 +249,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     registrations,
     registration_events,
     jobs,
+    schedules,
     audit_log,
     rejection_templates,
 );
