@@ -58,6 +58,8 @@ pub struct RawConfig {
     pub pii: RawPii,
     /// Photo uploads.
     pub photos: RawPhotos,
+    /// The background worker (`baoming-worker`).
+    pub worker: RawWorker,
 }
 
 /// `[wechat]`
@@ -102,6 +104,27 @@ pub struct RawPhotos {
     pub max_concurrent_decodes: usize,
 }
 
+/// `[worker]`: the background worker (`baoming-worker` reads the same configuration).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorker {
+    /// Milliseconds between looks at the queue while no job is due.
+    pub poll_interval_ms: u64,
+    /// Jobs claimed at once.
+    pub batch_size: u32,
+    /// Seconds a claimed job stays leased (longer than the longest job): after that a crashed
+    /// worker's job is claimed again.
+    pub lease_secs: u32,
+    /// Seconds a stopping worker waits for the running job to finish.
+    pub shutdown_grace_secs: u32,
+}
+
+impl Default for RawWorker {
+    fn default() -> Self {
+        Self { poll_interval_ms: 1000, batch_size: 10, lease_secs: 300, shutdown_grace_secs: 30 }
+    }
+}
+
 impl Default for RawConfig {
     fn default() -> Self {
         Self {
@@ -127,6 +150,7 @@ impl Default for RawConfig {
                 max_upload_bytes: 10 * 1024 * 1024,
                 max_concurrent_decodes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             },
+            worker: RawWorker::default(),
         }
     }
 }
@@ -209,6 +233,21 @@ pub struct Settings {
     pub photo_max_upload_bytes: usize,
     /// Concurrent photo decodes.
     pub photo_max_concurrent_decodes: usize,
+    /// The background worker.
+    pub worker: WorkerSettings,
+}
+
+/// Validated settings of the background worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// Pause between looks at the queue while no job is due.
+    pub poll_interval: std::time::Duration,
+    /// Jobs claimed at once.
+    pub batch_size: u32,
+    /// Lease of a claimed job.
+    pub lease: chrono::Duration,
+    /// How long a stopping worker waits for the running job.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -295,6 +334,25 @@ impl RawConfig {
             return Err(invalid("photos.max_concurrent_decodes", "must be at least 1"));
         }
 
+        let wk = &self.worker;
+        if !(10..=60_000).contains(&wk.poll_interval_ms) {
+            return Err(invalid("worker.poll_interval_ms", "must be between 10 and 60000"));
+        }
+        if !(1..=1000).contains(&wk.batch_size) {
+            return Err(invalid("worker.batch_size", "must be between 1 and 1000"));
+        }
+        if !(1..=86_400).contains(&wk.lease_secs) {
+            return Err(invalid("worker.lease_secs", "must be between 1 and 86400"));
+        }
+        if !(1..=600).contains(&wk.shutdown_grace_secs) {
+            return Err(invalid("worker.shutdown_grace_secs", "must be between 1 and 600"));
+        }
+        let worker = WorkerSettings {
+            poll_interval: std::time::Duration::from_millis(wk.poll_interval_ms),
+            batch_size: wk.batch_size,
+            lease: chrono::Duration::seconds(i64::from(wk.lease_secs)),
+            shutdown_grace: std::time::Duration::from_secs(u64::from(wk.shutdown_grace_secs)),
+        };
         let w = &self.wechat;
         let simulator = dev && w.simulator;
         if !dev && w.simulator {
@@ -364,6 +422,7 @@ impl RawConfig {
             pii,
             photo_max_upload_bytes: self.photos.max_upload_bytes,
             photo_max_concurrent_decodes: self.photos.max_concurrent_decodes,
+            worker,
         })
     }
 }
@@ -437,6 +496,12 @@ mod tests {
         let mut raw = production();
         raw.database_url = Some("mysql://x".into());
         assert_eq!(key_of(raw), "database_url");
+        let mut raw = production();
+        raw.worker.lease_secs = 0;
+        assert_eq!(key_of(raw), "worker.lease_secs");
+        let mut raw = production();
+        raw.worker.batch_size = 0;
+        assert_eq!(key_of(raw), "worker.batch_size");
     }
 
     #[test]
