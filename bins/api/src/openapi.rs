@@ -63,6 +63,8 @@ impl Modify for BearerAuth {
         admin::periods::create,
         admin::periods::update,
         admin::periods::close,
+        admin::jobs::list,
+        admin::jobs::rerun,
     )
 )]
 #[derive(Debug)]

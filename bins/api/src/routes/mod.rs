@@ -64,4 +64,6 @@ routes! {
     post "/api/v1/admin/periods" => admin::periods::create;
     put "/api/v1/admin/periods/{id}" => admin::periods::update;
     post "/api/v1/admin/periods/{id}/close" => admin::periods::close;
+    get "/api/v1/admin/jobs" => admin::jobs::list;
+    post "/api/v1/admin/jobs/{id}/rerun" => admin::jobs::rerun;
 }
