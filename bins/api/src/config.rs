@@ -526,6 +526,16 @@ mod tests {
     }
 
     #[test]
+    fn the_deployment_example_reads() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/baoming.toml.example");
+        let raw = RawConfig::load(Some(&example)).expect("deploy/baoming.toml.example reads");
+        assert_eq!(raw.mode, Mode::Production);
+        assert!(!raw.wechat.simulator);
+        assert_eq!(raw.worker.lease_secs, 300);
+    }
+
+    #[test]
     fn loopback_detection() {
         for url in
             ["http://127.0.0.1:1", "http://localhost/x", "https://[::1]:8443", "http://u@0.0.0.0"]
