@@ -274,12 +274,17 @@ pub fn claim(
         return Ok(Vec::new());
     }
     let until = now + lease;
-    park_abandoned(conn, now)?;
     let mut rows = match conn {
-        DbConnection::Pg(pg) => claim_pg(pg, worker, now, until, limit)?,
-        DbConnection::Sqlite(_) => {
-            write_tx(conn, |conn| claim_sqlite(conn, worker, now, until, limit))?
+        DbConnection::Pg(_) => {
+            park_abandoned(conn, now)?;
+            let DbConnection::Pg(pg) = conn else { unreachable!("matched above") };
+            claim_pg(pg, worker, now, until, limit)?
         }
+        // One write lock for both statements.
+        DbConnection::Sqlite(_) => write_tx(conn, |conn| {
+            park_abandoned(conn, now)?;
+            claim_sqlite(conn, worker, now, until, limit)
+        })?,
     };
     rows.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
     rows.into_iter()
@@ -830,12 +835,16 @@ fn tick_one(
         .ok()
         .filter(|&secs| secs > 0)
         .ok_or_else(|| StoreError::Config(format!("schedule {}: bad interval", schedule.name)))?;
-    let known = schedules::table
+    // Read first, outside a transaction: most ticks find nothing due and take no write lock.
+    let stored = schedules::table
         .find(schedule.name)
-        .select(schedules::name)
-        .first::<String>(conn)
+        .select(schedules::next_run_at)
+        .first::<NaiveDateTime>(conn)
         .optional()?;
-    if known.is_none() {
+    if stored.is_some_and(|next| sql::utc(next) > now) {
+        return Ok(None);
+    }
+    if stored.is_none() {
         // A concurrent tick may insert it first: its unique violation is harmless (no
         // transaction is open here, so nothing else is rolled back).
         let inserted = diesel::insert_into(schedules::table)
