@@ -30,9 +30,19 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# Check the systemd units (deploy/systemd) with `systemd-analyze verify`, against the built
+# binaries (docs/operations.md).
+verify-units:
+    cargo build -p baoming-api -p baoming-worker
+    deploy/verify-units "${CARGO_TARGET_DIR:-target}/debug"
+
 # Run the api locally (dev mode: SQLite in ./data, demo data, the WeChat simulator).
 run:
     cargo run -p baoming-api
+
+# Run the worker locally against the same settings (the clock sweep, the job queue).
+run-worker:
+    cargo run -p baoming-worker
 
 # The load benchmark's standard scenario on SQLite (docs/performance.md); extra arguments are
 # passed on, e.g. `just bench --database postgres://postgres@127.0.0.1:5432/postgres`.

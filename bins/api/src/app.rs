@@ -131,8 +131,12 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             time_scale: settings.pay_simulator_time_scale,
             ..baoming_wechatpay_sim::SimConfig::dev(&settings.pay.mchid, &settings.wechat_appid)
         };
-        let sim = baoming_wechatpay_sim::start_in_background_on(config, settings.pay_simulator_listen)
-        .map_err(|source| StartError::Io { what: "starting the WeChat Pay simulator", source })?;
+        let sim =
+            baoming_wechatpay_sim::start_in_background_on(config, settings.pay_simulator_listen)
+                .map_err(|source| StartError::Io {
+                    what: "starting the WeChat Pay simulator",
+                    source,
+                })?;
         tracing::info!(url = %sim.base_url(), "local WeChat Pay simulator started (dev mode)");
         Some(sim)
     } else {

@@ -58,6 +58,8 @@ pub struct RawConfig {
     pub pii: RawPii,
     /// Photo uploads.
     pub photos: RawPhotos,
+    /// The background worker (`baoming-worker`).
+    pub worker: RawWorker,
     /// WeChat Pay (merchant account, keys).
     pub wechatpay: RawWechatPay,
     /// The account employers transfer fees to.
@@ -148,6 +150,25 @@ pub struct RawWechat {
     pub pay_base: String,
     /// Start the local WeChat simulator and point `api_base` at it (dev mode only).
     pub simulator: bool,
+    /// Subscribe-message templates the worker sends with (a notice without a template is
+    /// not sent).
+    #[serde(default)]
+    pub templates: RawTemplates,
+}
+
+/// `[wechat.templates]`: subscribe-message template ids, one per notice. Each template must
+/// have the keywords `thing1` (the period), `phrase2` (the new status) and `thing3` (a note).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTemplates {
+    /// 审核通过 (approved: pay now).
+    pub approved: Option<String>,
+    /// 审核未通过 (rejected, with the reason).
+    pub rejected: Option<String>,
+    /// 支付成功 (payment confirmed).
+    pub paid: Option<String>,
+    /// 报名关闭 (closed by a deadline).
+    pub closed: Option<String>,
 }
 
 /// `[pii]`
@@ -174,6 +195,36 @@ pub struct RawPhotos {
     pub max_concurrent_decodes: usize,
 }
 
+/// `[worker]`: the background worker (`baoming-worker` reads the same configuration).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorker {
+    /// Milliseconds between looks at the queue while no job is due.
+    pub poll_interval_ms: u64,
+    /// Jobs claimed at once.
+    pub batch_size: u32,
+    /// Seconds a claimed job stays leased (longer than the longest job): after that a crashed
+    /// worker's job is claimed again.
+    pub lease_secs: u32,
+    /// Seconds a stopping worker waits for the running job to finish.
+    pub shutdown_grace_secs: u32,
+    /// Seconds before a refund WeChat Pay is still processing is asked about again (its
+    /// notification usually comes first).
+    pub refund_recheck_secs: u32,
+}
+
+impl Default for RawWorker {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1000,
+            batch_size: 10,
+            lease_secs: 300,
+            shutdown_grace_secs: 30,
+            refund_recheck_secs: 60,
+        }
+    }
+}
+
 impl Default for RawConfig {
     fn default() -> Self {
         Self {
@@ -193,6 +244,7 @@ impl Default for RawConfig {
                 api_base: "https://api.weixin.qq.com".into(),
                 pay_base: "https://api.mch.weixin.qq.com".into(),
                 simulator: true,
+                templates: RawTemplates::default(),
             },
             pii: RawPii::default(),
             photos: RawPhotos {
@@ -201,6 +253,7 @@ impl Default for RawConfig {
             },
             wechatpay: RawWechatPay::default(),
             payee: RawPayee::default(),
+            worker: RawWorker::default(),
         }
     }
 }
@@ -283,6 +336,8 @@ pub struct Settings {
     pub photo_max_upload_bytes: usize,
     /// Concurrent photo decodes.
     pub photo_max_concurrent_decodes: usize,
+    /// Subscribe-message templates (dev mode with the simulator: `dev_<notice>`).
+    pub templates: RawTemplates,
     /// WeChat Pay.
     pub pay: PaySettings,
     /// The transfer payee.
@@ -291,6 +346,23 @@ pub struct Settings {
     pub pay_simulator_time_scale: f64,
     /// Dev mode: where the WeChat Pay simulator listens.
     pub pay_simulator_listen: SocketAddr,
+    /// The background worker.
+    pub worker: WorkerSettings,
+}
+
+/// Validated settings of the background worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// Pause between looks at the queue while no job is due.
+    pub poll_interval: std::time::Duration,
+    /// Jobs claimed at once.
+    pub batch_size: u32,
+    /// Lease of a claimed job.
+    pub lease: chrono::Duration,
+    /// How long a stopping worker waits for the running job.
+    pub shutdown_grace: std::time::Duration,
+    /// How long before a processing refund is asked about again.
+    pub refund_recheck: chrono::Duration,
 }
 
 /// WeChat Pay settings. In dev mode with the simulator, the simulator's development keys.
@@ -420,6 +492,26 @@ impl RawConfig {
             return Err(invalid("photos.max_concurrent_decodes", "must be at least 1"));
         }
 
+        let wk = &self.worker;
+        if !(10..=60_000).contains(&wk.poll_interval_ms) {
+            return Err(invalid("worker.poll_interval_ms", "must be between 10 and 60000"));
+        }
+        if !(1..=1000).contains(&wk.batch_size) {
+            return Err(invalid("worker.batch_size", "must be between 1 and 1000"));
+        }
+        if !(1..=86_400).contains(&wk.lease_secs) {
+            return Err(invalid("worker.lease_secs", "must be between 1 and 86400"));
+        }
+        if !(1..=600).contains(&wk.shutdown_grace_secs) {
+            return Err(invalid("worker.shutdown_grace_secs", "must be between 1 and 600"));
+        }
+        let worker = WorkerSettings {
+            poll_interval: std::time::Duration::from_millis(wk.poll_interval_ms),
+            batch_size: wk.batch_size,
+            lease: chrono::Duration::seconds(i64::from(wk.lease_secs)),
+            shutdown_grace: std::time::Duration::from_secs(u64::from(wk.shutdown_grace_secs)),
+            refund_recheck: chrono::Duration::seconds(i64::from(wk.refund_recheck_secs.max(1))),
+        };
         let w = &self.wechat;
         let simulator = dev && w.simulator;
         if !dev && w.simulator {
@@ -507,12 +599,26 @@ impl RawConfig {
             pii,
             photo_max_upload_bytes: self.photos.max_upload_bytes,
             photo_max_concurrent_decodes: self.photos.max_concurrent_decodes,
+            templates: if simulator {
+                let dev = |t: &Option<String>, name: &str| {
+                    t.clone().or_else(|| Some(format!("dev_{name}")))
+                };
+                RawTemplates {
+                    approved: dev(&w.templates.approved, "approved"),
+                    rejected: dev(&w.templates.rejected, "rejected"),
+                    paid: dev(&w.templates.paid, "paid"),
+                    closed: dev(&w.templates.closed, "closed"),
+                }
+            } else {
+                w.templates.clone()
+            },
             pay_simulator_time_scale: self.wechatpay.simulator_time_scale.unwrap_or(1.0),
             pay_simulator_listen: self.wechatpay.simulator_listen.parse().map_err(|_| {
                 invalid("wechatpay.simulator_listen", "not an address like 127.0.0.1:8091")
             })?,
             pay,
             payee,
+            worker,
         })
     }
 }
@@ -716,6 +822,12 @@ mod tests {
         let mut raw = production();
         raw.payee.account = None;
         assert_eq!(key_of(raw), "payee");
+        let mut raw = production();
+        raw.worker.lease_secs = 0;
+        assert_eq!(key_of(raw), "worker.lease_secs");
+        let mut raw = production();
+        raw.worker.batch_size = 0;
+        assert_eq!(key_of(raw), "worker.batch_size");
     }
 
     #[test]
@@ -737,6 +849,16 @@ mod tests {
         let a = baoming_store::PiiCipher::new(first.pii).blind_index(&number);
         let b = baoming_store::PiiCipher::new(again.pii).blind_index(&number);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_deployment_example_reads() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/baoming.toml.example");
+        let raw = RawConfig::load(Some(&example)).expect("deploy/baoming.toml.example reads");
+        assert_eq!(raw.mode, Mode::Production);
+        assert!(!raw.wechat.simulator);
+        assert_eq!(raw.worker.lease_secs, 300);
     }
 
     #[test]

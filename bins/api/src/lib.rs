@@ -15,6 +15,7 @@ pub mod routes;
 pub mod session_cache;
 pub mod staff_auth;
 pub mod state;
+pub mod systemd;
 pub mod time;
 
 pub use app::{Running, StartError, open_database, start};

@@ -108,9 +108,19 @@ fn main() -> ExitCode {
 fn serve(settings: Settings) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let running = baoming_api::start(settings).await.map_err(|e| e.to_string())?;
+        // Ready for systemd (Type=notify) once migrations ran (in `start`) and the database
+        // answered a round trip; then the watchdog pings while the runtime lives.
+        let db = running.db.clone();
+        actix_web::rt::task::spawn_blocking(move || db.ping())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("database: {e}"))?;
+        baoming_api::systemd::ready();
+        actix_web::rt::spawn(baoming_api::systemd::watchdog());
         // actix-web stops gracefully on SIGTERM and SIGINT: no new connections, in-flight
         // requests get up to 30 s to finish.
         let result = running.server.await.map_err(|e| e.to_string());
+        baoming_api::systemd::stopping();
         tracing::info!("baoming api stopped");
         result
     })

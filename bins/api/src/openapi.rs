@@ -69,11 +69,15 @@ impl Modify for BearerAuth {
         admin::finance::confirm,
         admin::finance::not_received,
         admin::finance::ledger,
+        admin::finance::reconciliation_reports,
+        admin::finance::reconciliation_report,
         payments::pay_wechat,
         payments::declare_transfer,
         payments::transfer_details,
         payments::check,
         payments::notify,
+        admin::jobs::list,
+        admin::jobs::rerun,
     )
 )]
 #[derive(Debug)]

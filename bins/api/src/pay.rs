@@ -117,3 +117,26 @@ impl Pay {
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the transaction belongs to another merchant or app")]
 pub struct NotOurs;
+
+impl Pay {
+    /// WeChat Pay for a process beside the api (the worker): the configured endpoint — in dev
+    /// mode the api's simulator at `wechatpay.simulator_listen` — and the api's notify URL.
+    pub fn for_worker(settings: &crate::config::Settings) -> Result<Self, PaySetupError> {
+        let local = |addr: std::net::SocketAddr| {
+            if addr.ip().is_unspecified() {
+                std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
+            } else {
+                addr
+            }
+        };
+        let base = if settings.wechat_simulator {
+            format!("http://{}", local(settings.pay_simulator_listen))
+        } else {
+            settings.wechat_pay_base.clone()
+        };
+        let notify_url = settings.pay.notify_url.clone().unwrap_or_else(|| {
+            format!("http://{}/api/v1/wechatpay/notify", local(settings.listen))
+        });
+        Pay::new(&settings.pay, &settings.wechat_appid, &base, notify_url)
+    }
+}

@@ -30,6 +30,7 @@ pub mod errors;
 pub mod keys;
 pub mod notify;
 pub mod numbers;
+pub mod reconcile;
 pub mod sign;
 pub mod verify;
 

@@ -27,6 +27,13 @@ pub enum StoreError {
         /// Which value.
         what: &'static str,
     },
+    /// A worker's lease on a job is gone (it expired and the job was claimed again, or the job
+    /// was released or finished): this worker's outcome is not recorded.
+    #[error("lease on job {job} lost")]
+    LeaseLost {
+        /// The job.
+        job: baoming_domain::ids::JobId,
+    },
     /// The participant's name, gender and ID number are locked after the first registration.
     #[error("profile identity fields are locked")]
     ProfileLocked,

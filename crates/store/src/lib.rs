@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod checks;
+pub mod clock;
 pub mod db;
 pub mod error;
 pub mod invoice_titles;
@@ -17,6 +18,7 @@ pub mod payments;
 pub mod periods;
 pub mod photos;
 pub mod pii;
+pub mod reconciliation;
 pub mod registrations;
 pub mod review;
 pub mod schema;

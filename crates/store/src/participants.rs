@@ -93,6 +93,16 @@ impl ParticipantRow {
     }
 }
 
+/// The participant's openid (to send them WeChat messages).
+pub fn openid(conn: &mut DbConnection, id: ParticipantId) -> Result<String, StoreError> {
+    participants::table
+        .find(sql::text(id))
+        .select(participants::openid)
+        .first::<String>(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { entity: "participant" })
+}
+
 /// Finds the participant of an openid, creating it on first login.
 pub fn login(
     conn: &mut DbConnection,

@@ -192,6 +192,18 @@ pub fn order_of(
         .transpose()
 }
 
+/// An order by id.
+pub fn get_order(conn: &mut DbConnection, id: OrderId) -> Result<Order, StoreError> {
+    payment_orders::table
+        .find(sql::text(id))
+        .select(order_columns!())
+        .first::<OrderRow>(conn)
+        .optional()?
+        .map(order_from)
+        .transpose()?
+        .ok_or(StoreError::NotFound { entity: "order" })
+}
+
 /// The order with this merchant order number.
 pub fn order_by_out_trade_no(
     conn: &mut DbConnection,

@@ -208,6 +208,18 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         failed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        last_run_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    schedules (name) {
+        name -> Text,
+        interval_secs -> Integer,
+        next_run_at -> Timestamp,
+        last_run_at -> Nullable<Timestamp>,
     }
 }
 
@@ -242,6 +254,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     registrations,
     registration_events,
     jobs,
+    schedules,
     audit_log,
     rejection_templates,
     payment_orders,
@@ -249,6 +262,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payment_notifications,
     refunds,
     bank_transfers,
+    reconciliation_reports,
 );
 
 diesel::table! {
@@ -343,5 +357,15 @@ diesel::table! {
         registration_id -> Text,
         reference -> Text,
         declared_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reconciliation_reports (bill_date) {
+        bill_date -> Text,
+        created_at -> Timestamp,
+        bill_lines -> Integer,
+        ledger_lines -> Integer,
+        differences -> Text,
     }
 }

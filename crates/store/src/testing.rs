@@ -7,12 +7,21 @@
 
 use std::fmt;
 
+use baoming_domain::identity::mod11_2_check_char;
+use baoming_domain::ids::{ParticipantId, RegistrationId, StaffId};
+use baoming_domain::lifecycle::{Actor, CheckInProof, Event, State};
+use baoming_domain::period::SubjectChoice;
+use baoming_domain::profile::{Identity, Profile};
+use baoming_domain::{Gender, IdKind, IdNumber, MobilePhone, Money, PersonName};
 use chrono::{DateTime, Duration, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 
 use crate::db::{Db, PoolOptions};
+use crate::periods::{self, CreatedPeriod};
 use crate::pii::{PiiCipher, PiiKeys};
+use crate::registrations::{self, Applied, Ctx, NewRegistration, Who};
+use crate::{StoreError, audit, participants, payments, photos, seed};
 
 /// The environment variable naming the PostgreSQL server for tests, e.g.
 /// `postgres://postgres@127.0.0.1:5432/postgres` (a database the test user may connect to and
@@ -131,6 +140,182 @@ pub fn now() -> DateTime<Utc> {
 /// Hours after [`now`].
 pub fn later(hours: i64) -> DateTime<Utc> {
     now() + Duration::hours(hours)
+}
+
+/// Registrations in a demo period, built through the store's own API (for tests of the
+/// queue, the clock and the worker).
+///
+/// The period is [`seed::demo_period`] around `at`: registration open from `at − 1 day` to
+/// `at + 14 days`, payment deadline `at + 16 days`, check-in on day 30 (from 07:00 of
+/// `at`'s time − 2 h), the sitting ends `at + 31 days 8 h`. Everything is submitted and
+/// decided at `at` (check-in inside the check-in window).
+#[derive(Debug)]
+pub struct Fixture {
+    /// The database.
+    pub db: Db,
+    /// The period.
+    pub period: CreatedPeriod,
+    /// The time the period is built around.
+    pub at: DateTime<Utc>,
+}
+
+impl Fixture {
+    /// A demo period around `at`.
+    pub fn new(db: &Db, at: DateTime<Utc>) -> Self {
+        let mut conn = db.conn().expect("connection");
+        let period = periods::create(&mut conn, &seed::demo_period(at), at).expect("period");
+        Fixture { db: db.clone(), period, at }
+    }
+
+    /// A time after the payment deadline, before the sitting ends.
+    pub fn after_deadline(&self) -> DateTime<Utc> {
+        self.at + Duration::days(17)
+    }
+
+    /// A time after the sitting ended.
+    pub fn after_sitting(&self) -> DateTime<Utc> {
+        self.at + Duration::days(32)
+    }
+
+    /// A registration of participant `n` (a new participant with a complete profile and a
+    /// photo) in region `region` (`01`–`03`), submitted at `at`.
+    pub fn submitted(&self, n: u32, region: &str) -> RegistrationId {
+        let mut conn = self.db.conn().expect("connection");
+        let c = cipher();
+        let p = participants::login(&mut conn, &c, &format!("fixture-{n}"), None, self.at)
+            .expect("login");
+        participants::save_profile(&mut conn, &c, p.id, &fixture_profile(n, self.at), self.at)
+            .expect("profile");
+        let photo = photos::insert(
+            &mut conn,
+            &photos::NewPhoto {
+                id: crate::new_id(),
+                participant: p.id,
+                original_key: format!("photos/{n}/original.jpg"),
+                normalized_key: format!("photos/{n}/normalized.jpg"),
+                original_bytes: 100_000,
+                width: 590,
+                height: 826,
+            },
+            self.at,
+        )
+        .expect("photo");
+        let form = NewRegistration {
+            participant: p.id,
+            period: self.period.id,
+            region: self.period.region(region).expect("region"),
+            exam_type: self.period.exam_type("exempt_basic").expect("exam type"),
+            subjects: vec![
+                SubjectChoice { code: "control".into(), specialty: Some("土木建筑".into()) },
+                SubjectChoice { code: "case".into(), specialty: Some("土木建筑".into()) },
+            ],
+            invoice_snapshot: None,
+            joint_invoice_remark: None,
+            photo: Some(photo),
+        };
+        registrations::submit(&mut conn, &c, &form, &self.ctx(Who::Participant(p.id), self.at))
+            .expect("submitted")
+            .id
+    }
+
+    /// A registration of participant `n` brought to `state`: `pending_review`,
+    /// `awaiting_payment`, `awaiting_transfer`, `paid` (bank transfer) or `checked_in`.
+    pub fn in_state(&self, n: u32, region: &str, state: State) -> RegistrationId {
+        let id = self.submitted(n, region);
+        let owner = Who::Participant(self.owner(id));
+        let fee = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN).expect("fee");
+        let checkin_at = self.at + Duration::days(30) - Duration::hours(1);
+        let wanted = match state {
+            State::PendingReview => 0,
+            State::AwaitingPayment => 1,
+            State::AwaitingTransfer => 2,
+            State::Paid => 3,
+            State::CheckedIn => 4,
+            other => panic!("Fixture::in_state does not build {other:?}"),
+        };
+        let step = |event: Event, who: Who, when: DateTime<Utc>| match self.apply(
+            id,
+            event.clone(),
+            who,
+            when,
+        ) {
+            Ok(Applied::Moved { .. }) => {}
+            other => panic!("fixture step {event:?} failed: {other:?}"),
+        };
+        if wanted >= 1 {
+            step(Event::Approve, staff(Actor::Reviewer), self.at);
+        }
+        if wanted >= 2 {
+            step(Event::DeclareTransfer, owner, self.at);
+        }
+        if wanted >= 3 {
+            let mut conn = self.db.conn().expect("connection");
+            let confirmation = payments::TransferConfirmation {
+                registrations: vec![id],
+                amount: fee,
+                bank_reference: None,
+                note: None,
+            };
+            let ctx = self.ctx(staff(Actor::Finance), self.at);
+            payments::confirm_transfer(&mut conn, &confirmation, &ctx, &audit::Actor::default())
+                .expect("transfer confirmed");
+        }
+        if wanted >= 4 {
+            step(Event::CheckIn { proof: CheckInProof::VenueCode }, owner, checkin_at);
+        }
+        id
+    }
+
+    /// Applies an event.
+    pub fn apply(
+        &self,
+        id: RegistrationId,
+        event: Event,
+        who: Who,
+        at: DateTime<Utc>,
+    ) -> Result<Applied, StoreError> {
+        let mut conn = self.db.conn().expect("connection");
+        registrations::apply(&mut conn, id, &event, &self.ctx(who, at))
+    }
+
+    /// The registration's participant.
+    pub fn owner(&self, id: RegistrationId) -> ParticipantId {
+        let mut conn = self.db.conn().expect("connection");
+        registrations::get(&mut conn, id).expect("registration").participant
+    }
+
+    fn ctx(&self, who: Who, now: DateTime<Utc>) -> Ctx {
+        Ctx { who, now, request_id: Some("fixture".into()) }
+    }
+}
+
+/// A staff member acting in `role` (a fresh id).
+pub fn staff(role: Actor) -> Who {
+    Who::Staff { id: crate::new_id::<StaffId>(), role }
+}
+
+/// A complete profile, with a valid resident ID number distinct for each `n` (< 280 000).
+fn fixture_profile(n: u32, at: DateTime<Utc>) -> Profile {
+    let female = n.is_multiple_of(2);
+    let day = 1 + n % 28;
+    let seq = (n / 28) % 500 * 2 + u32::from(!female);
+    let year = 1960 + (n / 14_000) % 40;
+    let first17 = format!("350102{year}{:02}{day:02}{seq:03}", 1 + (n / 28 / 500) % 12);
+    let check = mod11_2_check_char(&first17).expect("17 digits");
+    let id_number =
+        IdNumber::parse(IdKind::ResidentId, &format!("{first17}{check}"), at.date_naive())
+            .expect("valid generated ID");
+    Profile {
+        identity: Identity {
+            name: Some(PersonName::parse("王五").expect("name")),
+            gender: Some(if female { Gender::Female } else { Gender::Male }),
+            id_number: Some(id_number),
+        },
+        phone: Some(MobilePhone::parse("13800138000").expect("phone")),
+        employer: Some("福建某监理有限公司".into()),
+        education: Some("本科".into()),
+        job_title: None,
+    }
 }
 
 #[cfg(test)]

@@ -69,9 +69,13 @@ routes! {
     post "/api/v1/admin/transfers/confirm" => admin::finance::confirm;
     post "/api/v1/admin/registrations/{id}/transfer-not-received" => admin::finance::not_received;
     get "/api/v1/admin/payments" => admin::finance::ledger;
+    get "/api/v1/admin/reconciliation" => admin::finance::reconciliation_reports;
+    get "/api/v1/admin/reconciliation/{date}" => admin::finance::reconciliation_report;
     post "/api/v1/registrations/{id}/pay/wechat" => payments::pay_wechat;
     post "/api/v1/registrations/{id}/pay/transfer" => payments::declare_transfer;
     get "/api/v1/registrations/{id}/pay/transfer" => payments::transfer_details;
     post "/api/v1/registrations/{id}/pay/check" => payments::check;
     post "/api/v1/wechatpay/notify" => payments::notify;
+    get "/api/v1/admin/jobs" => admin::jobs::list;
+    post "/api/v1/admin/jobs/{id}/rerun" => admin::jobs::rerun;
 }

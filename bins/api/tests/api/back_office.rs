@@ -15,6 +15,7 @@ on_both_backends!(
     the_queue_filters_and_the_audit_log_records_every_action,
     identity_correction_and_exports,
     periods_are_managed_without_orphaning_data,
+    failed_jobs_are_listed_and_rerun,
 );
 
 /// What an allowed call answers: 201 for creating a period, 200 otherwise.
@@ -109,6 +110,8 @@ async fn every_endpoint_answers_each_role_exactly(app: TestApp) {
         (Method::GET, "/api/v1/admin/audit".into(), &["admin"], None),
         (Method::GET, "/api/v1/admin/transfers".into(), &["admin", "finance"], None),
         (Method::GET, "/api/v1/admin/payments".into(), &["admin", "finance"], None),
+        (Method::GET, "/api/v1/admin/reconciliation".into(), &["admin", "finance"], None),
+        (Method::GET, "/api/v1/admin/jobs".into(), &["admin"], None),
         (
             Method::GET,
             format!("/api/v1/admin/periods/{period_id}/export"),
@@ -891,4 +894,88 @@ async fn export_of_100k_registrations() {
         bytes.len(),
         hwm()
     );
+}
+
+async fn failed_jobs_are_listed_and_rerun(app: TestApp) {
+    use baoming_store::jobs::{self, Job};
+    let admin = app.staff("admin1", "admin").await;
+    let finance = app.staff("finance1", "finance").await;
+    // A job that failed its last attempt, recorded through the store as the worker does.
+    let job = Job::Refund { refund: baoming_store::new_id() };
+    let start = chrono::Utc::now();
+    let id = jobs::enqueue(&mut app.conn(), &job, start, start).expect("enqueued");
+    for attempt in 1..=job.max_attempts() {
+        let at = start + chrono::Duration::days(i64::from(attempt));
+        let mut conn = app.conn();
+        let claimed = jobs::claim(&mut conn, "test-worker", at, chrono::Duration::minutes(5), 1)
+            .expect("claimed");
+        assert_eq!(claimed.len(), 1, "attempt {attempt}");
+        jobs::fail(&mut conn, &claimed[0], "WeChat Pay: SYSTEM_ERROR", at).expect("failed");
+    }
+
+    let (status, failed) = app.admin(Method::GET, "/api/v1/admin/jobs", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{failed}");
+    let failed = failed.as_array().expect("list").clone();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["id"], id.to_string());
+    assert_eq!(failed[0]["kind"], "refund");
+    assert_eq!(failed[0]["state"], "failed");
+    assert_eq!(failed[0]["attempts"], job.max_attempts());
+    assert_eq!(failed[0]["last_error"], "WeChat Pay: SYSTEM_ERROR");
+    assert_eq!(failed[0]["payload"]["kind"], "refund");
+    assert!(failed[0]["payload"]["refund"].is_string());
+    let (status, pending) =
+        app.admin(Method::GET, "/api/v1/admin/jobs?state=pending", Some(&admin), None).await;
+    assert_eq!((status, pending), (StatusCode::OK, json!([])));
+    let (status, _) =
+        app.admin(Method::GET, "/api/v1/admin/jobs?state=lost", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let rerun = format!("/api/v1/admin/jobs/{id}/rerun");
+    let (status, _) = app.admin(Method::POST, &rerun, Some(&finance), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.admin(Method::POST, &rerun, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, again) = app.admin(Method::POST, &rerun, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!((again["state"].as_str(), again["attempts"].as_i64()), (Some("pending"), Some(0)));
+    assert_eq!(again["last_error"], Value::Null);
+    let (status, body) = app.admin(Method::POST, &rerun, Some(&admin), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("job_not_failed")));
+    let unknown = format!(
+        "/api/v1/admin/jobs/{}/rerun",
+        baoming_store::new_id::<baoming_domain::ids::JobId>()
+    );
+    let (status, _) = app.admin(Method::POST, &unknown, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        app.admin(Method::POST, "/api/v1/admin/jobs/not-an-id/rerun", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Due again at once, and the worker may claim it.
+    let (_, failed) = app.admin(Method::GET, "/api/v1/admin/jobs", Some(&admin), None).await;
+    assert_eq!(failed, json!([]));
+    let (_, pending) =
+        app.admin(Method::GET, "/api/v1/admin/jobs?state=pending", Some(&admin), None).await;
+    assert_eq!(pending[0]["id"], id.to_string());
+    let claimed = jobs::claim(
+        &mut app.conn(),
+        "test-worker",
+        chrono::Utc::now(),
+        chrono::Duration::minutes(5),
+        1,
+    )
+    .expect("claimed");
+    assert_eq!((claimed[0].id, claimed[0].attempt), (id, 1));
+
+    // The rerun is in the audit log.
+    let (status, audit) =
+        app.admin(Method::GET, "/api/v1/admin/audit?action=job_rerun", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let audit = audit.as_array().expect("entries").clone();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["target_kind"], "job");
+    assert_eq!(audit[0]["target_id"], id.to_string());
+    assert_eq!(audit[0]["username"], "admin1");
+    assert_eq!(audit[0]["summary"]["attempts"], job.max_attempts());
 }

@@ -294,3 +294,43 @@ pub async fn ledger(
         state.db(move |conn| payments::list_payments(conn, &filter, 500)).await?;
     Ok(HttpResponse::Ok().json(rows))
 }
+
+/// Daily reconciliation reports (yesterday's WeChat Pay trade bill against the ledger, made by
+/// the worker after 10:00 Beijing time), newest first (at most 90).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/reconciliation",
+    tag = "finance",
+    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    description = "Roles: finance, admin. Each report: bill_date, bill_lines, ledger_lines, differences (only_in_wechat, only_in_ledger, amount_differs)."
+)]
+pub async fn reconciliation_reports(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+) -> Result<HttpResponse, ApiError> {
+    me.require(FINANCE)?;
+    let reports = state.db(move |conn| baoming_store::reconciliation::list(conn, 90)).await?;
+    Ok(HttpResponse::Ok().json(reports))
+}
+
+/// One day's reconciliation report.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/reconciliation/{date}",
+    tag = "finance",
+    params(("date" = String, Path, description = "the bill's day, YYYY-MM-DD (Beijing)")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    description = "Roles: finance, admin."
+)]
+pub async fn reconciliation_report(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    date: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    me.require(FINANCE)?;
+    let day: chrono::NaiveDate = date
+        .parse()
+        .map_err(|_| ApiError::field("date", "invalid_date", "日期格式应为 YYYY-MM-DD"))?;
+    let report = state.db(move |conn| baoming_store::reconciliation::get(conn, day)).await?;
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,10 +1,12 @@
-//! The back office (后台): staff sessions, the review queue, corrections, audit, exports.
+//! The back office (后台): staff sessions, the review queue, corrections, audit, exports, the
+//! job queue.
 //! Every endpoint states the roles it allows (`ALLOWED_*`), checked by `CurrentStaff::require`.
 
 pub mod audit;
 pub mod auth;
 pub mod export;
 pub mod finance;
+pub mod jobs;
 pub mod participants;
 pub mod periods;
 pub mod review;
