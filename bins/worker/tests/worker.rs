@@ -509,15 +509,27 @@ fn payment_jobs_against_the_simulator(test: TestDb) {
     let failed = jobs::list_failed(&mut conn, 100).expect("failed");
     assert!(failed.iter().all(|j| j.kind == "notify"), "{failed:?}");
 
-    // Reconciliation of today (Beijing): every payment and the successful refund match.
+    // Reconciliation of today (Beijing): every recorded payment and the successful refund
+    // match; a payment WeChat has and we never heard of (its query not due yet) is reported.
+    let g = f.in_state(6, "01", State::AwaitingPayment);
+    let no_g = world.order(&mut conn, &f, g);
+    world.pay_unnoticed(&no_g);
     let today = Utc::now()
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+8"))
         .date_naive();
     let report = baoming_worker::reconcile::reconcile_day(&mut conn, today, &world.services)
         .expect("reconciled")
         .expect("a new report");
-    assert_eq!(report.differences, serde_json::json!([]), "{report:?}");
+    let fee = registrations::get(&mut conn, g).expect("g").fee.fen();
+    assert_eq!(
+        report.differences,
+        serde_json::json!([
+            {"difference": "only_in_wechat", "kind": "payment", "number": no_g, "amount": fee}
+        ]),
+        "{report:?}"
+    );
     assert_eq!(report.ledger_lines, 4, "payments a, c, d and c's refund: {report:?}");
+    assert_eq!(report.bill_lines, 5, "and g's payment: {report:?}");
     assert!(
         baoming_worker::reconcile::reconcile_day(&mut conn, today, &world.services)
             .expect("again")
@@ -560,6 +572,20 @@ fn a_killed_worker_requests_each_refund_once(test: TestDb) {
         .expect("requested");
         f.apply(id, Event::ApproveRefund, staff(Actor::Finance), Utc::now()).expect("approved");
     }
+    // And, in the same batch, registrations of an old period whose deadlines the clock applies.
+    let old = Fixture::new(&test.db, Utc::now() - chrono::Duration::days(40));
+    let overdue: Vec<_> = (0..12u32)
+        .map(|n| {
+            old.in_state(
+                500 + n,
+                "01",
+                if n % 2 == 0 { State::AwaitingPayment } else { State::CheckedIn },
+            )
+        })
+        .collect();
+    // (A past slot of its own, so it cannot collide with the schedule's current one.)
+    let slot = Utc::now() - chrono::Duration::days(1);
+    jobs::enqueue(&mut conn, &Job::ClockSweep { slot }, Utc::now(), Utc::now()).expect("enqueued");
     let refunds = |conn: &mut DbConnection| -> Vec<payments::Refund> {
         ids.iter().map(|&id| refund_of(conn, id)).collect()
     };
@@ -611,6 +637,12 @@ fn a_killed_worker_requests_each_refund_once(test: TestDb) {
         assert_eq!(requests.get(refund.out_refund_no.as_deref().expect("no")), Some(&1));
         let status = registrations::get(&mut conn, refund.registration).expect("r").status;
         assert_eq!(status.state, State::Refunded);
+    }
+    // Every overdue registration moved exactly once, by the clock.
+    for &id in &overdue {
+        let history = registrations::history(&mut conn, id).expect("history");
+        let clock = history.iter().filter(|e| e.actor == Actor::Clock).count();
+        assert_eq!(clock, 1, "{id}: {history:?}");
     }
     let counts = jobs::counts(&mut conn, Utc::now()).expect("counts");
     assert_eq!((counts.running, counts.failed), (0, 0), "{counts:?}");

@@ -25,6 +25,7 @@ crate::on_both_backends!(
     a_batch_of_twenty_transfers,
     wechat_and_finance_racing_pay_once,
     key_rotation_keeps_orders_in_flight_verifiable,
+    refund_notifications_settle_refunds,
 );
 
 /// An approved registration of a new participant `n`: (participant token, registration id).
@@ -622,4 +623,100 @@ async fn key_rotation_keeps_orders_in_flight_verifiable(app: TestApp) {
     );
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
     assert_eq!(state_of(&app, &c), State::Paid);
+}
+
+/// A REFUND.* notification for a refund, signed with the simulator's first platform key.
+fn refund_notification(
+    out_trade_no: &str,
+    out_refund_no: &str,
+    status: &str,
+    fen: i64,
+) -> (Vec<(&'static str, String)>, Vec<u8>) {
+    let refund = json!({
+        "mchid": baoming_api::config::DEV_MCHID,
+        "out_trade_no": out_trade_no,
+        "transaction_id": "4200000000202611280000000001",
+        "out_refund_no": out_refund_no,
+        "refund_id": "50000000002026112800000000001",
+        "refund_status": status,
+        "success_time": "2026-11-28T10:05:00+08:00",
+        "user_received_account": "支付用户零钱",
+        "amount": {"total": fen, "refund": fen, "payer_total": fen, "payer_refund": fen}
+    });
+    let key = ApiV3Key::parse(dev_keys::APIV3_KEY).expect("apiv3 key");
+    let resource =
+        encrypt_resource(&key, "r3fundn0nce0", "refund", refund.to_string().as_bytes(), "refund")
+            .expect("encrypted");
+    let body = json!({
+        "id": format!("EV-{out_refund_no}-{status}"),
+        "create_time": "2026-11-28T10:05:01+08:00",
+        "resource_type": "encrypt-resource",
+        "event_type": format!("REFUND.{status}"),
+        "summary": "退款结果",
+        "resource": resource,
+    })
+    .to_string()
+    .into_bytes();
+    let signer = RsaSigningKey::from_pem(dev_keys::PLATFORM_PRIVATE_KEY_1_PEM).expect("key");
+    let headers = sign_response(
+        &signer,
+        dev_keys::PLATFORM_PUB_KEY_ID_1,
+        chrono::Utc::now().timestamp(),
+        "refund-nonce",
+        &body,
+    )
+    .expect("signed");
+    (headers.to_pairs(), body)
+}
+
+async fn refund_notifications_settle_refunds(app: TestApp) {
+    let admin = app.staff("admin1", "admin").await;
+    let finance = app.staff("finance1", "finance").await;
+    // Money for a withdrawn registration: recorded, and a refund is pending.
+    let (token, id) = approved(&app, &admin, 1).await;
+    let order = pay_wechat(&app, &token, &id).await;
+    let no = order["out_trade_no"].as_str().expect("no").to_owned();
+    let fee = order["amount_fen"].as_i64().expect("fee");
+    let (status, _) =
+        app.post(&format!("/api/v1/registrations/{id}/withdraw"), &token, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (headers, body) = genuine(&no, fee);
+    assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
+    let registration = RegistrationId::parse(&id).expect("id");
+    let refund_no = {
+        use baoming_store::schema::refunds as r;
+        use diesel::prelude::*;
+        r::table
+            .filter(r::registration_id.eq(registration.to_string()))
+            .select(r::out_refund_no)
+            .first::<Option<String>>(&mut *app.conn())
+            .expect("refund")
+            .expect("a WeChat refund number")
+    };
+    // WeChat Pay reports it done: the ledger shows it; again changes nothing.
+    for _ in 0..2 {
+        let (headers, body) = refund_notification(&no, &refund_no, "SUCCESS", fee);
+        assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
+    }
+    let (_, rows) = app
+        .admin(Method::GET, "/api/v1/admin/payments?disposition=refund", Some(&finance), None)
+        .await;
+    assert_eq!(rows[0]["refund_state"], "succeeded", "{rows}");
+    assert_eq!(state_of(&app, &id), State::Withdrawn);
+    // An unknown refund number: 404, nothing changed.
+    let (headers, body) =
+        refund_notification(&no, "ffffffffffffffffffffffffffffffff", "SUCCESS", fee);
+    assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NOT_FOUND);
+    // A notification forged with the wrong key: 401.
+    let (mut headers, body) = refund_notification(&no, &refund_no, "ABNORMAL", fee);
+    for (name, value) in &mut headers {
+        if *name == "Wechatpay-Serial" {
+            *value = "PUB_KEY_ID_0000000000000000000000000000000099".into();
+        }
+    }
+    assert_eq!(post_notification(&app, &headers, body).await, StatusCode::UNAUTHORIZED);
+    let (_, rows) = app
+        .admin(Method::GET, "/api/v1/admin/payments?disposition=refund", Some(&finance), None)
+        .await;
+    assert_eq!(rows[0]["refund_state"], "succeeded");
 }
