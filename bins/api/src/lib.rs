@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod logging;
 pub mod openapi;
 pub mod pay;
 pub mod period_cache;

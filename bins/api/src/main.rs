@@ -4,9 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use baoming_accounts::{DisplayName, Password, Roles, Username};
-use baoming_api::config::{LogFormat, RawConfig, Settings};
+use baoming_api::config::{RawConfig, Settings};
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(name = "baoming-api", version, about = "The baoming mini-program backend")]
@@ -63,17 +62,6 @@ enum StaffCommand {
     },
 }
 
-fn init_logs(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 fn settings(cli: &Cli) -> Result<Settings, String> {
     RawConfig::load(cli.config.as_deref()).and_then(RawConfig::validate).map_err(|e| e.to_string())
 }
@@ -87,7 +75,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logs(settings.log_format);
+    baoming_api::logging::init(settings.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => baoming_api::open_database(&settings)
             .map(|(_, applied)| tracing::info!(applied = applied.len(), names = ?applied, "migrations done"))

@@ -5,13 +5,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baoming_api::config::{LogFormat, RawConfig, Settings};
+use baoming_api::config::{RawConfig, Settings};
 use baoming_api::systemd;
 use baoming_worker::Worker;
 use clap::{Parser, Subcommand};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(name = "baoming-worker", version, about = "The baoming background worker")]
@@ -32,18 +31,6 @@ enum Command {
     Once,
 }
 
-fn init_logs(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Plain lines without colour codes when not on a terminal (journald).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match RawConfig::load(cli.config.as_deref()).and_then(RawConfig::validate) {
@@ -53,7 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logs(settings.log_format);
+    baoming_api::logging::init(settings.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(8)

@@ -16,18 +16,7 @@ use baoming_store::testing::{Fixture, TestDb};
 use baoming_store::{Db, periods, registrations};
 use chrono::Utc;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::TestDb::sqlite()); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() { super::$name(super::TestDb::postgres()); })*
-        }
-    };
-}
-
-on_both_backends!(
+baoming_store::on_both_backends!(
     a_killed_worker_loses_and_doubles_nothing,
     sigterm_stops_gracefully,
     payment_jobs_against_the_simulator,

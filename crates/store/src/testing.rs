@@ -318,6 +318,21 @@ fn fixture_profile(n: u32, at: DateTime<Utc>) -> Profile {
     }
 }
 
+/// Declares each named test function `fn(TestDb)` twice: in `mod sqlite` on a fresh SQLite
+/// file and in `mod postgres` on a fresh PostgreSQL database (the `postgres::` path is how
+/// `just test-sqlite` leaves them out).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name($crate::testing::TestDb::sqlite()); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { super::$name($crate::testing::TestDb::postgres()); })*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -13,18 +13,7 @@ use baoming_store::testing::{Fixture, TestDb, now};
 use baoming_store::{Db, StoreError, periods, write_tx};
 use chrono::{DateTime, Duration, Utc};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::TestDb::sqlite()); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() { super::$name(super::TestDb::postgres()); })*
-        }
-    };
-}
-
-on_both_backends!(
+baoming_store::on_both_backends!(
     due_jobs_are_claimed_oldest_first_and_once,
     failures_back_off_then_park_and_rerun_from_the_back_office,
     an_expired_lease_is_claimed_again_and_the_old_token_is_refused,

@@ -26,18 +26,7 @@ use baoming_store::{Db, PoolOptions, StoreError, jobs, seed, write_tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::TestDb::sqlite()); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() { super::$name(super::TestDb::postgres()); })*
-        }
-    };
-}
-
-on_both_backends!(
+baoming_store::on_both_backends!(
     a_registration_walks_the_lifecycle,
     refusals_change_nothing,
     submissions_are_checked,
