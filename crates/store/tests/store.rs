@@ -1191,12 +1191,30 @@ fn a_registration_has_one_order(test: TestDb) {
         payments::open_order(&mut w.conn(), late, late_owner, "x", after_deadline),
         Err(payments::OrderError::Refused(e)) if e.refusal == Refusal::PaymentClosed
     ));
-    // Withdrawing with an open order schedules closing it.
+    // Withdrawing with an open order schedules closing it; so does the payment deadline.
     w.apply(id, Event::Withdraw, w.owner(id), later(2)).expect("withdrawn");
-    let close_jobs = jobs::pending(&mut w.conn())
-        .expect("jobs")
-        .iter()
-        .filter(|j| j.job == jobs::Job::CloseProviderOrder { registration: id })
-        .count();
-    assert_eq!(close_jobs, 1);
+    let overdue = approved(&w, 4);
+    let Who::Participant(overdue_owner) = w.owner(overdue) else { unreachable!() };
+    payments::open_order(&mut w.conn(), overdue, overdue_owner, "x", now()).expect("order");
+    assert_eq!(
+        moved_to(w.apply(overdue, Event::PaymentDeadlinePassed, Who::Clock, after_deadline)),
+        State::Closed
+    );
+    let pending = jobs::pending(&mut w.conn()).expect("jobs");
+    for registration in [id, overdue] {
+        let close_jobs = pending
+            .iter()
+            .filter(|j| j.job == jobs::Job::CloseProviderOrder { registration })
+            .count();
+        assert_eq!(close_jobs, 1, "{registration}");
+    }
+    // A registration without an order closes without one.
+    let no_order = approved(&w, 5);
+    w.apply(no_order, Event::PaymentDeadlinePassed, Who::Clock, after_deadline).expect("closed");
+    assert!(
+        !jobs::pending(&mut w.conn())
+            .expect("jobs")
+            .iter()
+            .any(|j| j.job == jobs::Job::CloseProviderOrder { registration: no_order })
+    );
 }
