@@ -234,9 +234,6 @@ impl From<baoming_store::payments::OrderError> for ApiError {
                 "order_paid",
                 OrderError::AlreadyPaid.to_string(),
             ),
-            OrderError::Closed => {
-                ApiError::new(StatusCode::CONFLICT, "order_closed", OrderError::Closed.to_string())
-            }
             OrderError::Store(s) => s.into(),
         }
     }

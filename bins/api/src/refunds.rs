@@ -49,7 +49,12 @@ pub async fn notice(state: &AppState, notification: Notification) -> HttpRespons
             tracing::info!(refund = %refund.id, state = refund.state.as_str(), "refund notification recorded");
             HttpResponse::NoContent().finish()
         }
-        Err(error) if error.code() == "not_found" => fail(StatusCode::NOT_FOUND, "退款单不存在"),
+        // A refund made in the merchant platform, not by us: nothing to record, and answering
+        // an error would only make WeChat Pay retry for a day.
+        Err(error) if error.code() == "not_found" => {
+            tracing::warn!(out_refund_no = %notice.out_refund_no, "refund notification for a refund we did not make");
+            HttpResponse::NoContent().finish()
+        }
         Err(error) => {
             tracing::error!(error = %error.message(), "refund notification not recorded; WeChat Pay will retry");
             fail(StatusCode::INTERNAL_SERVER_ERROR, "暂时无法处理")

@@ -42,7 +42,13 @@ fn apply_query(
     match (paid, &transaction.trade_state) {
         (Some(paid), _) => {
             let recorded = payments::record_wechat_payment(conn, &paid, Utc::now(), None)?;
-            tracing::info!(order = %order.id, ?recorded, "order found paid at WeChat Pay");
+            let outcome = match recorded {
+                payments::Recorded::Paid { .. } => "paid",
+                payments::Recorded::Duplicate { .. } => "already recorded",
+                payments::Recorded::Mismatch { .. } => "amount differs: flagged",
+                payments::Recorded::Refunding { .. } => "to be refunded",
+            };
+            tracing::info!(order = %order.id, outcome, "order found paid at WeChat Pay");
             Ok(true)
         }
         (None, TradeState::Closed | TradeState::Revoked | TradeState::PayError) => {
@@ -78,8 +84,14 @@ pub fn close_order(
             if code == ErrorCode::TradeError
                 || matches!(&code, ErrorCode::Other(c) if c == "ORDERPAID") =>
         {
-            // Paid before it could be closed: the query records the money.
-            apply_query(conn, &order, services)?;
+            // Paid before it could be closed: the query records the money. Anything else
+            // (the person is paying right now) is tried again.
+            if !apply_query(conn, &order, services)? {
+                return Err(JobError::Failed(format!(
+                    "order {} could not be closed and is not paid yet ({code})",
+                    order.out_trade_no
+                )));
+            }
             jobs::complete(conn, claimed, Utc::now())?;
         }
         Err(PayError::Api { code: ErrorCode::OrderNotExist, .. }) => {
@@ -104,10 +116,24 @@ pub fn query_order(
     services: &Services,
 ) -> Result<(), JobError> {
     let order = payments::get_order(conn, id)?;
-    if order.state != OrderState::Open || apply_query(conn, &order, services)? {
+    if order.state != OrderState::Open {
         return Ok(jobs::complete(conn, claimed, Utc::now())?);
     }
     let now = Utc::now();
+    match apply_query(conn, &order, services) {
+        Ok(true) => return Ok(jobs::complete(conn, claimed, now)?),
+        Ok(false) => {}
+        // WeChat Pay never got the order (its creation failed): nothing can be paid yet.
+        Err(JobError::Failed(_)) if order.prepay_id.is_none() && now < order.time_expire => {}
+        Err(JobError::Failed(_)) if order.prepay_id.is_none() => {
+            write_tx(conn, |conn| {
+                payments::mark_order_closed(conn, order.id, now)?;
+                jobs::complete_in(conn, claimed, now)
+            })?;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    }
     if now >= order.time_expire {
         let no = out_trade_no(&order)?;
         services

@@ -115,6 +115,8 @@ pub struct Order {
     pub state: OrderState,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// Last change (when the prepay id was stored, while the order is open).
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The merchant order number of an order: its id's 32 hex digits, so asking WeChat again for
@@ -142,11 +144,23 @@ type OrderRow = (
     Option<String>,
     String,
     NaiveDateTime,
+    NaiveDateTime,
 );
 
 fn order_from(row: OrderRow) -> Result<Order, StoreError> {
-    let (id, registration, out_trade_no, openid, amount, description, expire, prepay, state, at) =
-        row;
+    let (
+        id,
+        registration,
+        out_trade_no,
+        openid,
+        amount,
+        description,
+        expire,
+        prepay,
+        state,
+        at,
+        up,
+    ) = row;
     Ok(Order {
         id: sql::id(&id)?,
         registration: sql::id(&registration)?,
@@ -158,6 +172,7 @@ fn order_from(row: OrderRow) -> Result<Order, StoreError> {
         prepay_id: prepay,
         state: OrderState::parse(&state)?,
         created_at: sql::utc(at),
+        updated_at: sql::utc(up),
     })
 }
 
@@ -174,17 +189,19 @@ macro_rules! order_columns {
             payment_orders::prepay_id,
             payment_orders::state,
             payment_orders::created_at,
+            payment_orders::updated_at,
         )
     };
 }
 
-/// The registration's WeChat order, if one was opened.
+/// The registration's latest WeChat order, if one was opened.
 pub fn order_of(
     conn: &mut DbConnection,
     registration: RegistrationId,
 ) -> Result<Option<Order>, StoreError> {
     payment_orders::table
         .filter(payment_orders::registration_id.eq(sql::text(registration)))
+        .order((payment_orders::created_at.desc(), payment_orders::id.desc()))
         .select(order_columns!())
         .first::<OrderRow>(conn)
         .optional()?
@@ -240,9 +257,6 @@ pub enum OrderError {
     /// Money already arrived for the order (e.g. an amount finance must look at).
     #[error("该订单已支付，请等待确认")]
     AlreadyPaid,
-    /// The order was closed.
-    #[error("该订单已关闭")]
-    Closed,
     /// The data layer failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -282,18 +296,17 @@ fn open_order_once(
 ) -> Result<Order, OrderError> {
     write_tx(conn, |conn| {
         let current = registrations::load_for(conn, registration, Who::Participant(participant))?;
+        // Serialises with a withdrawal or the clock: they either see this order, or this call
+        // sees their change (and the state machine refuses).
+        registrations::claim(conn, &current)?;
         let facts = registrations::current_facts(conn, &current, EventKind::ConfirmPayment, now)?;
-        if let Some(order) = order_of(conn, registration)? {
-            return match order.state {
-                OrderState::Paid => Err(OrderError::AlreadyPaid),
-                OrderState::Closed => Err(OrderError::Closed),
-                OrderState::Open => {
-                    lifecycle::may_start_payment(current.status, &facts)?;
-                    Ok(order)
-                }
-            };
-        }
         lifecycle::may_start_payment(current.status, &facts)?;
+        match order_of(conn, registration)? {
+            Some(order) if order.state == OrderState::Open => return Ok(order),
+            Some(order) if order.state == OrderState::Paid => return Err(OrderError::AlreadyPaid),
+            // Closed (it expired at a deadline since extended): a new order.
+            _ => {}
+        }
         let openid = participants::table
             .find(sql::text(participant))
             .select(participants::openid)
@@ -338,6 +351,7 @@ fn open_order_once(
             prepay_id: None,
             state: OrderState::Open,
             created_at: now,
+            updated_at: now,
         })
     })
 }
@@ -612,7 +626,12 @@ fn note_notification(
 ) -> Result<(), StoreError> {
     let Some((id, event_type)) = &incoming.notification else { return Ok(()) };
     let seen = payment_notifications::table.find(id).count().get_result::<i64>(conn)?;
-    if seen == 0 {
+    if seen > 0 {
+        return Ok(());
+    }
+    // In a savepoint: the same notification recorded by a concurrent request is not an error
+    // (and on PostgreSQL the failed insert must not abort the whole transaction).
+    let inserted: Result<usize, diesel::result::Error> = write_tx(conn, |conn| {
         diesel::insert_into(payment_notifications::table)
             .values((
                 payment_notifications::id.eq(id),
@@ -620,9 +639,12 @@ fn note_notification(
                 payment_notifications::event_type.eq(event_type),
                 payment_notifications::received_at.eq(sql::ts(now)),
             ))
-            .execute(conn)?;
+            .execute(conn)
+    });
+    match inserted {
+        Err(e) if StoreError::is_unique_violation(&e) => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
     }
-    Ok(())
 }
 
 /// Records a refund of a payment: WeChat money gets a job that carries it out; a transfer is
@@ -720,6 +742,8 @@ pub struct PaymentRecord {
     pub note: Option<String>,
     /// Its refund's state, if it is being given back.
     pub refund_state: Option<RefundState>,
+    /// WeChat Pay's last word on a refund that could not be started or completed.
+    pub refund_error: Option<String>,
 }
 
 /// Filters for [`list_payments`].
@@ -752,6 +776,7 @@ pub fn list_payments(
             payments::transfer_batch,
             payments::note,
             refunds::state.nullable(),
+            refunds::last_error.nullable(),
         ))
         .order((payments::recorded_at.desc(), payments::id.desc()))
         .limit(limit)
@@ -775,6 +800,7 @@ pub fn list_payments(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     query
         .load::<Row>(conn)?
@@ -793,6 +819,7 @@ pub fn list_payments(
                 transfer_batch: r.9,
                 note: r.10,
                 refund_state: r.11.as_deref().map(RefundState::parse).transpose()?,
+                refund_error: r.12,
             })
         })
         .collect()
@@ -1277,6 +1304,11 @@ pub fn refund_progress(
     now: DateTime<Utc>,
 ) -> Result<Refund, StoreError> {
     write_tx(conn, |conn| {
+        // Locks the row (PostgreSQL), so a notification and the refund job reporting at once
+        // are applied one after the other, the second seeing the first.
+        diesel::update(refunds::table.find(sql::text(id)))
+            .set(refunds::updated_at.eq(refunds::updated_at))
+            .execute(conn)?;
         let refund = get_refund(conn, id)?;
         let (state, provider_id) = match progress {
             RefundProgress::Processing { provider_refund_id } => {

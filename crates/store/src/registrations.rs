@@ -501,7 +501,22 @@ pub fn apply(
     }
     write_tx(conn, |conn| {
         let current = load_for(conn, id, ctx.who)?;
-        apply_loaded(conn, current, event, ctx)
+        apply_loaded(conn, current, event, ctx, false)
+    })
+}
+
+/// The participant withdraws (取消报名); `paying_now` is what WeChat Pay said of the open
+/// order just before (the person is in the middle of paying), which the state machine
+/// refuses.
+pub fn withdraw(
+    conn: &mut DbConnection,
+    id: RegistrationId,
+    paying_now: bool,
+    ctx: &Ctx,
+) -> Result<Applied, StoreError> {
+    write_tx(conn, |conn| {
+        let current = load_for(conn, id, ctx.who)?;
+        apply_loaded(conn, current, &Event::Withdraw, ctx, paying_now)
     })
 }
 
@@ -526,6 +541,7 @@ fn apply_loaded(
     current: Registration,
     event: &Event,
     ctx: &Ctx,
+    paying_now: bool,
 ) -> Result<Applied, StoreError> {
     claim(conn, &current)?;
     let seat = if event.kind().takes_seat() {
@@ -533,7 +549,8 @@ fn apply_loaded(
     } else {
         SeatAnswer::NotAsked
     };
-    let facts = Facts { seat, ..current_facts(conn, &current, event.kind(), ctx.now)? };
+    let mut facts = Facts { seat, ..current_facts(conn, &current, event.kind(), ctx.now)? };
+    facts.payment.in_flight = paying_now;
     let decision = match lifecycle::decide(current.status, event, ctx.who.actor(), &facts)? {
         Step::Unchanged(why) => {
             return Ok(Applied::Unchanged { registration: current, why });
@@ -685,7 +702,7 @@ pub fn resubmit(
             ..form.clone()
         };
         let state = current.status.state;
-        let applied = apply_loaded(conn, current, &Event::Resubmit, ctx)?;
+        let applied = apply_loaded(conn, current, &Event::Resubmit, ctx, false)?;
         if !photo_accepted(conn, &form)? {
             return Err(TransitionError {
                 state: Some(state),

@@ -1193,21 +1193,34 @@ fn a_registration_has_one_order(test: TestDb) {
     ));
     // Withdrawing with an open order schedules closing it; so does the payment deadline.
     w.apply(id, Event::Withdraw, w.owner(id), later(2)).expect("withdrawn");
+    let close_jobs = jobs::pending(&mut w.conn())
+        .expect("jobs")
+        .iter()
+        .filter(|j| j.job == jobs::Job::CloseProviderOrder { registration: id })
+        .count();
+    assert_eq!(close_jobs, 1);
+    // At the payment deadline an open order goes first (the money may be on its way): the
+    // registration waits until the order is closed (or found paid) at WeChat Pay.
     let overdue = approved(&w, 4);
     let Who::Participant(overdue_owner) = w.owner(overdue) else { unreachable!() };
-    payments::open_order(&mut w.conn(), overdue, overdue_owner, "x", now()).expect("order");
+    let order = payments::open_order(&mut w.conn(), overdue, overdue_owner, "x", now()).expect("o");
+    assert!(matches!(
+        w.apply(overdue, Event::PaymentDeadlinePassed, Who::Clock, after_deadline),
+        Ok(Applied::Unchanged { why: Unchanged::OrderStillOpen, .. })
+    ));
+    payments::mark_order_closed(&mut w.conn(), order.id, after_deadline).expect("closed");
     assert_eq!(
         moved_to(w.apply(overdue, Event::PaymentDeadlinePassed, Who::Clock, after_deadline)),
         State::Closed
     );
-    let pending = jobs::pending(&mut w.conn()).expect("jobs");
-    for registration in [id, overdue] {
-        let close_jobs = pending
-            .iter()
-            .filter(|j| j.job == jobs::Job::CloseProviderOrder { registration })
-            .count();
-        assert_eq!(close_jobs, 1, "{registration}");
-    }
+    // A closed order makes way for a new one (e.g. after an admin extended the deadline).
+    let again = approved(&w, 6);
+    let Who::Participant(again_owner) = w.owner(again) else { unreachable!() };
+    let first = payments::open_order(&mut w.conn(), again, again_owner, "x", now()).expect("o");
+    payments::mark_order_closed(&mut w.conn(), first.id, later(1)).expect("closed");
+    let second = payments::open_order(&mut w.conn(), again, again_owner, "x", later(2)).expect("o");
+    assert_ne!(first.out_trade_no, second.out_trade_no);
+    assert_eq!(payments::order_of(&mut w.conn(), again).expect("o"), Some(second));
     // A registration without an order closes without one.
     let no_order = approved(&w, 5);
     w.apply(no_order, Event::PaymentDeadlinePassed, Who::Clock, after_deadline).expect("closed");

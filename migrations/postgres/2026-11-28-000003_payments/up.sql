@@ -1,10 +1,11 @@
 -- Payments: WeChat Pay orders, the payment ledger, refunds, declared bank transfers.
 
--- One WeChat JSAPI order per registration; out_trade_no derives from the order id, so a retry
--- can never create a second order at WeChat.
+-- WeChat JSAPI orders: at most one open per registration (a new one only after the last was
+-- closed, e.g. it expired at a deadline an admin then extended); out_trade_no derives from the
+-- order id, so a retry can never create a second order at WeChat.
 CREATE TABLE payment_orders (
     id               TEXT PRIMARY KEY,
-    registration_id  TEXT NOT NULL UNIQUE REFERENCES registrations (id),
+    registration_id  TEXT NOT NULL REFERENCES registrations (id),
     out_trade_no     TEXT NOT NULL UNIQUE,
     openid           TEXT NOT NULL,
     amount_fen       BIGINT NOT NULL CHECK (amount_fen > 0),
@@ -15,7 +16,8 @@ CREATE TABLE payment_orders (
     created_at       TIMESTAMP NOT NULL,
     updated_at       TIMESTAMP NOT NULL
 );
-CREATE INDEX payment_orders_open ON payment_orders (state, created_at);
+CREATE UNIQUE INDEX payment_orders_one_open ON payment_orders (registration_id) WHERE state = 'open';
+CREATE INDEX payment_orders_registration ON payment_orders (registration_id, created_at);
 
 -- The ledger: every payment that arrived, whatever it did (paid a registration, flagged for
 -- finance, or to be given back). source_key identifies the money at its source

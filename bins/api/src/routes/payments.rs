@@ -79,9 +79,12 @@ pub async fn pay_wechat(
         })
         .await?;
     let pay = &state.pay;
+    // A prepay id is good for two hours; an older one is asked for again (same order, same
+    // parameters: WeChat Pay answers a fresh one for the unpaid order).
+    let fresh = Utc::now() - order.updated_at < chrono::Duration::minutes(PREPAY_FRESH_MINUTES);
     let prepay_id = match &order.prepay_id {
-        Some(prepay_id) => prepay_id.clone(),
-        None => {
+        Some(prepay_id) if fresh => prepay_id.clone(),
+        _ => {
             let beijing =
                 FixedOffset::east_opt(8 * 3600).ok_or_else(|| ApiError::internal(&"offset"))?;
             let request = JsapiOrder {
@@ -115,6 +118,9 @@ pub async fn pay_wechat(
         request_payment,
     }))
 }
+
+/// How long a stored prepay id is handed out again (WeChat Pay keeps it valid for 120 minutes).
+const PREPAY_FRESH_MINUTES: i64 = 110;
 
 fn out_trade_no(text: &str) -> Result<OutTradeNo, ApiError> {
     OutTradeNo::parse(text).map_err(|e| ApiError::internal(&e))
@@ -232,36 +238,7 @@ pub async fn check(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
-    let (registration, order) = state
-        .db(move |conn| {
-            let registration = registrations::get_for_participant(conn, id, me.id)?;
-            let order = payments::order_of(conn, id)?;
-            Ok::<_, ApiError>((registration, order))
-        })
-        .await?;
-    let unpaid =
-        matches!(registration.status.state, State::AwaitingPayment | State::AwaitingTransfer);
-    if let Some(order) = order.filter(|o| unpaid && o.state == OrderState::Open) {
-        let no = out_trade_no(&order.out_trade_no)?;
-        let transaction = state.pay.client.query_order(&no).await.map_err(pay_error)?;
-        let paid = state.pay.paid(&transaction, None).map_err(|e| ApiError::internal(&e))?;
-        let request_id = me.request_id.clone();
-        match (paid, transaction.trade_state) {
-            (Some(paid), _) => {
-                state
-                    .db(move |conn| {
-                        payments::record_wechat_payment(conn, &paid, Utc::now(), Some(request_id))
-                    })
-                    .await?;
-            }
-            (None, TradeState::Closed | TradeState::Revoked) => {
-                state
-                    .db(move |conn| payments::mark_order_closed(conn, order.id, Utc::now()))
-                    .await?;
-            }
-            (None, _) => {}
-        }
-    }
+    ask_wechat(&state, &me, id).await?;
     let cache = state.periods.clone();
     let view = state
         .db(move |conn| {
@@ -270,6 +247,63 @@ pub async fn check(
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// Where the registration's open WeChat order stands at WeChat Pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AtWechat {
+    /// No open order with a prepay id (nothing could have been paid), or not unpaid here.
+    NothingOpen,
+    /// Paid: now recorded here.
+    Paid,
+    /// The person is paying right now.
+    Paying,
+    /// Not paid (or closed: now marked).
+    Unpaid,
+}
+
+/// Asks WeChat Pay about the registration's open order when it is still unpaid here, and
+/// records what it says (a lost notification is recovered).
+pub(crate) async fn ask_wechat(
+    state: &AppState,
+    me: &CurrentParticipant,
+    id: RegistrationId,
+) -> Result<AtWechat, ApiError> {
+    let participant = me.id;
+    let (registration, order) = state
+        .db(move |conn| {
+            let registration = registrations::get_for_participant(conn, id, participant)?;
+            let order = payments::order_of(conn, id)?;
+            Ok::<_, ApiError>((registration, order))
+        })
+        .await?;
+    let unpaid =
+        matches!(registration.status.state, State::AwaitingPayment | State::AwaitingTransfer);
+    let Some(order) =
+        order.filter(|o| unpaid && o.state == OrderState::Open && o.prepay_id.is_some())
+    else {
+        return Ok(AtWechat::NothingOpen);
+    };
+    let no = out_trade_no(&order.out_trade_no)?;
+    let transaction = state.pay.client.query_order(&no).await.map_err(pay_error)?;
+    let paid = state.pay.paid(&transaction, None).map_err(|e| ApiError::internal(&e))?;
+    let request_id = me.request_id.clone();
+    Ok(match (paid, transaction.trade_state) {
+        (Some(paid), _) => {
+            state
+                .db(move |conn| {
+                    payments::record_wechat_payment(conn, &paid, Utc::now(), Some(request_id))
+                })
+                .await?;
+            AtWechat::Paid
+        }
+        (None, TradeState::Closed | TradeState::Revoked) => {
+            state.db(move |conn| payments::mark_order_closed(conn, order.id, Utc::now())).await?;
+            AtWechat::Unpaid
+        }
+        (None, TradeState::UserPaying) => AtWechat::Paying,
+        (None, _) => AtWechat::Unpaid,
+    })
 }
 
 fn fail(status: StatusCode, message: &str) -> HttpResponse {

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use baoming_domain::ids::{
     ExamTypeId, InvoiceTitleId, PeriodId, PhotoId, RegionId, RegistrationId, TypedId,
 };
-use baoming_domain::lifecycle::{Action, Event, Tab, Tag};
+use baoming_domain::lifecycle::{Action, Tab, Tag};
 use baoming_invoicing::{InvoiceSnapshot, JointInvoiceRemark};
 use baoming_store::registrations::{self, NewRegistration, Registration};
 use baoming_store::{DbConnection, StoreError, invoice_titles};
@@ -399,8 +399,20 @@ pub async fn withdraw(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
+    // An open WeChat order is asked about first: money already paid is recorded (and the
+    // registration is then paid, not withdrawn), and a payment in progress refuses.
+    let in_flight = match super::payments::ask_wechat(&state, &me, id).await {
+        Ok(at) => at == super::payments::AtWechat::Paying,
+        Err(error) if error.status().is_server_error() => {
+            // WeChat Pay unreachable: withdraw; the order is closed by the worker, and a
+            // payment that still arrives is recorded and refunded.
+            tracing::warn!(error = error.message(), "withdrawing without asking WeChat Pay");
+            false
+        }
+        Err(error) => return Err(error),
+    };
     let view = view_after(&state, move |conn| {
-        Ok(registrations::apply(conn, id, &Event::Withdraw, &me.ctx())?.registration().clone())
+        Ok(registrations::withdraw(conn, id, in_flight, &me.ctx())?.registration().clone())
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

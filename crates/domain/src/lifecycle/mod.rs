@@ -196,6 +196,10 @@ pub enum Unchanged {
     AlreadyCheckedIn,
     /// The overdue-transfer flag was raised before.
     AlreadyFlagged,
+    /// The payment deadline passed but a WeChat order is still open: the money may be on its
+    /// way (paid at the last second, notification not yet here). The order is closed at
+    /// WeChat Pay first — which finds it paid, or closes it — and the deadline applies after.
+    OrderStillOpen,
 }
 
 /// The result of an accepted event.
@@ -493,7 +497,11 @@ pub fn decide(
             if !schedule.payment_deadline_passed(now) {
                 return Err(refuse(Refusal::DeadlineNotReached));
             }
-            moved(S::Closed, None, close_order())
+            if facts.payment.open_order {
+                Step::Unchanged(Unchanged::OrderStillOpen)
+            } else {
+                moved(S::Closed, None, vec![])
+            }
         }
         (
             from @ (S::CheckedIn | S::PendingReview | S::AwaitingPayment | S::AwaitingTransfer),

@@ -228,6 +228,15 @@ fn the_clock_respects_its_deadlines() {
             .expect("closed"),
     );
     assert_eq!((d.to.state, d.seat_change()), (State::Closed, SeatChange::Release));
+    // With a WeChat order still open the money may be on its way: the order goes first.
+    let open = Facts {
+        payment: PaymentFacts { open_order: true, ..PaymentFacts::default() },
+        ..facts(AFTER_DEADLINE)
+    };
+    assert_eq!(
+        decide(awaiting, &Event::PaymentDeadlinePassed, Actor::Clock, &open),
+        Ok(Step::Unchanged(Unchanged::OrderStillOpen))
+    );
 
     // A declared transfer is only flagged at the deadline, once, and closed when the sitting ends.
     let transfer = Status::new(State::AwaitingTransfer);
@@ -322,6 +331,8 @@ const REPEATS: &[(State, EventKind)] = &[
     (S::Paid, E::ConfirmPayment),
     (S::CheckedIn, E::CheckIn),
     (S::AwaitingTransfer, E::PaymentDeadlinePassed),
+    // A WeChat order is still open: it is closed (or found paid) before the deadline applies.
+    (S::AwaitingPayment, E::PaymentDeadlinePassed),
 ];
 
 fn any_state() -> impl Strategy<Value = State> {
@@ -438,9 +449,11 @@ proptest! {
             E::PaymentDeadlinePassed => AFTER_DEADLINE,
             _ => DURING_REGISTRATION,
         };
+        // The deadline waits for an open order to be closed first (see OrderStillOpen).
+        let open_order = facts.payment.open_order && kind != E::PaymentDeadlinePassed;
         let good = Facts {
             seat: SeatAnswer::Taken,
-            payment: PaymentFacts { in_flight: false, ..facts.payment },
+            payment: PaymentFacts { in_flight: false, open_order, ..facts.payment },
             ..facts_at(hours)
         };
         for &actor in who {
