@@ -245,6 +245,9 @@ pub enum Refusal {
     /// The payment deadline has passed: no new payment may start.
     #[error("已过缴费截止时间")]
     PaymentClosed,
+    /// The fee is zero: there is nothing to pay by WeChat Pay.
+    #[error("应缴费用为零，无需在线支付，请联系工作人员")]
+    NothingToPay,
     /// The amount paid differs from the fee.
     #[error("支付金额（{received}元）与应缴费用（{expected}元）不符")]
     AmountMismatch {
@@ -284,6 +287,7 @@ impl Refusal {
             Refusal::Full => "region_full",
             Refusal::PaymentInFlight => "payment_in_flight",
             Refusal::PaymentClosed => "payment_closed",
+            Refusal::NothingToPay => "nothing_to_pay",
             Refusal::AmountMismatch { .. } => "amount_mismatch",
             Refusal::CheckInClosed => "checkin_closed",
             Refusal::VenueCodeRequired => "venue_code_required",
@@ -527,8 +531,15 @@ pub fn decide(
 /// registration before the payment deadline.
 pub fn may_start_payment(status: Status, facts: &Facts) -> Result<(), TransitionError> {
     decide(status, &Event::DeclareTransfer, Actor::Participant, facts)
-        .map(|_| ())
-        .map_err(|e| TransitionError { event: EventKind::ConfirmPayment, ..e })
+        .map_err(|e| TransitionError { event: EventKind::ConfirmPayment, ..e })?;
+    if facts.fee.is_zero() {
+        return Err(TransitionError {
+            state: Some(status.state),
+            event: EventKind::ConfirmPayment,
+            refusal: Refusal::NothingToPay,
+        });
+    }
+    Ok(())
 }
 
 impl Status {

@@ -651,3 +651,21 @@ mod settlement {
         }
     }
 }
+
+#[test]
+fn a_payment_starts_only_when_one_is_due() {
+    let awaiting = Status::new(State::AwaitingPayment);
+    assert_eq!(may_start_payment(awaiting, &facts(DURING_REGISTRATION)), Ok(()));
+    let refusal = |status, f: &Facts| may_start_payment(status, f).map_err(|e| e.refusal);
+    assert_eq!(refusal(awaiting, &facts(AFTER_DEADLINE)), Err(Refusal::PaymentClosed));
+    assert_eq!(
+        refusal(Status::new(State::PendingReview), &facts(DURING_REGISTRATION)),
+        Err(Refusal::NotInTable)
+    );
+    assert_eq!(
+        refusal(Status::new(State::Paid), &facts(DURING_REGISTRATION)),
+        Err(Refusal::NotInTable)
+    );
+    let free = Facts { fee: Money::ZERO, ..facts(DURING_REGISTRATION) };
+    assert_eq!(refusal(awaiting, &free), Err(Refusal::NothingToPay));
+}
