@@ -215,7 +215,11 @@ pub fn refund(
     let now = Utc::now();
     let after = payments::refund_progress(conn, id, &progress, now)?;
     if after.state == RefundState::Processing || answer.status == RefundStatus::Processing {
-        jobs::snooze(conn, claimed, now + services.refund_recheck)?;
+        // Asked again soon while it is fresh, then less often (a refund to a bank card may
+        // take days): a quarter of its age, at most 6 hours.
+        let wait =
+            ((now - refund.created_at) / 4).min(Duration::hours(6)).max(services.refund_recheck);
+        jobs::snooze(conn, claimed, now + wait)?;
     } else {
         jobs::complete(conn, claimed, now)?;
     }

@@ -1191,6 +1191,8 @@ pub struct Refund {
     /// Whether the payment is the one that paid the registration (a refund the participant
     /// asked for), as opposed to money the registration could not take.
     pub of_applied_payment: bool,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
 }
 
 type RefundRow = (
@@ -1207,6 +1209,7 @@ type RefundRow = (
     Option<String>,
     Option<String>,
     String,
+    NaiveDateTime,
 );
 
 fn load_refund(conn: &mut DbConnection, id: &str) -> Result<Option<Refund>, StoreError> {
@@ -1227,6 +1230,7 @@ fn load_refund(conn: &mut DbConnection, id: &str) -> Result<Option<Refund>, Stor
             refunds::provider_refund_id,
             refunds::last_error,
             payments::disposition,
+            refunds::created_at,
         ))
         .first(conn)
         .optional()?;
@@ -1245,6 +1249,7 @@ fn load_refund(conn: &mut DbConnection, id: &str) -> Result<Option<Refund>, Stor
         provider_refund_id: row.10,
         last_error: row.11,
         of_applied_payment: Disposition::parse(&row.12)? == Disposition::Applied,
+        created_at: sql::utc(row.13),
     }))
 }
 
