@@ -239,6 +239,20 @@ impl From<baoming_store::payments::OrderError> for ApiError {
     }
 }
 
+impl From<baoming_store::payments::ReturnError> for ApiError {
+    fn from(e: baoming_store::payments::ReturnError) -> Self {
+        use baoming_store::payments::ReturnError;
+        let message = e.to_string();
+        match e {
+            ReturnError::NotByHand => ApiError::new(StatusCode::CONFLICT, "not_by_hand", message),
+            ReturnError::AlreadyDone => {
+                ApiError::new(StatusCode::CONFLICT, "already_returned", message)
+            }
+            ReturnError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<baoming_store::payments::ConfirmError> for ApiError {
     fn from(e: baoming_store::payments::ConfirmError) -> Self {
         use baoming_store::payments::ConfirmError;

@@ -69,6 +69,7 @@ impl Modify for BearerAuth {
         admin::finance::confirm,
         admin::finance::not_received,
         admin::finance::ledger,
+        admin::finance::refund_returned,
         admin::finance::reconciliation_reports,
         admin::finance::reconciliation_report,
         payments::pay_wechat,

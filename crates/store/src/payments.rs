@@ -744,6 +744,8 @@ pub struct PaymentRecord {
     pub refund_state: Option<RefundState>,
     /// WeChat Pay's last word on a refund that could not be started or completed.
     pub refund_error: Option<String>,
+    /// Its refund, if it is being given back.
+    pub refund_id: Option<RefundId>,
 }
 
 /// Filters for [`list_payments`].
@@ -777,6 +779,7 @@ pub fn list_payments(
             payments::note,
             refunds::state.nullable(),
             refunds::last_error.nullable(),
+            refunds::id.nullable(),
         ))
         .order((payments::recorded_at.desc(), payments::id.desc()))
         .limit(limit)
@@ -801,6 +804,7 @@ pub fn list_payments(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     query
         .load::<Row>(conn)?
@@ -820,6 +824,7 @@ pub fn list_payments(
                 note: r.10,
                 refund_state: r.11.as_deref().map(RefundState::parse).transpose()?,
                 refund_error: r.12,
+                refund_id: r.13.as_deref().map(sql::id).transpose()?,
             })
         })
         .collect()
@@ -1375,4 +1380,68 @@ pub fn refund_error(
         .set((refunds::last_error.eq(error), refunds::updated_at.eq(sql::ts(now))))
         .execute(conn)?;
     Ok(())
+}
+
+/// Why finance cannot mark a refund returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnError {
+    /// WeChat refunds are carried out by the worker, not by hand.
+    #[error("微信支付的退款由系统自动办理")]
+    NotByHand,
+    /// It was already returned.
+    #[error("该退款已办理完成")]
+    AlreadyDone,
+    /// The data layer failed (or the refund is unknown).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for ReturnError {
+    fn from(error: diesel::result::Error) -> Self {
+        ReturnError::Store(error.into())
+    }
+}
+
+/// Finance returned a bank transfer by hand (a transfer the registration could not take, or a
+/// refund of a transfer-paid registration): the refund is done; for the participant's own
+/// refund the registration becomes `refunded`. Audited in the same transaction.
+pub fn returned_by_finance(
+    conn: &mut DbConnection,
+    id: RefundId,
+    ctx: &Ctx,
+    actor: &audit::Actor,
+) -> Result<Refund, ReturnError> {
+    write_tx(conn, |conn| {
+        diesel::update(refunds::table.find(sql::text(id)))
+            .set(refunds::updated_at.eq(refunds::updated_at))
+            .execute(conn)?;
+        let refund = get_refund(conn, id)?;
+        if refund.method != PaymentMethod::BankTransfer {
+            return Err(ReturnError::NotByHand);
+        }
+        if refund.state == RefundState::Succeeded {
+            return Err(ReturnError::AlreadyDone);
+        }
+        diesel::update(refunds::table.find(sql::text(id)))
+            .set((
+                refunds::state.eq(RefundState::Succeeded.as_str()),
+                refunds::updated_at.eq(sql::ts(ctx.now)),
+            ))
+            .execute(conn)?;
+        if refund.of_applied_payment {
+            registrations::apply(conn, refund.registration, &Event::RefundSucceeded, ctx)?;
+        }
+        let entry = audit::Entry {
+            actor: actor.clone(),
+            action: "refund_returned".into(),
+            target_kind: Some("refund".into()),
+            target_id: Some(id.to_string()),
+            summary: Some(serde_json::json!({
+                "registration": refund.registration.to_string(),
+                "amount_fen": refund.amount.fen(),
+            })),
+        };
+        audit::record(conn, &entry, ctx.now)?;
+        Ok(get_refund(conn, id)?)
+    })
 }

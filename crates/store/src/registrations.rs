@@ -645,6 +645,12 @@ pub(crate) fn write_decision(
         let job = Job::Notify { registration: id, notice, version };
         jobs::enqueue(conn, &job, ctx.now, ctx.now)?;
     }
+    if decision.event == EventKind::ApproveRefund
+        && !decision.effects.contains(&lifecycle::Effect::StartProviderRefund)
+    {
+        // A transfer is returned by finance by hand: its refund row is what they act on.
+        crate::payments::refund_applied_payment(conn, current, reason, ctx)?;
+    }
     for effect in &decision.effects {
         match effect {
             lifecycle::Effect::CloseProviderOrder => {

@@ -47,6 +47,7 @@ baoming_store::on_both_backends!(
     money_a_registration_cannot_take_is_recorded_and_given_back,
     transfer_batches_are_all_or_nothing,
     a_registration_has_one_order,
+    a_transfer_refund_is_returned_by_finance,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1230,4 +1231,32 @@ fn a_registration_has_one_order(test: TestDb) {
             .iter()
             .any(|j| j.job == jobs::Job::CloseProviderOrder { registration: no_order })
     );
+}
+
+fn a_transfer_refund_is_returned_by_finance(test: TestDb) {
+    let w = World::new(&test);
+    let id = approved(&w, 1);
+    let me = w.owner(id);
+    w.apply(id, Event::DeclareTransfer, me, now()).expect("declared");
+    let finance = staff(Actor::Finance);
+    w.confirm_transfer(&[id], two_subject_fee(), finance, later(1)).expect("confirmed");
+    w.apply(id, Event::RequestRefund { reason: reason("单位取消派遣") }, me, later(2))
+        .expect("requested");
+    w.apply(id, Event::ApproveRefund, finance, later(3)).expect("approved");
+    assert_eq!(refund_jobs(&w), 0, "a transfer is returned by hand, not by a job");
+    let ledger =
+        payments::list_payments(&mut w.conn(), &PaymentFilter::default(), 10).expect("ledger");
+    assert_eq!(ledger[0].refund_state, Some(RefundState::Pending));
+    let refund = ledger[0].refund_id.expect("refund");
+    let actor = baoming_store::audit::Actor::default();
+    let done =
+        payments::returned_by_finance(&mut w.conn(), refund, &ctx(finance, later(4)), &actor)
+            .expect("returned");
+    assert_eq!(done.state, RefundState::Succeeded);
+    assert_eq!(w.state(id), State::Refunded);
+    assert_eq!(w.seats_taken("01"), 0);
+    assert!(matches!(
+        payments::returned_by_finance(&mut w.conn(), refund, &ctx(finance, later(5)), &actor),
+        Err(payments::ReturnError::AlreadyDone)
+    ));
 }

@@ -69,6 +69,7 @@ routes! {
     post "/api/v1/admin/transfers/confirm" => admin::finance::confirm;
     post "/api/v1/admin/registrations/{id}/transfer-not-received" => admin::finance::not_received;
     get "/api/v1/admin/payments" => admin::finance::ledger;
+    post "/api/v1/admin/refunds/{id}/returned" => admin::finance::refund_returned;
     get "/api/v1/admin/reconciliation" => admin::finance::reconciliation_reports;
     get "/api/v1/admin/reconciliation/{date}" => admin::finance::reconciliation_report;
     post "/api/v1/registrations/{id}/pay/wechat" => payments::pay_wechat;

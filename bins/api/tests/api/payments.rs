@@ -26,6 +26,7 @@ crate::on_both_backends!(
     wechat_and_finance_racing_pay_once,
     key_rotation_keeps_orders_in_flight_verifiable,
     refund_notifications_settle_refunds,
+    finance_returns_a_transfer_by_hand,
 );
 
 /// An approved registration of a new participant `n`: (participant token, registration id).
@@ -719,4 +720,61 @@ async fn refund_notifications_settle_refunds(app: TestApp) {
         .admin(Method::GET, "/api/v1/admin/payments?disposition=refund", Some(&finance), None)
         .await;
     assert_eq!(rows[0]["refund_state"], "succeeded");
+}
+
+async fn finance_returns_a_transfer_by_hand(app: TestApp) {
+    let admin = app.staff("admin1", "admin").await;
+    let finance = app.staff("finance1", "finance").await;
+    let reviewer = app.staff("reviewer1", "reviewer").await;
+    // The employer's transfer arrives after the participant withdrew.
+    let (token, id) = approved(&app, &admin, 1).await;
+    let (_, view) = app.get(&format!("/api/v1/registrations/{id}"), &token).await;
+    let fee = view["fee_yuan"].as_str().expect("fee").to_owned();
+    let (status, _) =
+        app.post(&format!("/api/v1/registrations/{id}/withdraw"), &token, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let confirm = json!({"registration_ids": [id], "amount_yuan": fee});
+    let (status, body) = app
+        .admin(Method::POST, "/api/v1/admin/transfers/confirm", Some(&finance), Some(confirm))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["outcome"], "refund");
+    let (_, rows) = app
+        .admin(Method::GET, "/api/v1/admin/payments?disposition=refund", Some(&finance), None)
+        .await;
+    assert_eq!(rows[0]["refund_state"], "pending", "{rows}");
+    let refund = rows[0]["refund_id"].as_str().expect("refund id").to_owned();
+    let returned = format!("/api/v1/admin/refunds/{refund}/returned");
+    let (status, _) = app.admin(Method::POST, &returned, Some(&reviewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app.admin(Method::POST, &returned, Some(&finance), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "succeeded");
+    let (status, body) = app.admin(Method::POST, &returned, Some(&finance), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("already_returned")));
+    assert_eq!(state_of(&app, &id), State::Withdrawn);
+
+    // A WeChat refund is the worker's to carry out.
+    let (token, id) = approved(&app, &admin, 2).await;
+    let order = pay_wechat(&app, &token, &id).await;
+    let (status, _) =
+        app.post(&format!("/api/v1/registrations/{id}/withdraw"), &token, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (headers, body) = genuine(
+        order["out_trade_no"].as_str().expect("no"),
+        order["amount_fen"].as_i64().expect("fee"),
+    );
+    assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
+    let wechat_refund = ledger(&app, &id)[0].refund_id.expect("refund");
+    let (status, body) = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/admin/refunds/{wechat_refund}/returned"),
+            Some(&finance),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("not_by_hand")));
+    let (_, audit) = app.admin(Method::GET, "/api/v1/admin/audit", Some(&admin), None).await;
+    assert!(audit.to_string().contains("refund_returned"), "{audit}");
 }

@@ -334,3 +334,26 @@ pub async fn reconciliation_report(
     let report = state.db(move |conn| baoming_store::reconciliation::get(conn, day)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
+
+/// Finance returned a bank transfer by hand (money a registration could not take, or the
+/// refund of a transfer-paid registration): the refund is marked done; audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/refunds/{id}/returned",
+    tag = "finance",
+    params(("id" = String, Path, description = "refund id (refund_id in the ledger)")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "a WeChat refund (done by the worker), or already returned", body = ErrorBody)),
+    description = "Roles: finance, admin. Needs X-CSRF-Token."
+)]
+pub async fn refund_returned(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let role = me.require(FINANCE)?;
+    let id: baoming_domain::ids::RefundId = path_id(&id)?;
+    let (ctx, actor) = (me.ctx(role), me.audit_actor(role));
+    let refund =
+        state.db(move |conn| payments::returned_by_finance(conn, id, &ctx, &actor)).await?;
+    Ok(HttpResponse::Ok().json(refund))
+}
