@@ -48,7 +48,12 @@ pub fn reconcile_day(
         return Ok(None);
     }
     let bill = match services.runtime.block_on(services.pay.client.trade_bill(day)) {
-        Ok(bill) => bill_entries(&bill),
+        Ok(mut bill) => {
+            // The merchant's bill may hold other apps' trades: only ours are reconciled.
+            let pay = &services.pay;
+            bill.rows.retain(|row| row.mchid == pay.mchid && row.appid == pay.appid);
+            bill_entries(&bill)
+        }
         // No trade that day.
         Err(PayError::Api { code: ErrorCode::NoStatementExist, .. }) => Vec::new(),
         Err(e) => {
