@@ -60,6 +60,34 @@ pub struct Running {
     pub db: Db,
 }
 
+/// The WeChat mini-program client; in dev mode against a local WeChat simulator of this
+/// process (started here and returned, so it lives as long as the caller keeps it).
+pub fn wechat_client(settings: &Settings) -> Result<(WechatClient, Option<Simulator>), StartError> {
+    let simulator = if settings.wechat_simulator {
+        let sim = baoming_wechat_sim::start_in_background(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            SimConfig {
+                appid: settings.wechat_appid.clone(),
+                secret: settings.wechat_secret.clone(),
+            },
+        )
+        .map_err(|source| StartError::Io { what: "starting the WeChat simulator", source })?;
+        tracing::info!(url = %sim.base_url(), "local WeChat simulator started (dev mode)");
+        Some(sim)
+    } else {
+        None
+    };
+    let api_base =
+        simulator.as_ref().map_or_else(|| settings.wechat_api_base.clone(), Simulator::base_url);
+    let wechat = WechatClient::new(WechatConfig {
+        api_base,
+        appid: settings.wechat_appid.clone(),
+        secret: settings.wechat_secret.clone(),
+        timeout: Duration::from_secs(10),
+    })?;
+    Ok((wechat, simulator))
+}
+
 /// Opens the database and applies pending migrations (what `migrate` and start-up do).
 pub fn open_database(settings: &Settings) -> Result<(Db, Vec<String>), StartError> {
     std::fs::create_dir_all(&settings.data_dir)
@@ -97,28 +125,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             .map_err(|e| StartError::Io { what: "seeding", source: std::io::Error::other(e) })??;
     }
 
-    let simulator = if settings.wechat_simulator {
-        let sim = baoming_wechat_sim::start_in_background(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            SimConfig {
-                appid: settings.wechat_appid.clone(),
-                secret: settings.wechat_secret.clone(),
-            },
-        )
-        .map_err(|source| StartError::Io { what: "starting the WeChat simulator", source })?;
-        tracing::info!(url = %sim.base_url(), "local WeChat simulator started (dev mode)");
-        Some(sim)
-    } else {
-        None
-    };
-    let api_base =
-        simulator.as_ref().map_or_else(|| settings.wechat_api_base.clone(), Simulator::base_url);
-    let wechat = WechatClient::new(WechatConfig {
-        api_base,
-        appid: settings.wechat_appid.clone(),
-        secret: settings.wechat_secret.clone(),
-        timeout: Duration::from_secs(10),
-    })?;
+    let (wechat, simulator) = wechat_client(&settings)?;
 
     // Bound before the rest, so the notify URL can name the real port.
     let listener = std::net::TcpListener::bind(settings.listen)
@@ -146,14 +153,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         || settings.wechat_pay_base.clone(),
         baoming_wechatpay_sim::Simulator::base_url,
     );
-    let notify_url = settings.pay.notify_url.clone().unwrap_or_else(|| {
-        let local = if addr.ip().is_unspecified() {
-            SocketAddr::from(([127, 0, 0, 1], addr.port()))
-        } else {
-            addr
-        };
-        format!("http://{local}/api/v1/wechatpay/notify")
-    });
+    let notify_url = crate::pay::notify_url(&settings, addr);
     let pay = crate::pay::Pay::new(&settings.pay, &settings.wechat_appid, &pay_base, notify_url)
         .map_err(|e| StartError::Setup(e.to_string()))?;
 

@@ -138,18 +138,12 @@ impl From<TransitionError> for ApiError {
         };
         let message = match (e.refusal, e.state) {
             (Refusal::NotInTable, Some(state)) => {
-                format!("报名当前状态为“{}”，不能进行此操作", state_label(state))
+                format!("报名当前状态为“{}”，不能进行此操作", state.label_zh())
             }
             _ => e.refusal.to_string(),
         };
         ApiError::new(status, e.refusal.code(), message)
     }
-}
-
-/// The participant's word for a state (its seed tag).
-pub fn state_label(state: baoming_domain::lifecycle::State) -> &'static str {
-    use baoming_domain::lifecycle::{Tab, Tag};
-    Tag::of(state).label_zh(Tab::PendingReview)
 }
 
 impl From<StoreError> for ApiError {
@@ -160,7 +154,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { current } => ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",
-                format!("报名状态刚刚已变为“{}”，请刷新后重试", state_label(current)),
+                format!("报名状态刚刚已变为“{}”，请刷新后重试", current.label_zh()),
             ),
             StoreError::Duplicate { what } => {
                 ApiError::new(StatusCode::CONFLICT, "duplicate", format!("{what} 已存在"))

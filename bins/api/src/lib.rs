@@ -11,7 +11,6 @@ pub mod logging;
 pub mod openapi;
 pub mod pay;
 pub mod period_cache;
-pub mod refunds;
 pub mod routes;
 pub mod session_cache;
 pub mod staff_auth;

@@ -113,6 +113,65 @@ impl Pay {
     }
 }
 
+/// A listening address as a local client reaches it (`0.0.0.0` → `127.0.0.1`).
+fn reachable(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    if addr.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
+/// Where WeChat Pay posts notifications: the configured URL, or (dev mode) the api listening
+/// at `api`.
+pub fn notify_url(settings: &crate::config::Settings, api: std::net::SocketAddr) -> String {
+    settings
+        .pay
+        .notify_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}/api/v1/wechatpay/notify", reachable(api)))
+}
+
+/// What an order query says, in the ledger's terms.
+#[derive(Debug, Clone)]
+pub enum OrderAtWechat {
+    /// Paid (or paid and since refunded): the money to record.
+    Paid(WechatPaid),
+    /// Closed or revoked at WeChat Pay: it can no longer be paid.
+    Closed,
+    /// The person is paying right now.
+    Paying,
+    /// Not paid (yet).
+    Unpaid,
+}
+
+impl Pay {
+    /// Reads an order query's answer (checked to be ours).
+    pub fn order_state(&self, transaction: &Transaction) -> Result<OrderAtWechat, NotOurs> {
+        Ok(match (self.paid(transaction, None)?, &transaction.trade_state) {
+            (Some(paid), _) => OrderAtWechat::Paid(paid),
+            (None, TradeState::Closed | TradeState::Revoked) => OrderAtWechat::Closed,
+            (None, TradeState::UserPaying) => OrderAtWechat::Paying,
+            (None, _) => OrderAtWechat::Unpaid,
+        })
+    }
+}
+
+/// What a refund status WeChat Pay reports means for our refund row.
+pub fn refund_progress(
+    status: &baoming_payments::RefundStatus,
+    provider_refund_id: String,
+) -> baoming_store::payments::RefundProgress {
+    use baoming_payments::RefundStatus as S;
+    use baoming_store::payments::RefundProgress as P;
+    match status {
+        S::Success => P::Succeeded { provider_refund_id },
+        S::Abnormal => P::Abnormal { provider_refund_id },
+        S::Closed => P::Closed { provider_refund_id },
+        _ => P::Processing { provider_refund_id },
+    }
+}
+
 /// A transaction for another merchant or app (never ours to record).
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the transaction belongs to another merchant or app")]
@@ -122,21 +181,16 @@ impl Pay {
     /// WeChat Pay for a process beside the api (the worker): the configured endpoint — in dev
     /// mode the api's simulator at `wechatpay.simulator_listen` — and the api's notify URL.
     pub fn for_worker(settings: &crate::config::Settings) -> Result<Self, PaySetupError> {
-        let local = |addr: std::net::SocketAddr| {
-            if addr.ip().is_unspecified() {
-                std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
-            } else {
-                addr
-            }
-        };
         let base = if settings.wechat_simulator {
-            format!("http://{}", local(settings.pay_simulator_listen))
+            format!("http://{}", reachable(settings.pay_simulator_listen))
         } else {
             settings.wechat_pay_base.clone()
         };
-        let notify_url = settings.pay.notify_url.clone().unwrap_or_else(|| {
-            format!("http://{}/api/v1/wechatpay/notify", local(settings.listen))
-        });
-        Pay::new(&settings.pay, &settings.wechat_appid, &base, notify_url)
+        Pay::new(
+            &settings.pay,
+            &settings.wechat_appid,
+            &base,
+            notify_url(settings, settings.listen),
+        )
     }
 }

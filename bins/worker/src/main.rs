@@ -78,29 +78,8 @@ fn services(
     settings: &Settings,
 ) -> Result<(baoming_worker::Services, Option<baoming_wechat_sim::Simulator>), String> {
     let pay = baoming_api::pay::Pay::for_worker(settings).map_err(|e| e.to_string())?;
-    let simulator = if settings.wechat_simulator {
-        let sim = baoming_wechat_sim::start_in_background(
-            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            baoming_wechat_sim::SimConfig {
-                appid: settings.wechat_appid.clone(),
-                secret: settings.wechat_secret.clone(),
-            },
-        )
-        .map_err(|e| format!("starting the WeChat simulator: {e}"))?;
-        Some(sim)
-    } else {
-        None
-    };
-    let api_base = simulator
-        .as_ref()
-        .map_or_else(|| settings.wechat_api_base.clone(), baoming_wechat_sim::Simulator::base_url);
-    let wechat = baoming_wechat::WechatClient::new(baoming_wechat::WechatConfig {
-        api_base,
-        appid: settings.wechat_appid.clone(),
-        secret: settings.wechat_secret.clone(),
-        timeout: Duration::from_secs(10),
-    })
-    .map_err(|e| e.to_string())?;
+    let (wechat, simulator) =
+        baoming_api::app::wechat_client(settings).map_err(|e| e.to_string())?;
     let services = baoming_worker::Services {
         pay,
         wechat,

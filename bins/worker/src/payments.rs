@@ -4,15 +4,14 @@
 
 use baoming_domain::ids::{OrderId, RefundId, RegistrationId};
 use baoming_domain::lifecycle::PaymentMethod;
-use baoming_payments::{
-    ErrorCode, OutRefundNo, OutTradeNo, PayError, RefundRequest, RefundStatus, TradeState,
-};
+use baoming_payments::{ErrorCode, OutRefundNo, OutTradeNo, PayError, RefundRequest, RefundStatus};
 use baoming_store::jobs::{self, Claimed};
 use baoming_store::payments::{self, Order, OrderState, RefundState};
 use baoming_store::{DbConnection, write_tx};
 use chrono::{Duration, Utc};
 
 use crate::handlers::{JobError, Services};
+use baoming_api::pay::OrderAtWechat;
 
 fn pay_failed(what: &str, error: &PayError) -> JobError {
     JobError::Failed(format!("{what}: {error} (retryable: {})", error.retryable()))
@@ -21,6 +20,19 @@ fn pay_failed(what: &str, error: &PayError) -> JobError {
 fn out_trade_no(order: &Order) -> Result<OutTradeNo, JobError> {
     OutTradeNo::parse(&order.out_trade_no)
         .map_err(|e| JobError::Failed(format!("stored out_trade_no: {e}")))
+}
+
+/// Marks the order closed and the job done, together.
+fn closed_and_done(
+    conn: &mut DbConnection,
+    claimed: &Claimed,
+    order: &Order,
+) -> Result<(), JobError> {
+    write_tx(conn, |conn| {
+        payments::mark_order_closed(conn, order.id, Utc::now())?;
+        jobs::complete_in(conn, claimed, Utc::now())
+    })?;
+    Ok(())
 }
 
 /// Records what a query says about an order: money (paid → the ledger settles it), closed, or
@@ -35,27 +47,21 @@ fn apply_query(
         .runtime
         .block_on(services.pay.client.query_order(&no))
         .map_err(|e| pay_failed("querying the order", &e))?;
-    let paid = services
+    let at_wechat = services
         .pay
-        .paid(&transaction, None)
+        .order_state(&transaction)
         .map_err(|e| JobError::Failed(format!("order {}: {e}", order.out_trade_no)))?;
-    match (paid, &transaction.trade_state) {
-        (Some(paid), _) => {
+    match at_wechat {
+        OrderAtWechat::Paid(paid) => {
             let recorded = payments::record_wechat_payment(conn, &paid, Utc::now(), None)?;
-            let outcome = match recorded {
-                payments::Recorded::Paid { .. } => "paid",
-                payments::Recorded::Duplicate { .. } => "already recorded",
-                payments::Recorded::Mismatch { .. } => "amount differs: flagged",
-                payments::Recorded::Refunding { .. } => "to be refunded",
-            };
-            tracing::info!(order = %order.id, outcome, "order found paid at WeChat Pay");
+            tracing::info!(order = %order.id, outcome = recorded.outcome(), "order found paid at WeChat Pay");
             Ok(true)
         }
-        (None, TradeState::Closed | TradeState::Revoked | TradeState::PayError) => {
+        OrderAtWechat::Closed => {
             payments::mark_order_closed(conn, order.id, Utc::now())?;
             Ok(true)
         }
-        (None, _) => Ok(false),
+        OrderAtWechat::Paying | OrderAtWechat::Unpaid => Ok(false),
     }
 }
 
@@ -76,10 +82,7 @@ pub fn close_order(
     }
     let no = out_trade_no(&order)?;
     match services.runtime.block_on(services.pay.client.close_order(&no)) {
-        Ok(()) => write_tx(conn, |conn| {
-            payments::mark_order_closed(conn, order.id, Utc::now())?;
-            jobs::complete_in(conn, claimed, Utc::now())
-        })?,
+        Ok(()) => closed_and_done(conn, claimed, &order)?,
         Err(PayError::Api { code, .. })
             if code == ErrorCode::TradeError
                 || matches!(&code, ErrorCode::Other(c) if c == "ORDERPAID") =>
@@ -96,10 +99,7 @@ pub fn close_order(
         }
         Err(PayError::Api { code: ErrorCode::OrderNotExist, .. }) => {
             // WeChat never had it (the order call never reached WeChat): nothing to close.
-            write_tx(conn, |conn| {
-                payments::mark_order_closed(conn, order.id, Utc::now())?;
-                jobs::complete_in(conn, claimed, Utc::now())
-            })?;
+            closed_and_done(conn, claimed, &order)?;
         }
         Err(e) => return Err(pay_failed("closing the order", &e)),
     }
@@ -126,10 +126,7 @@ pub fn query_order(
         // WeChat Pay never got the order (its creation failed): nothing can be paid yet.
         Err(JobError::Failed(_)) if order.prepay_id.is_none() && now < order.time_expire => {}
         Err(JobError::Failed(_)) if order.prepay_id.is_none() => {
-            write_tx(conn, |conn| {
-                payments::mark_order_closed(conn, order.id, now)?;
-                jobs::complete_in(conn, claimed, now)
-            })?;
+            closed_and_done(conn, claimed, &order)?;
             return Ok(());
         }
         Err(e) => return Err(e),
@@ -140,10 +137,7 @@ pub fn query_order(
             .runtime
             .block_on(services.pay.client.close_order(&no))
             .map_err(|e| pay_failed("closing the expired order", &e))?;
-        write_tx(conn, |conn| {
-            payments::mark_order_closed(conn, order.id, now)?;
-            jobs::complete_in(conn, claimed, now)
-        })?;
+        closed_and_done(conn, claimed, &order)?;
         return Ok(());
     }
     let age = now - order.created_at;
@@ -211,7 +205,7 @@ pub fn refund(
             }
         }
     };
-    let progress = baoming_api::refunds::progress(&answer.status, answer.refund_id.clone());
+    let progress = baoming_api::pay::refund_progress(&answer.status, answer.refund_id.clone());
     let now = Utc::now();
     let after = payments::refund_progress(conn, id, &progress, now)?;
     if after.state == RefundState::Processing || answer.status == RefundStatus::Processing {

@@ -77,3 +77,16 @@ impl StoreError {
         )
     }
 }
+
+/// `From<diesel::result::Error>` for error enums of the data layer that wrap [`StoreError`] in
+/// a `Store` variant (so `?` works on queries inside functions returning them).
+macro_rules! wraps_store_error {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<diesel::result::Error> for $error {
+            fn from(error: diesel::result::Error) -> Self {
+                Self::Store(error.into())
+            }
+        }
+    )*};
+}
+pub(crate) use wraps_store_error;

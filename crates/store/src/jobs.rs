@@ -34,7 +34,7 @@
 use std::time::Duration;
 
 use baoming_domain::ids::{JobId, OrderId, RefundId, RegistrationId};
-use baoming_domain::lifecycle::State;
+pub use baoming_domain::lifecycle::Notice;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -89,34 +89,6 @@ pub enum Job {
         /// The schedule's slot this run is for.
         slot: DateTime<Utc>,
     },
-}
-
-/// What a participant is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Notice {
-    /// Approved: pay now.
-    Approved,
-    /// Rejected, with the reason.
-    Rejected,
-    /// The payment was confirmed.
-    Paid,
-    /// Closed by the clock (deadline passed or the sitting ended).
-    Closed,
-}
-
-impl Notice {
-    /// The notice a status change sends, if any.
-    pub fn for_change(event: baoming_domain::lifecycle::EventKind, to: State) -> Option<Notice> {
-        use baoming_domain::lifecycle::EventKind as E;
-        match (event, to) {
-            (E::Approve, State::AwaitingPayment) => Some(Notice::Approved),
-            (E::Reject, State::Rejected) => Some(Notice::Rejected),
-            (E::ConfirmPayment, State::Paid) => Some(Notice::Paid),
-            (E::PaymentDeadlinePassed | E::SittingEnded, State::Closed) => Some(Notice::Closed),
-            _ => None,
-        }
-    }
 }
 
 impl Job {

@@ -177,12 +177,6 @@ pub enum SaveProfileError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for SaveProfileError {
-    fn from(e: diesel::result::Error) -> Self {
-        SaveProfileError::Store(e.into())
-    }
-}
-
 /// Replaces the profile, after the domain's check (locked identity, gender against ID number).
 pub fn save_profile(
     conn: &mut DbConnection,
@@ -314,3 +308,5 @@ pub fn get_many(
         .map(|row| row.into_participant(cipher).map(|p| (p.id, p)))
         .collect()
 }
+
+crate::error::wraps_store_error!(SaveProfileError);

@@ -262,12 +262,6 @@ pub enum OrderError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for OrderError {
-    fn from(error: diesel::result::Error) -> Self {
-        OrderError::Store(error.into())
-    }
-}
-
 /// The participant's WeChat order for a registration: created on the first call (for the fee,
 /// expiring at the period's payment deadline), the same order on every later call. Refused
 /// unless the state machine would let the participant pay now.
@@ -461,6 +455,18 @@ pub enum Recorded {
     },
 }
 
+impl Recorded {
+    /// A stable code of what happened: `paid`, `duplicate`, `mismatch` or `refund`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Recorded::Paid { .. } => "paid",
+            Recorded::Duplicate { .. } => "duplicate",
+            Recorded::Mismatch { .. } => "mismatch",
+            Recorded::Refunding { .. } => "refund",
+        }
+    }
+}
+
 /// Records a payment and settles it through the state machine, in one transaction with the
 /// status change, its event-log row and any refund it schedules. A concurrent change of the
 /// same registration (another payment racing this one) is retried, so exactly one payment
@@ -470,20 +476,24 @@ pub fn record_payment(
     incoming: &IncomingPayment,
     ctx: &Ctx,
 ) -> Result<Recorded, StoreError> {
-    retry_races(|| write_tx(conn, |conn| record_in_tx(conn, incoming, ctx)))
+    retry_races(|| write_tx(conn, |conn| record_in_tx(conn, incoming, ctx)), lost_race)
 }
 
-/// Runs `attempt` again when it lost a race (a concurrent writer changed the registration, or
-/// recorded the same payment first): the next attempt sees the winner's result.
-fn retry_races<T>(mut attempt: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+/// A concurrent writer changed the registration, or recorded the same payment first.
+fn lost_race(error: &StoreError) -> bool {
+    matches!(error, StoreError::Conflict { .. } | StoreError::Duplicate { what: "payment" })
+}
+
+/// Runs `attempt` again (a few times) when it `lost` a race: the next attempt sees the
+/// winner's result.
+fn retry_races<T, E>(
+    mut attempt: impl FnMut() -> Result<T, E>,
+    lost: impl Fn(&E) -> bool,
+) -> Result<T, E> {
     let mut tries = 0;
     loop {
         match attempt() {
-            Err(StoreError::Conflict { .. } | StoreError::Duplicate { what: "payment" })
-                if tries < 5 =>
-            {
-                tries += 1;
-            }
+            Err(e) if tries < 5 && lost(&e) => tries += 1,
             other => return other,
         }
     }
@@ -584,12 +594,7 @@ fn record_in_tx(
             Recorded::Mismatch { payment, expected, received }
         }
         Settlement::Refund(cause) => {
-            let reason = match cause {
-                RefundCause::AlreadyPaid => "报名已支付，重复付款退回".to_owned(),
-                RefundCause::NotPayable { state } => {
-                    format!("报名状态为{}，款项退回", state_label(state))
-                }
-            };
+            let reason = cause.reason_zh();
             let refund = create_refund(
                 conn,
                 payment,
@@ -606,16 +611,6 @@ fn record_in_tx(
             Recorded::Refunding { payment, cause, refund }
         }
     })
-}
-
-fn state_label(state: State) -> &'static str {
-    match state {
-        State::Withdrawn => "已取消",
-        State::Closed => "已关闭",
-        State::PendingReview => "待审核",
-        State::Rejected => "审核未通过",
-        _ => "已支付",
-    }
 }
 
 fn note_notification(
@@ -1006,12 +1001,6 @@ pub enum ConfirmError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for ConfirmError {
-    fn from(error: diesel::result::Error) -> Self {
-        ConfirmError::Store(error.into())
-    }
-}
-
 /// A confirmation by finance: one transfer that covers one or more registrations.
 #[derive(Debug, Clone)]
 pub struct TransferConfirmation {
@@ -1041,16 +1030,9 @@ pub fn confirm_transfer(
         return Err(ConfirmError::BadSelection);
     }
     let batch = crate::new_id::<PaymentId>().to_string();
-    let mut tries = 0;
-    loop {
-        let attempt = write_tx(conn, |conn| {
+    let attempt = || {
+        write_tx(conn, |conn| {
             let results = confirm_in_tx(conn, confirmation, &batch, ctx)?;
-            let outcome = |r: &Recorded| match r {
-                Recorded::Paid { .. } => "paid",
-                Recorded::Duplicate { .. } => "duplicate",
-                Recorded::Mismatch { .. } => "mismatch",
-                Recorded::Refunding { .. } => "refund",
-            };
             let entry = audit::Entry {
                 actor: actor.clone(),
                 action: "confirm_transfer".into(),
@@ -1061,20 +1043,15 @@ pub fn confirm_transfer(
                     "bank_reference": confirmation.bank_reference,
                     "registrations": results
                         .iter()
-                        .map(|(id, r)| serde_json::json!({"id": id.to_string(), "outcome": outcome(r)}))
+                        .map(|(id, r)| serde_json::json!({"id": id.to_string(), "outcome": r.outcome()}))
                         .collect::<Vec<_>>(),
                 })),
             };
             audit::record(conn, &entry, ctx.now)?;
             Ok(results)
-        });
-        match attempt {
-            Err(ConfirmError::Store(
-                StoreError::Conflict { .. } | StoreError::Duplicate { what: "payment" },
-            )) if tries < 5 => tries += 1,
-            other => return other,
-        }
-    }
+        })
+    };
+    retry_races(attempt, |e| matches!(e, ConfirmError::Store(s) if lost_race(s)))
 }
 
 fn confirm_in_tx(
@@ -1263,6 +1240,16 @@ pub fn get_refund(conn: &mut DbConnection, id: RefundId) -> Result<Refund, Store
     load_refund(conn, &sql::text(id))?.ok_or(StoreError::NotFound { entity: "refund" })
 }
 
+/// Locks a refund's row (PostgreSQL: a no-op update) and reads it, so two reports of the same
+/// refund at once (a notification and the refund job, finance) apply one after the other,
+/// the second seeing the first.
+fn lock_refund(conn: &mut DbConnection, id: RefundId) -> Result<Refund, StoreError> {
+    diesel::update(refunds::table.find(sql::text(id)))
+        .set(refunds::updated_at.eq(refunds::updated_at))
+        .execute(conn)?;
+    get_refund(conn, id)
+}
+
 /// A refund by its merchant refund number.
 pub fn refund_by_out_refund_no(
     conn: &mut DbConnection,
@@ -1314,12 +1301,7 @@ pub fn refund_progress(
     now: DateTime<Utc>,
 ) -> Result<Refund, StoreError> {
     write_tx(conn, |conn| {
-        // Locks the row (PostgreSQL), so a notification and the refund job reporting at once
-        // are applied one after the other, the second seeing the first.
-        diesel::update(refunds::table.find(sql::text(id)))
-            .set(refunds::updated_at.eq(refunds::updated_at))
-            .execute(conn)?;
-        let refund = get_refund(conn, id)?;
+        let refund = lock_refund(conn, id)?;
         let (state, provider_id) = match progress {
             RefundProgress::Processing { provider_refund_id } => {
                 (RefundState::Processing, provider_refund_id)
@@ -1396,12 +1378,6 @@ pub enum ReturnError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for ReturnError {
-    fn from(error: diesel::result::Error) -> Self {
-        ReturnError::Store(error.into())
-    }
-}
-
 /// Finance returned a bank transfer by hand (a transfer the registration could not take, or a
 /// refund of a transfer-paid registration): the refund is done; for the participant's own
 /// refund the registration becomes `refunded`. Audited in the same transaction.
@@ -1412,10 +1388,7 @@ pub fn returned_by_finance(
     actor: &audit::Actor,
 ) -> Result<Refund, ReturnError> {
     write_tx(conn, |conn| {
-        diesel::update(refunds::table.find(sql::text(id)))
-            .set(refunds::updated_at.eq(refunds::updated_at))
-            .execute(conn)?;
-        let refund = get_refund(conn, id)?;
+        let refund = lock_refund(conn, id)?;
         if refund.method != PaymentMethod::BankTransfer {
             return Err(ReturnError::NotByHand);
         }
@@ -1445,3 +1418,5 @@ pub fn returned_by_finance(
         Ok(get_refund(conn, id)?)
     })
 }
+
+crate::error::wraps_store_error!(OrderError, ConfirmError, ReturnError);

@@ -182,12 +182,6 @@ pub enum PlanError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for PlanError {
-    fn from(e: diesel::result::Error) -> Self {
-        PlanError::Store(e.into())
-    }
-}
-
 /// Inserts a period with everything in it, after the domain's check, in one transaction.
 pub fn create(
     conn: &mut DbConnection,
@@ -969,3 +963,5 @@ pub fn quote(
 ) -> Result<Result<Money, ChoiceError>, StoreError> {
     Ok(check_choice(conn, period, exam_type, chosen)?.map(|(_, fee)| fee))
 }
+
+crate::error::wraps_store_error!(PlanError);

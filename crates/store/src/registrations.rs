@@ -282,12 +282,6 @@ impl From<StoreError> for SubmitError {
     }
 }
 
-impl From<diesel::result::Error> for SubmitError {
-    fn from(e: diesel::result::Error) -> Self {
-        SubmitError::Store(e.into())
-    }
-}
-
 /// Checks region, exam type, subjects and fee against the period: the subject snapshot and
 /// the fee, or the first problem.
 fn check_choice(
@@ -641,7 +635,7 @@ pub(crate) fn write_decision(
         reason.map(|r| r.as_str()),
         &details,
     )?;
-    if let Some(notice) = jobs::Notice::for_change(decision.event, decision.to.state) {
+    if let Some(notice) = decision.notice() {
         let job = Job::Notify { registration: id, notice, version };
         jobs::enqueue(conn, &job, ctx.now, ctx.now)?;
     }
@@ -873,3 +867,5 @@ pub fn history(
         })
         .collect()
 }
+
+crate::error::wraps_store_error!(SubmitError);

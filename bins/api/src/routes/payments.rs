@@ -8,7 +8,7 @@ use baoming_domain::lifecycle::State;
 use baoming_domain::transfer::TransferReference;
 use baoming_payments::{
     EVENT_TRANSACTION_SUCCESS, JsapiOrder, Notification, OutTradeNo, PayError, PrepayId,
-    RequestPayment, SignedHeaders, TradeState, decrypt_transaction, new_nonce, verify,
+    RequestPayment, SignedHeaders, decrypt_refund, decrypt_transaction, new_nonce, verify,
 };
 use baoming_store::payments::{self, OrderState, Recorded};
 use baoming_store::registrations;
@@ -21,6 +21,7 @@ use super::registrations::{RegistrationView, one_view};
 use crate::auth::CurrentParticipant;
 use crate::config::Payee;
 use crate::error::{ApiError, ErrorBody};
+use crate::pay::{OrderAtWechat, refund_progress};
 use crate::state::AppState;
 
 /// What the mini-program needs to open WeChat's payment sheet.
@@ -249,26 +250,14 @@ pub async fn check(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Where the registration's open WeChat order stands at WeChat Pay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AtWechat {
-    /// No open order with a prepay id (nothing could have been paid), or not unpaid here.
-    NothingOpen,
-    /// Paid: now recorded here.
-    Paid,
-    /// The person is paying right now.
-    Paying,
-    /// Not paid (or closed: now marked).
-    Unpaid,
-}
-
 /// Asks WeChat Pay about the registration's open order when it is still unpaid here, and
-/// records what it says (a lost notification is recovered).
+/// records what it says (a lost notification is recovered). Whether the person is paying
+/// right now.
 pub(crate) async fn ask_wechat(
     state: &AppState,
     me: &CurrentParticipant,
     id: RegistrationId,
-) -> Result<AtWechat, ApiError> {
+) -> Result<bool, ApiError> {
     let participant = me.id;
     let (registration, order) = state
         .db(move |conn| {
@@ -282,28 +271,27 @@ pub(crate) async fn ask_wechat(
     let Some(order) =
         order.filter(|o| unpaid && o.state == OrderState::Open && o.prepay_id.is_some())
     else {
-        return Ok(AtWechat::NothingOpen);
+        return Ok(false);
     };
     let no = out_trade_no(&order.out_trade_no)?;
     let transaction = state.pay.client.query_order(&no).await.map_err(pay_error)?;
-    let paid = state.pay.paid(&transaction, None).map_err(|e| ApiError::internal(&e))?;
+    let at_wechat = state.pay.order_state(&transaction).map_err(|e| ApiError::internal(&e))?;
     let request_id = me.request_id.clone();
-    Ok(match (paid, transaction.trade_state) {
-        (Some(paid), _) => {
+    match at_wechat {
+        OrderAtWechat::Paid(paid) => {
             state
                 .db(move |conn| {
                     payments::record_wechat_payment(conn, &paid, Utc::now(), Some(request_id))
                 })
                 .await?;
-            AtWechat::Paid
         }
-        (None, TradeState::Closed | TradeState::Revoked) => {
+        OrderAtWechat::Closed => {
             state.db(move |conn| payments::mark_order_closed(conn, order.id, Utc::now())).await?;
-            AtWechat::Unpaid
         }
-        (None, TradeState::UserPaying) => AtWechat::Paying,
-        (None, _) => AtWechat::Unpaid,
-    })
+        OrderAtWechat::Paying => return Ok(true),
+        OrderAtWechat::Unpaid => {}
+    }
+    Ok(false)
 }
 
 fn fail(status: StatusCode, message: &str) -> HttpResponse {
@@ -352,7 +340,7 @@ pub async fn notify(
         return transaction_notice(&state, &req, notification).await;
     }
     if notification.event_type.starts_with("REFUND.") {
-        return crate::refunds::notice(&state, notification).await;
+        return refund_notice(&state, notification).await;
     }
     tracing::info!(event_type = %notification.event_type, "WeChat Pay notification ignored");
     HttpResponse::NoContent().finish()
@@ -404,6 +392,46 @@ async fn transaction_notice(
         Err(error) if error.code() == "not_found" => fail(StatusCode::NOT_FOUND, "订单不存在"),
         Err(error) => {
             tracing::error!(error = %error.message(), "WeChat payment not recorded; WeChat Pay will retry");
+            fail(StatusCode::INTERNAL_SERVER_ERROR, "暂时无法处理")
+        }
+    }
+}
+
+/// Handles a verified `REFUND.*` notification.
+async fn refund_notice(state: &AppState, notification: Notification) -> HttpResponse {
+    let notice = match decrypt_refund(&state.pay.apiv3_key, &notification) {
+        Ok(notice) => notice,
+        Err(error) => {
+            tracing::warn!(%error, id = %notification.id, "refund notification not decryptable");
+            return fail(StatusCode::BAD_REQUEST, "通知无法解密");
+        }
+    };
+    if notice.mchid != state.pay.mchid {
+        tracing::error!(out_refund_no = %notice.out_refund_no, "refund notification for another merchant");
+        return fail(StatusCode::BAD_REQUEST, "商户号不匹配");
+    }
+    let progress = refund_progress(&notice.refund_status, notice.refund_id.clone());
+    let no = notice.out_refund_no.clone();
+    let recorded = state
+        .db(move |conn| {
+            let refund = payments::refund_by_out_refund_no(conn, &no)?
+                .ok_or(baoming_store::StoreError::NotFound { entity: "refund" })?;
+            payments::refund_progress(conn, refund.id, &progress, Utc::now())
+        })
+        .await;
+    match recorded {
+        Ok(refund) => {
+            tracing::info!(refund = %refund.id, state = refund.state.as_str(), "refund notification recorded");
+            HttpResponse::NoContent().finish()
+        }
+        // A refund made in the merchant platform, not by us: nothing to record, and answering
+        // an error would only make WeChat Pay retry for a day.
+        Err(error) if error.code() == "not_found" => {
+            tracing::warn!(out_refund_no = %notice.out_refund_no, "refund notification for a refund we did not make");
+            HttpResponse::NoContent().finish()
+        }
+        Err(error) => {
+            tracing::error!(error = %error.message(), "refund notification not recorded; WeChat Pay will retry");
             fail(StatusCode::INTERNAL_SERVER_ERROR, "暂时无法处理")
         }
     }

@@ -402,7 +402,7 @@ pub async fn withdraw(
     // An open WeChat order is asked about first: money already paid is recorded (and the
     // registration is then paid, not withdrawn), and a payment in progress refuses.
     let in_flight = match super::payments::ask_wechat(&state, &me, id).await {
-        Ok(at) => at == super::payments::AtWechat::Paying,
+        Ok(paying_now) => paying_now,
         Err(error) if error.status().is_server_error() => {
             // WeChat Pay unreachable: withdraw; the order is closed by the worker, and a
             // payment that still arrives is recorded and refunded.

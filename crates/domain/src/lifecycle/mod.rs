@@ -186,6 +186,35 @@ impl Decision {
     }
 }
 
+/// What the participant is told (a WeChat subscribe message) when a status change happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// Approved: pay now.
+    Approved,
+    /// Rejected, with the reason.
+    Rejected,
+    /// The payment was confirmed.
+    Paid,
+    /// Closed by the clock (deadline passed or the sitting ended).
+    Closed,
+}
+
+impl Decision {
+    /// The notice this change sends the participant, if any.
+    pub fn notice(&self) -> Option<Notice> {
+        match (self.event, self.to.state) {
+            (EventKind::Approve, State::AwaitingPayment) => Some(Notice::Approved),
+            (EventKind::Reject, State::Rejected) => Some(Notice::Rejected),
+            (EventKind::ConfirmPayment, State::Paid) => Some(Notice::Paid),
+            (EventKind::PaymentDeadlinePassed | EventKind::SittingEnded, State::Closed) => {
+                Some(Notice::Closed)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// An event that was accepted but has nothing left to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -30,6 +30,18 @@ pub enum RefundCause {
     },
 }
 
+impl RefundCause {
+    /// The reason given with the refund (shown to the payer by WeChat Pay).
+    pub fn reason_zh(self) -> String {
+        match self {
+            RefundCause::AlreadyPaid => "报名已支付，重复付款退回".to_owned(),
+            RefundCause::NotPayable { state } => {
+                format!("报名状态为{}，款项退回", state.label_zh())
+            }
+        }
+    }
+}
+
 /// What a payment that arrived does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {

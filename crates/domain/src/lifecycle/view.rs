@@ -133,6 +133,13 @@ impl Tag {
     }
 }
 
+impl State {
+    /// The participant's word for a state (its tag as 待审核 shows it).
+    pub fn label_zh(self) -> &'static str {
+        Tag::of(self).label_zh(Tab::PendingReview)
+    }
+}
+
 /// Something the participant can do with a registration now (a button in "My exams").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

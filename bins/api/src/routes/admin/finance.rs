@@ -11,7 +11,7 @@ use baoming_domain::ids::{PeriodId, RegistrationId, TypedId};
 use baoming_domain::lifecycle::{Event, Reason};
 use baoming_domain::transfer::TransferReference;
 use baoming_store::payments::{
-    self, Disposition, PaymentFilter, PaymentRecord, PendingTransfer, Recorded, TransferFilter,
+    self, Disposition, PaymentFilter, PaymentRecord, PendingTransfer, TransferFilter,
 };
 use baoming_store::review;
 use serde::{Deserialize, Serialize};
@@ -197,13 +197,7 @@ pub async fn confirm(
         .into_iter()
         .map(|(id, recorded)| ConfirmedItem {
             registration_id: id.to_string(),
-            outcome: match recorded {
-                Recorded::Paid { .. } => "paid",
-                Recorded::Refunding { .. } => "refund",
-                Recorded::Mismatch { .. } => "mismatch",
-                Recorded::Duplicate { .. } => "duplicate",
-            }
-            .into(),
+            outcome: recorded.outcome().into(),
         })
         .collect();
     Ok(HttpResponse::Ok().json(ConfirmResponse { results }))
