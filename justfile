@@ -30,6 +30,13 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# The workspace's layering, as CI checks it: the worker does not link actix-web, and a build
+# without the simulators (as packaged) carries no simulator and no development key.
+layout:
+    ! cargo tree -p baoming-worker -e normal --prefix none | grep -q '^actix-web '
+    ! cargo tree -p baoming-api -p baoming-worker --no-default-features -e normal --prefix none | grep -Eq '^baoming-(wechat-sim|wechatpay-sim|dev-keys) '
+    cargo check -p baoming-api -p baoming-worker --no-default-features
+
 # Check the systemd units (deploy/systemd) with `systemd-analyze verify`, against the built
 # binaries (docs/operations.md).
 verify-units:

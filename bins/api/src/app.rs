@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
@@ -11,13 +11,13 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use baoming_photos::storage::FsStorage;
-use baoming_store::{Db, PoolOptions, periods, seed};
-use baoming_wechat::{WechatClient, WechatConfig};
-use baoming_wechat_sim::{SimConfig, Simulator};
+use baoming_runtime::config::{Mode, Settings};
+use baoming_runtime::pay::Pay;
+use baoming_runtime::{SetupError, open_database, wechat_client};
+use baoming_store::{Db, periods, seed};
 use tracing::Instrument;
 
 use crate::auth::RequestId;
-use crate::config::Settings;
 use crate::error::ApiError;
 use crate::routes;
 use crate::state::AppState;
@@ -39,9 +39,9 @@ pub enum StartError {
     /// Dev-mode set-up (demo admin, demo period) failed.
     #[error("set-up: {0}")]
     Setup(String),
-    /// The WeChat client could not be built.
-    #[error("wechat: {0}")]
-    Wechat(#[from] baoming_wechat::WechatError),
+    /// The shared wiring (database, WeChat clients, simulators) could not be set up.
+    #[error(transparent)]
+    Runtime(#[from] SetupError),
 }
 
 /// A started service.
@@ -53,51 +53,13 @@ pub struct Running {
     /// The server future: await it to serve until stopped.
     pub server: Server,
     /// The local WeChat simulator, in dev mode.
-    pub simulator: Option<Simulator>,
+    #[cfg(feature = "simulators")]
+    pub simulator: Option<baoming_runtime::simulators::WechatSimulator>,
     /// The local WeChat Pay simulator, in dev mode.
-    pub pay_simulator: Option<baoming_wechatpay_sim::Simulator>,
+    #[cfg(feature = "simulators")]
+    pub pay_simulator: Option<baoming_runtime::simulators::PaySimulator>,
     /// The database (for tests and tooling).
     pub db: Db,
-}
-
-/// The WeChat mini-program client; in dev mode against a local WeChat simulator of this
-/// process (started here and returned, so it lives as long as the caller keeps it).
-pub fn wechat_client(settings: &Settings) -> Result<(WechatClient, Option<Simulator>), StartError> {
-    let simulator = if settings.wechat_simulator {
-        let sim = baoming_wechat_sim::start_in_background(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            SimConfig {
-                appid: settings.wechat_appid.clone(),
-                secret: settings.wechat_secret.clone(),
-            },
-        )
-        .map_err(|source| StartError::Io { what: "starting the WeChat simulator", source })?;
-        tracing::info!(url = %sim.base_url(), "local WeChat simulator started (dev mode)");
-        Some(sim)
-    } else {
-        None
-    };
-    let api_base =
-        simulator.as_ref().map_or_else(|| settings.wechat_api_base.clone(), Simulator::base_url);
-    let wechat = WechatClient::new(WechatConfig {
-        api_base,
-        appid: settings.wechat_appid.clone(),
-        secret: settings.wechat_secret.clone(),
-        timeout: Duration::from_secs(10),
-    })?;
-    Ok((wechat, simulator))
-}
-
-/// Opens the database and applies pending migrations (what `migrate` and start-up do).
-pub fn open_database(settings: &Settings) -> Result<(Db, Vec<String>), StartError> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|source| StartError::Io { what: "creating the data directory", source })?;
-    let db = Db::connect(
-        &settings.database_url,
-        PoolOptions { max_size: settings.pool_size, ..PoolOptions::default() },
-    )?;
-    let applied = db.run_migrations()?;
-    Ok((db, applied))
 }
 
 /// Starts the service: database (migrated; demo data in dev mode), the WeChat simulator in
@@ -112,7 +74,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     for name in &applied {
         tracing::info!(migration = %name, "migration applied");
     }
-    if settings.mode == crate::config::Mode::Dev {
+    if settings.mode == Mode::Dev {
         let db = db.clone();
         actix_web::rt::task::spawn_blocking(move || demo_admin(&db)).await.map_err(|e| {
             StartError::Io { what: "creating the demo admin", source: std::io::Error::other(e) }
@@ -125,7 +87,23 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             .map_err(|e| StartError::Io { what: "seeding", source: std::io::Error::other(e) })??;
     }
 
-    let (wechat, simulator) = wechat_client(&settings)?;
+    #[cfg(feature = "simulators")]
+    let simulator =
+        if settings.wechat_simulator {
+            Some(baoming_runtime::simulators::start_wechat(&settings).map_err(|source| {
+                SetupError::Io { what: "starting the WeChat simulator", source }
+            })?)
+        } else {
+            None
+        };
+    #[cfg(feature = "simulators")]
+    let wechat_base = simulator.as_ref().map_or_else(
+        || baoming_runtime::wechat_api_base(&settings),
+        baoming_runtime::simulators::WechatSimulator::base_url,
+    );
+    #[cfg(not(feature = "simulators"))]
+    let wechat_base = baoming_runtime::wechat_api_base(&settings);
+    let wechat = wechat_client(&settings, &wechat_base)?;
 
     // Bound before the rest, so the notify URL can name the real port.
     let listener = std::net::TcpListener::bind(settings.listen)
@@ -133,28 +111,23 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Io { what: "binding the listen address", source })?;
+    #[cfg(feature = "simulators")]
     let pay_simulator = if settings.wechat_simulator {
-        let config = baoming_wechatpay_sim::SimConfig {
-            time_scale: settings.pay_simulator_time_scale,
-            ..baoming_wechatpay_sim::SimConfig::dev(&settings.pay.mchid, &settings.wechat_appid)
-        };
-        let sim =
-            baoming_wechatpay_sim::start_in_background_on(config, settings.pay_simulator_listen)
-                .map_err(|source| StartError::Io {
-                    what: "starting the WeChat Pay simulator",
-                    source,
-                })?;
-        tracing::info!(url = %sim.base_url(), "local WeChat Pay simulator started (dev mode)");
-        Some(sim)
+        Some(baoming_runtime::simulators::start_pay(&settings).map_err(|source| {
+            SetupError::Io { what: "starting the WeChat Pay simulator", source }
+        })?)
     } else {
         None
     };
+    #[cfg(feature = "simulators")]
     let pay_base = pay_simulator.as_ref().map_or_else(
         || settings.wechat_pay_base.clone(),
-        baoming_wechatpay_sim::Simulator::base_url,
+        baoming_runtime::simulators::PaySimulator::base_url,
     );
-    let notify_url = crate::pay::notify_url(&settings, addr);
-    let pay = crate::pay::Pay::new(&settings.pay, &settings.wechat_appid, &pay_base, notify_url)
+    #[cfg(not(feature = "simulators"))]
+    let pay_base = settings.wechat_pay_base.clone();
+    let notify_url = baoming_runtime::pay::notify_url(&settings, addr);
+    let pay = Pay::new(&settings.pay, &settings.wechat_appid, &pay_base, notify_url)
         .map_err(|e| StartError::Setup(e.to_string()))?;
 
     let state = AppState {
@@ -171,7 +144,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         )),
         session_ttl: settings.session_ttl,
         staff_session_ttl: settings.staff_session_ttl,
-        secure_cookies: settings.mode != crate::config::Mode::Dev,
+        secure_cookies: settings.mode != Mode::Dev,
         periods: crate::period_cache::PeriodCache::default(),
         sessions: crate::session_cache::SessionCache::default(),
         pay,
@@ -201,7 +174,16 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let server = server.run();
     let handle = server.handle();
     tracing::info!(%addr, mode = ?settings.mode, "baoming api listening");
-    Ok(Running { addr, handle, server, simulator, pay_simulator, db })
+    Ok(Running {
+        addr,
+        handle,
+        server,
+        #[cfg(feature = "simulators")]
+        simulator,
+        #[cfg(feature = "simulators")]
+        pay_simulator,
+        db,
+    })
 }
 
 impl std::fmt::Debug for Running {

@@ -268,3 +268,109 @@ impl From<baoming_store::payments::ConfirmError> for ApiError {
         }
     }
 }
+
+impl From<baoming_payments::PayError> for ApiError {
+    /// A WeChat Pay call that failed: logged, and the participant is asked to try again.
+    fn from(error: baoming_payments::PayError) -> Self {
+        tracing::warn!(%error, retryable = error.retryable(), "WeChat Pay call failed");
+        ApiError::unavailable("wechatpay_unavailable", "微信支付暂时不可用，请稍后再试")
+    }
+}
+
+impl From<baoming_wechat::WechatError> for ApiError {
+    fn from(e: baoming_wechat::WechatError) -> Self {
+        use baoming_wechat::WechatError;
+        match e {
+            WechatError::InvalidCode => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "wechat_code_invalid",
+                "登录凭证无效或已使用，请重新登录",
+            ),
+            WechatError::RateLimited => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "wechat_rate_limited",
+                "登录过于频繁，请稍后再试",
+            ),
+            WechatError::HighRisk => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wechat_high_risk",
+                "微信判定该账号存在风险，暂不能登录",
+            ),
+            other => {
+                tracing::warn!(error = %other, "WeChat login unavailable");
+                ApiError::unavailable("wechat_unavailable", "微信服务繁忙，请稍后再试")
+            }
+        }
+    }
+}
+
+impl From<baoming_photos::PhotoError> for ApiError {
+    fn from(e: baoming_photos::PhotoError) -> Self {
+        use baoming_photos::PhotoError;
+        let status = match e {
+            PhotoError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            PhotoError::UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<baoming_invoicing::TitleErrors> for ApiError {
+    /// One field problem per problem of the title.
+    fn from(errors: baoming_invoicing::TitleErrors) -> Self {
+        ApiError::fields(
+            errors
+                .into_problems()
+                .into_iter()
+                .map(|p| FieldProblem {
+                    field: p.field.into(),
+                    code: p.code.into(),
+                    message: p.message,
+                })
+                .collect(),
+        )
+    }
+}
+
+impl From<baoming_store::periods::PlanError> for ApiError {
+    fn from(e: baoming_store::periods::PlanError) -> Self {
+        use baoming_store::periods::PlanError;
+        let problem = |field: String, message: String| FieldProblem {
+            field,
+            code: "invalid".into(),
+            message,
+        };
+        match e {
+            PlanError::Invalid(found) => {
+                ApiError::fields(found.into_iter().map(|p| problem(p.field, p.message)).collect())
+            }
+            PlanError::CapacityBelowTaken { code, taken } => ApiError::new(
+                StatusCode::CONFLICT,
+                "capacity_below_taken",
+                format!("地区 {code} 已占用 {taken} 个名额，容量不能低于已占用名额"),
+            ),
+            PlanError::Referenced { what, code } => ApiError::new(
+                StatusCode::CONFLICT,
+                "referenced_by_registrations",
+                format!(
+                    "已有报名使用了{}“{code}”，不能删除",
+                    match what {
+                        "region" => "地区",
+                        "subject" => "科目",
+                        _ => "考试类型",
+                    }
+                ),
+            ),
+            PlanError::UnknownRow { .. } => {
+                ApiError::field("id", "unknown_row", "编号不属于该期次")
+            }
+            PlanError::DuplicateCode => ApiError::new(
+                StatusCode::CONFLICT,
+                "duplicate_code",
+                "代码在本期次中重复（例如两行互换代码），请分两次修改",
+            ),
+            PlanError::Store(s) => s.into(),
+        }
+    }
+}

@@ -5,17 +5,15 @@
 
 pub mod app;
 pub mod auth;
-pub mod config;
 pub mod error;
-pub mod logging;
 pub mod openapi;
-pub mod pay;
 pub mod period_cache;
 pub mod routes;
 pub mod session_cache;
 pub mod staff_auth;
 pub mod state;
-pub mod systemd;
 pub mod time;
 
-pub use app::{Running, StartError, open_database, start};
+pub use app::{Running, StartError, start};
+/// The shared wiring (configuration, logging, systemd, database, WeChat clients).
+pub use baoming_runtime as runtime;

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use baoming_accounts::{DisplayName, Password, Roles, Username};
-use baoming_api::config::{RawConfig, Settings};
+use baoming_runtime::config::{RawConfig, Settings};
+use baoming_runtime::{open_database, systemd};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -75,9 +76,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    baoming_api::logging::init(settings.log_format);
+    baoming_runtime::logging::init(settings.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Migrate => baoming_api::open_database(&settings)
+        Command::Migrate => open_database(&settings)
             .map(|(_, applied)| tracing::info!(applied = applied.len(), names = ?applied, "migrations done"))
             .map_err(|e| e.to_string()),
         Command::Serve => serve(settings),
@@ -103,12 +104,12 @@ fn serve(settings: Settings) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("database: {e}"))?;
-        baoming_api::systemd::ready();
-        actix_web::rt::spawn(baoming_api::systemd::watchdog());
+        systemd::ready();
+        actix_web::rt::spawn(systemd::watchdog());
         // actix-web stops gracefully on SIGTERM and SIGINT: no new connections, in-flight
         // requests get up to 30 s to finish.
         let result = running.server.await.map_err(|e| e.to_string());
-        baoming_api::systemd::stopping();
+        systemd::stopping();
         tracing::info!("baoming api stopped");
         result
     })
@@ -128,7 +129,7 @@ fn new_password(username: &Username, from_stdin: bool) -> Result<(Password, bool
 
 #[allow(clippy::print_stdout)]
 fn staff(settings: &Settings, command: StaffCommand) -> Result<(), String> {
-    let (db, _) = baoming_api::open_database(settings).map_err(|e| e.to_string())?;
+    let (db, _) = open_database(settings).map_err(|e| e.to_string())?;
     let mut conn = db.conn().map_err(|e| e.to_string())?;
     let now = chrono::Utc::now();
     match command {

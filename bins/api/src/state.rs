@@ -36,9 +36,9 @@ pub struct AppState {
     /// Participant sessions recently checked.
     pub sessions: crate::session_cache::SessionCache,
     /// WeChat Pay.
-    pub pay: crate::pay::Pay,
+    pub pay: baoming_runtime::pay::Pay,
     /// Where employers transfer fees.
-    pub payee: crate::config::Payee,
+    pub payee: baoming_runtime::config::Payee,
 }
 
 impl AppState {

@@ -29,11 +29,11 @@ pub enum JobError {
 #[derive(Debug, Clone)]
 pub struct Services {
     /// WeChat Pay (orders, refunds, bills).
-    pub pay: baoming_api::pay::Pay,
+    pub pay: baoming_runtime::pay::Pay,
     /// The mini-program API (subscribe messages).
     pub wechat: baoming_wechat::WechatClient,
     /// Subscribe-message templates.
-    pub templates: baoming_api::config::RawTemplates,
+    pub templates: baoming_runtime::config::Templates,
     /// Runs the clients' futures.
     pub runtime: tokio::runtime::Handle,
     /// How long before a processing refund is asked about again.

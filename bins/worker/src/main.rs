@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baoming_api::config::{RawConfig, Settings};
-use baoming_api::systemd;
+use baoming_runtime::config::{RawConfig, Settings};
+use baoming_runtime::pay::Pay;
+use baoming_runtime::{open_database, systemd, wechat_api_base, wechat_client};
 use baoming_worker::Worker;
 use clap::{Parser, Subcommand};
 use tokio::signal::unix::{SignalKind, signal};
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    baoming_api::logging::init(settings.log_format);
+    baoming_runtime::logging::init(settings.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(8)
@@ -71,15 +72,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens and migrates the database (like the api) and makes one round trip.
-/// The clients the handlers call. In dev mode WeChat Pay is the api's simulator (at
-/// `wechatpay.simulator_listen`) and the message API a simulator of the worker's own.
-fn services(
-    settings: &Settings,
-) -> Result<(baoming_worker::Services, Option<baoming_wechat_sim::Simulator>), String> {
-    let pay = baoming_api::pay::Pay::for_worker(settings).map_err(|e| e.to_string())?;
-    let (wechat, simulator) =
-        baoming_api::app::wechat_client(settings).map_err(|e| e.to_string())?;
+/// The clients the handlers call. In dev mode they talk to the api's simulators: WeChat Pay
+/// at `wechatpay.simulator_listen`, the message API at `wechat.simulator_listen`.
+fn services(settings: &Settings) -> Result<baoming_worker::Services, String> {
+    let pay = Pay::for_worker(settings).map_err(|e| e.to_string())?;
+    let wechat = wechat_client(settings, &wechat_api_base(settings)).map_err(|e| e.to_string())?;
     let services = baoming_worker::Services {
         pay,
         wechat,
@@ -87,16 +84,16 @@ fn services(
         runtime: tokio::runtime::Handle::current(),
         refund_recheck: settings.worker.refund_recheck,
     };
-    Ok((services, simulator))
+    Ok(services)
 }
 
-async fn start(
-    settings: Settings,
-) -> Result<(Arc<Worker>, Option<baoming_wechat_sim::Simulator>), String> {
+/// Opens and migrates the database (like the api), makes one round trip, and builds the
+/// worker with its clients.
+async fn start(settings: Settings) -> Result<Arc<Worker>, String> {
     let worker = settings.worker;
-    let (services, simulator) = services(&settings)?;
+    let services = services(&settings)?;
     let db = tokio::task::spawn_blocking(move || {
-        let (db, applied) = baoming_api::open_database(&settings).map_err(|e| e.to_string())?;
+        let (db, applied) = open_database(&settings).map_err(|e| e.to_string())?;
         for name in &applied {
             tracing::info!(migration = %name, "migration applied");
         }
@@ -105,14 +102,14 @@ async fn start(
     })
     .await
     .map_err(|e| e.to_string())??;
-    Ok((Arc::new(Worker::new(db, worker, services)), simulator))
+    Ok(Arc::new(Worker::new(db, worker, services)))
 }
 
 async fn run(settings: Settings) -> Result<(), String> {
     // Installed before readiness: a SIGTERM from then on stops gracefully.
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let (worker, _simulator) = start(settings).await?;
+    let worker = start(settings).await?;
     systemd::ready();
     tokio::spawn(systemd::watchdog());
     let (stop, stopped) = watch::channel(false);
@@ -132,7 +129,7 @@ async fn run(settings: Settings) -> Result<(), String> {
 }
 
 async fn once(settings: Settings) -> Result<(), String> {
-    let (worker, _simulator) = start(settings).await?;
+    let worker = start(settings).await?;
     let report = tokio::task::spawn_blocking(move || worker.drain())
         .await
         .map_err(|e| e.to_string())?

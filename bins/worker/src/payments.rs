@@ -11,7 +11,6 @@ use baoming_store::{DbConnection, write_tx};
 use chrono::{Duration, Utc};
 
 use crate::handlers::{JobError, Services};
-use baoming_api::pay::OrderAtWechat;
 
 fn pay_failed(what: &str, error: &PayError) -> JobError {
     JobError::Failed(format!("{what}: {error} (retryable: {})", error.retryable()))
@@ -35,8 +34,8 @@ fn closed_and_done(
     Ok(())
 }
 
-/// Records what a query says about an order: money (paid → the ledger settles it), closed, or
-/// nothing yet (`false`).
+/// Asks WeChat Pay about an order and records what it says (`payments::apply_order_answer`):
+/// whether the order is settled here now (paid and recorded, or closed).
 fn apply_query(
     conn: &mut DbConnection,
     order: &Order,
@@ -47,22 +46,12 @@ fn apply_query(
         .runtime
         .block_on(services.pay.client.query_order(&no))
         .map_err(|e| pay_failed("querying the order", &e))?;
-    let at_wechat = services
+    let answer = services
         .pay
-        .order_state(&transaction)
+        .order_answer(&transaction)
         .map_err(|e| JobError::Failed(format!("order {}: {e}", order.out_trade_no)))?;
-    match at_wechat {
-        OrderAtWechat::Paid(paid) => {
-            let recorded = payments::record_wechat_payment(conn, &paid, Utc::now(), None)?;
-            tracing::info!(order = %order.id, outcome = recorded.outcome(), "order found paid at WeChat Pay");
-            Ok(true)
-        }
-        OrderAtWechat::Closed => {
-            payments::mark_order_closed(conn, order.id, Utc::now())?;
-            Ok(true)
-        }
-        OrderAtWechat::Paying | OrderAtWechat::Unpaid => Ok(false),
-    }
+    let outcome = payments::apply_order_answer(conn, order.id, &answer, Utc::now(), None)?;
+    Ok(outcome.settled())
 }
 
 /// Closes the registration's open order at WeChat Pay (withdrawn or closed registrations), so
@@ -205,7 +194,7 @@ pub fn refund(
             }
         }
     };
-    let progress = baoming_api::pay::refund_progress(&answer.status, answer.refund_id.clone());
+    let progress = baoming_runtime::pay::refund_progress(&answer.status, answer.refund_id.clone());
     let now = Utc::now();
     let after = payments::refund_progress(conn, id, &progress, now)?;
     if after.state == RefundState::Processing || answer.status == RefundStatus::Processing {

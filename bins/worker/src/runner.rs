@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use baoming_api::config::WorkerSettings;
+use baoming_runtime::config::WorkerSettings;
 use baoming_store::jobs::{self, Claimed, Failed};
 use baoming_store::{Db, StoreError};
 use chrono::Utc;

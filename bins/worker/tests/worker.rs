@@ -244,9 +244,9 @@ fn a_bad_setting_exits_with_2_naming_the_key() {
 // ---------------------------------------------------------------------------------------------
 // WeChat Pay jobs against the WeChat Pay simulator
 
-use baoming_api::pay::Pay;
 use baoming_domain::lifecycle::{Event, Flag, Reason};
 use baoming_payments::{JsapiOrder, OutTradeNo};
+use baoming_runtime::pay::Pay;
 use baoming_store::payments::{self, RefundState};
 use baoming_store::testing::staff;
 use baoming_store::{DbConnection, participants};
@@ -259,7 +259,7 @@ struct PayWorld {
     pay_sim: Simulator,
     wechat_sim: baoming_wechat_sim::Simulator,
     services: Services,
-    settings: baoming_api::config::Settings,
+    settings: baoming_runtime::config::Settings,
 }
 
 impl PayWorld {
@@ -269,15 +269,15 @@ impl PayWorld {
             .enable_all()
             .build()
             .expect("runtime");
-        let raw = baoming_api::config::RawConfig {
+        let raw = baoming_runtime::config::RawConfig {
             data_dir: data.to_path_buf(),
-            ..baoming_api::config::RawConfig::default()
+            ..baoming_runtime::config::RawConfig::default()
         };
         let settings = raw.validate().expect("dev settings");
         let pay_sim = baoming_wechatpay_sim::start_in_background(SimConfig {
             time_scale: 0.001,
             refund_settle_delay: Duration::from_millis(100),
-            ..SimConfig::dev(&settings.pay.mchid, &settings.wechat_appid)
+            ..SimConfig::dev(settings.pay.mchid(), &settings.wechat_appid)
         })
         .expect("pay simulator");
         let wechat_sim = baoming_wechat_sim::start_in_background(

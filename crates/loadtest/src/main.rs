@@ -217,6 +217,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                     .env("BAOMING_DATABASE_URL", &database_url)
                     .env("BAOMING_LISTEN", listen.to_string())
                     .env("BAOMING_WECHATPAY__SIMULATOR_LISTEN", "127.0.0.1:0")
+                    .env("BAOMING_WECHAT__SIMULATOR_LISTEN", "127.0.0.1:0")
                     .env("BAOMING_DEMO_DATA", "false");
             };
             let mut create = Command::new(&api_bin);
@@ -259,8 +260,10 @@ fn run(cli: &Cli) -> Result<String, Failure> {
             let child = serve.spawn().map_err(|e| fail(format!("starting the api: {e}")))?;
             let probe = Probe::new(child.id());
             children.0.push(child);
+            let url = baoming_store::DatabaseUrl::parse(&database_url)
+                .map_err(|e| fail(format!("database: {e}")))?;
             let db = baoming_store::Db::connect(
-                &database_url,
+                &url,
                 baoming_store::PoolOptions { max_size: 2, ..Default::default() },
             )
             .map_err(|e| fail(format!("database: {e}")))?;

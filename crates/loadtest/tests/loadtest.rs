@@ -7,7 +7,7 @@ use baoming_store::testing::TestDb;
 
 async fn short_run(db: TestDb) {
     let data = tempfile::tempdir().expect("data dir");
-    let mut raw = baoming_api::config::RawConfig {
+    let mut raw = baoming_api::runtime::config::RawConfig {
         listen: "127.0.0.1:0".into(),
         data_dir: data.path().to_path_buf(),
         database_url: Some(db.url().to_owned()),
@@ -15,6 +15,7 @@ async fn short_run(db: TestDb) {
         ..Default::default()
     };
     raw.wechatpay.simulator_listen = "127.0.0.1:0".into();
+    raw.wechat.simulator_listen = "127.0.0.1:0".into();
     let running = baoming_api::start(raw.validate().expect("settings")).await.expect("api");
     let handle = running.handle.clone();
     let addr = running.addr;

@@ -210,6 +210,20 @@ impl RsaPublicKey {
     pub fn bits(&self) -> usize {
         self.bits
     }
+
+    /// The key's fingerprint: SHA-256 over its SubjectPublicKeyInfo DER, lowercase hex. The
+    /// same key always has the same fingerprint, whichever PEM form (SPKI, certificate,
+    /// PKCS#1 or PKCS#8 private key) it was loaded from, so a key can be recognised without
+    /// keeping the key itself (e.g. to refuse a published development key in production).
+    pub fn fingerprint(&self) -> String {
+        use rsa::pkcs8::EncodePublicKey;
+        use rsa::sha2::Digest;
+        match self.key.as_ref().to_public_key_der() {
+            Ok(der) => hex::encode(Sha256::digest(der.as_bytes())),
+            // Encoding an RSA public key cannot fail; an empty fingerprint matches nothing.
+            Err(_) => String::new(),
+        }
+    }
 }
 
 impl fmt::Debug for RsaPublicKey {

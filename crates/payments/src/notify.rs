@@ -63,6 +63,12 @@ impl ApiV3Key {
         Ok(Self(bytes))
     }
 
+    /// SHA-256 of the key, lowercase hex: recognises a key without showing it.
+    pub fn fingerprint(&self) -> String {
+        use rsa::sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(self.0))
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(&self.0.into())
     }

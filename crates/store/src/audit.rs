@@ -108,18 +108,45 @@ pub struct Filter {
     pub offset: i64,
 }
 
-type Row = (
-    chrono::NaiveDateTime,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = a)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct Row {
+    at: chrono::NaiveDateTime,
+    staff_id: Option<String>,
+    username: Option<String>,
+    role: Option<String>,
+    action: String,
+    target_kind: Option<String>,
+    target_id: Option<String>,
+    summary: Option<String>,
+    request_id: Option<String>,
+    client_ip: Option<String>,
+}
+
+impl TryFrom<Row> for Record {
+    type Error = StoreError;
+
+    fn try_from(row: Row) -> Result<Self, StoreError> {
+        Ok(Record {
+            at: sql::utc(row.at),
+            staff_id: row.staff_id,
+            username: row.username,
+            role: row.role,
+            action: row.action,
+            target_kind: row.target_kind,
+            target_id: row.target_id,
+            summary: row
+                .summary
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            request_id: row.request_id,
+            client_ip: row.client_ip,
+        })
+    }
+}
 
 /// Entries, newest first.
 pub fn list(conn: &mut DbConnection, filter: &Filter) -> Result<Vec<Record>, StoreError> {
@@ -143,50 +170,9 @@ pub fn list(conn: &mut DbConnection, filter: &Filter) -> Result<Vec<Record>, Sto
         .order((a::at.desc(), a::id.desc()))
         .limit(filter.limit.clamp(1, 500))
         .offset(filter.offset.max(0))
-        .select((
-            a::at,
-            a::staff_id,
-            a::username,
-            a::role,
-            a::action,
-            a::target_kind,
-            a::target_id,
-            a::summary,
-            a::request_id,
-            a::client_ip,
-        ))
+        .select(Row::as_select())
         .load::<Row>(conn)?
         .into_iter()
-        .map(
-            |(
-                at,
-                staff_id,
-                username,
-                role,
-                action,
-                target_kind,
-                target_id,
-                summary,
-                request_id,
-                client_ip,
-            )| {
-                Ok(Record {
-                    at: sql::utc(at),
-                    staff_id,
-                    username,
-                    role,
-                    action,
-                    target_kind,
-                    target_id,
-                    summary: summary
-                        .as_deref()
-                        .map(serde_json::from_str)
-                        .transpose()
-                        .map_err(StoreError::corrupt)?,
-                    request_id,
-                    client_ip,
-                })
-            },
-        )
+        .map(Record::try_from)
         .collect()
 }

@@ -9,12 +9,12 @@
 
 use baoming_domain::ids::RegistrationId;
 use baoming_domain::lifecycle::{Event, Flag, State};
-use baoming_domain::period::{Schedule, ScheduleInput};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::StoreError;
+use crate::periods::ScheduleColumns;
 use crate::registrations::{self, Applied, Ctx, Who};
 use crate::schema::{periods, registrations as r};
 use crate::sql;
@@ -33,15 +33,6 @@ pub fn due_clock_events(
     after: Option<RegistrationId>,
     limit: i64,
 ) -> Result<Vec<(RegistrationId, Event)>, StoreError> {
-    type Row = (
-        String,
-        NaiveDateTime,
-        NaiveDateTime,
-        NaiveDateTime,
-        NaiveDateTime,
-        NaiveDateTime,
-        NaiveDateTime,
-    );
     let at = sql::ts(now);
     let ended =
         [State::PendingReview, State::AwaitingPayment, State::AwaitingTransfer, State::CheckedIn]
@@ -55,15 +46,7 @@ pub fn due_clock_events(
     let mut query = r::table
         .inner_join(periods::table)
         .filter(sitting_ended.or(unpaid).or(transfer_overdue))
-        .select((
-            r::id,
-            periods::registration_opens,
-            periods::registration_closes,
-            periods::payment_deadline,
-            periods::checkin_opens,
-            periods::checkin_closes,
-            periods::exam_ends,
-        ))
+        .select((r::id, ScheduleColumns::as_select()))
         .order(r::id)
         .limit(limit)
         .into_boxed::<MultiBackend>();
@@ -71,18 +54,10 @@ pub fn due_clock_events(
         query = query.filter(r::id.gt(sql::text(after)));
     }
     query
-        .load::<Row>(conn)?
+        .load::<(String, ScheduleColumns)>(conn)?
         .into_iter()
-        .map(|(id, opens, closes, deadline, checkin_opens, checkin_closes, exam_ends)| {
-            let schedule = Schedule::new(ScheduleInput {
-                registration_opens: sql::utc(opens),
-                registration_closes: sql::utc(closes),
-                payment_deadline: Some(sql::utc(deadline)),
-                checkin_opens: sql::utc(checkin_opens),
-                checkin_closes: sql::utc(checkin_closes),
-                exam_ends: sql::utc(exam_ends),
-            })
-            .map_err(StoreError::corrupt)?;
+        .map(|(id, columns)| {
+            let schedule = columns.schedule()?;
             let event = if schedule.sitting_ended(now) {
                 Event::SittingEnded
             } else {

@@ -183,14 +183,13 @@ impl Default for PoolOptions {
 impl Db {
     /// Opens a pool to the database the URL names. For SQLite the parent directory of the file
     /// must exist; the file is created.
-    pub fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
-        let url = DatabaseUrl::parse(url)?;
+    pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, StoreError> {
         let pool = Pool::builder()
             .max_size(options.max_size)
             .min_idle(Some(options.min_idle.min(options.max_size)))
             .connection_timeout(options.connection_timeout)
             .build(Manager { url: url.clone() })?;
-        Ok(Self { pool, url })
+        Ok(Self { pool, url: url.clone() })
     }
 
     /// A connection from the pool.

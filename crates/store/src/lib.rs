@@ -2,9 +2,9 @@
 //! embedded default) and PostgreSQL through one `MultiConnection`.
 //!
 //! All SQL of the product lives here. Status changes go through the domain state machine
-//! ([`baoming_domain::lifecycle::decide`]) and are written by [`registrations::apply`] with
-//! their event-log row and the jobs they schedule in one transaction; nothing else writes a
-//! registration's state.
+//! ([`baoming_domain::lifecycle::decide`]) and are written by [`transition`], the one writer,
+//! with their event-log row and the jobs they schedule in one transaction; nothing else writes
+//! a registration's state.
 
 pub mod audit;
 pub mod checks;
@@ -28,6 +28,7 @@ mod sql;
 pub mod staff;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod transition;
 
 pub use db::{Conn, DatabaseUrl, Db, DbConnection, PoolOptions, write_tx};
 pub use error::StoreError;

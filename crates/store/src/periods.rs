@@ -583,42 +583,95 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(StoreError::corrupt)
 }
 
+/// A period's dates as stored: the columns of its [`Schedule`].
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = periods)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct ScheduleColumns {
+    registration_opens: chrono::NaiveDateTime,
+    registration_closes: chrono::NaiveDateTime,
+    payment_deadline: chrono::NaiveDateTime,
+    checkin_opens: chrono::NaiveDateTime,
+    checkin_closes: chrono::NaiveDateTime,
+    exam_ends: chrono::NaiveDateTime,
+}
+
+impl ScheduleColumns {
+    /// The schedule (checked by the domain again: a stored period always passes).
+    pub(crate) fn schedule(&self) -> Result<Schedule, StoreError> {
+        Schedule::new(ScheduleInput {
+            registration_opens: sql::utc(self.registration_opens),
+            registration_closes: sql::utc(self.registration_closes),
+            payment_deadline: Some(sql::utc(self.payment_deadline)),
+            checkin_opens: sql::utc(self.checkin_opens),
+            checkin_closes: sql::utc(self.checkin_closes),
+            exam_ends: sql::utc(self.exam_ends),
+        })
+        .map_err(StoreError::corrupt)
+    }
+}
+
 /// A period's schedule and whether an admin closed it (one read of the period's row: the facts
 /// every transition of its registrations needs).
 pub fn schedule(conn: &mut DbConnection, id: PeriodId) -> Result<(Schedule, bool), StoreError> {
-    type Row = (
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-        Option<chrono::NaiveDateTime>,
-    );
-    let row = periods::table
+    let (columns, closed_at) = periods::table
         .find(sql::text(id))
-        .select((
-            periods::registration_opens,
-            periods::registration_closes,
-            periods::payment_deadline,
-            periods::checkin_opens,
-            periods::checkin_closes,
-            periods::exam_ends,
-            periods::closed_at,
-        ))
-        .first::<Row>(conn)
+        .select((ScheduleColumns::as_select(), periods::closed_at))
+        .first::<(ScheduleColumns, Option<chrono::NaiveDateTime>)>(conn)
         .optional()?
         .ok_or(StoreError::NotFound { entity: "period" })?;
-    let schedule = Schedule::new(ScheduleInput {
-        registration_opens: sql::utc(row.0),
-        registration_closes: sql::utc(row.1),
-        payment_deadline: Some(sql::utc(row.2)),
-        checkin_opens: sql::utc(row.3),
-        checkin_closes: sql::utc(row.4),
-        exam_ends: sql::utc(row.5),
-    })
-    .map_err(StoreError::corrupt)?;
-    Ok((schedule, row.6.is_some()))
+    Ok((columns.schedule()?, closed_at.is_some()))
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = regions)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct RegionRow {
+    id: String,
+    period_id: String,
+    code: String,
+    name: String,
+    capacity: i32,
+    seats_taken: i32,
+}
+
+impl TryFrom<RegionRow> for Region {
+    type Error = StoreError;
+
+    fn try_from(row: RegionRow) -> Result<Self, StoreError> {
+        Ok(Region {
+            id: sql::id(&row.id)?,
+            period_id: sql::id(&row.period_id)?,
+            code: row.code,
+            name: row.name,
+            capacity: u32::try_from(row.capacity).map_err(StoreError::corrupt)?,
+            seats_taken: u32::try_from(row.seats_taken).map_err(StoreError::corrupt)?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = subjects)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct SubjectRow {
+    id: String,
+    code: String,
+    name: String,
+    specialties: String,
+    exam_starts_at: chrono::NaiveDateTime,
+    exam_ends_at: chrono::NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = exam_types)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct ExamTypeRow {
+    id: String,
+    code: String,
+    name: String,
+    subject_codes: String,
+    min_subjects: i32,
+    max_subjects: i32,
 }
 
 /// A region with its seat count.
@@ -640,27 +693,13 @@ pub struct Region {
 
 /// Loads a region.
 pub fn region(conn: &mut DbConnection, id: RegionId) -> Result<Region, StoreError> {
-    let (rid, period_id, code, name, capacity, taken) = regions::table
+    regions::table
         .find(sql::text(id))
-        .select((
-            regions::id,
-            regions::period_id,
-            regions::code,
-            regions::name,
-            regions::capacity,
-            regions::seats_taken,
-        ))
-        .first::<(String, String, String, String, i32, i32)>(conn)
+        .select(RegionRow::as_select())
+        .first::<RegionRow>(conn)
         .optional()?
-        .ok_or(StoreError::NotFound { entity: "region" })?;
-    Ok(Region {
-        id: sql::id(&rid)?,
-        period_id: sql::id(&period_id)?,
-        code,
-        name,
-        capacity: u32::try_from(capacity).map_err(StoreError::corrupt)?,
-        seats_taken: u32::try_from(taken).map_err(StoreError::corrupt)?,
-    })
+        .ok_or(StoreError::NotFound { entity: "region" })?
+        .try_into()
 }
 
 /// Takes one seat of a region if one is left, atomically (one conditional update: under
@@ -834,47 +873,27 @@ pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, Sto
     let regions = regions::table
         .filter(regions::period_id.eq(&pid))
         .order(regions::code)
-        .select((
-            regions::id,
-            regions::code,
-            regions::name,
-            regions::capacity,
-            regions::seats_taken,
-        ))
-        .load::<(String, String, String, i32, i32)>(conn)?
+        .select(RegionRow::as_select())
+        .load::<RegionRow>(conn)?
         .into_iter()
-        .map(|(rid, code, name, capacity, taken)| {
-            Ok(Region {
-                id: sql::id(&rid)?,
-                period_id: id,
-                code,
-                name,
-                capacity: u32::try_from(capacity).map_err(StoreError::corrupt)?,
-                seats_taken: u32::try_from(taken).map_err(StoreError::corrupt)?,
-            })
-        })
+        .map(Region::try_from)
         .collect::<Result<_, StoreError>>()?;
     let subjects = subjects::table
         .filter(subjects::period_id.eq(&pid))
         .order(subjects::sort_order)
-        .select((
-            subjects::id,
-            subjects::code,
-            subjects::name,
-            subjects::specialties,
-            subjects::exam_starts_at,
-            subjects::exam_ends_at,
-        ))
-        .load::<(String, String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime)>(
-            conn,
-        )?
+        .select(SubjectRow::as_select())
+        .load::<SubjectRow>(conn)?
         .into_iter()
-        .map(|(sid, code, name, specialties, starts, ends)| {
+        .map(|row| {
             Ok(SubjectDetail {
-                id: sql::id(&sid)?,
-                offer: SubjectOffer { code, name, specialties: from_json(&specialties)? },
-                exam_starts_at: sql::utc(starts),
-                exam_ends_at: sql::utc(ends),
+                id: sql::id(&row.id)?,
+                offer: SubjectOffer {
+                    code: row.code,
+                    name: row.name,
+                    specialties: from_json(&row.specialties)?,
+                },
+                exam_starts_at: sql::utc(row.exam_starts_at),
+                exam_ends_at: sql::utc(row.exam_ends_at),
             })
         })
         .collect::<Result<_, StoreError>>()?;
@@ -882,22 +901,16 @@ pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, Sto
     let exam_types = exam_types::table
         .filter(exam_types::period_id.eq(&pid))
         .order(exam_types::sort_order)
-        .select((
-            exam_types::id,
-            exam_types::code,
-            exam_types::name,
-            exam_types::subject_codes,
-            exam_types::min_subjects,
-            exam_types::max_subjects,
-        ))
-        .load::<(String, String, String, String, i32, i32)>(conn)?
+        .select(ExamTypeRow::as_select())
+        .load::<ExamTypeRow>(conn)?
         .into_iter()
-        .map(|(eid, code, name, codes, min, max)| {
-            let eid: ExamTypeId = sql::id(&eid)?;
+        .map(|row| {
+            let eid: ExamTypeId = sql::id(&row.id)?;
+            let (code, name) = (row.code, row.name);
             let rule_of_type = ExamTypeRule {
-                subject_codes: from_json(&codes)?,
-                min_subjects: u8::try_from(min).map_err(StoreError::corrupt)?,
-                max_subjects: u8::try_from(max).map_err(StoreError::corrupt)?,
+                subject_codes: from_json(&row.subject_codes)?,
+                min_subjects: u8::try_from(row.min_subjects).map_err(StoreError::corrupt)?,
+                max_subjects: u8::try_from(row.max_subjects).map_err(StoreError::corrupt)?,
             };
             let prices = (rule_of_type.min_subjects..=rule_of_type.max_subjects)
                 .filter_map(|n| rule.fee(eid, n).ok().map(|price| (n, price)))

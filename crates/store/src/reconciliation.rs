@@ -113,15 +113,24 @@ pub fn exists(conn: &mut DbConnection, day: NaiveDate) -> Result<bool, StoreErro
     Ok(n > 0)
 }
 
-type Row = (String, NaiveDateTime, i32, i32, String);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = reconciliation_reports)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct Row {
+    bill_date: String,
+    created_at: NaiveDateTime,
+    bill_lines: i32,
+    ledger_lines: i32,
+    differences: String,
+}
 
 fn report_from(row: Row) -> Result<Report, StoreError> {
     Ok(Report {
-        bill_date: row.0.parse().map_err(StoreError::corrupt)?,
-        created_at: sql::utc(row.1),
-        bill_lines: row.2,
-        ledger_lines: row.3,
-        differences: serde_json::from_str(&row.4).map_err(StoreError::corrupt)?,
+        bill_date: row.bill_date.parse().map_err(StoreError::corrupt)?,
+        created_at: sql::utc(row.created_at),
+        bill_lines: row.bill_lines,
+        ledger_lines: row.ledger_lines,
+        differences: serde_json::from_str(&row.differences).map_err(StoreError::corrupt)?,
     })
 }
 
@@ -130,6 +139,7 @@ pub fn list(conn: &mut DbConnection, limit: i64) -> Result<Vec<Report>, StoreErr
     reconciliation_reports::table
         .order(reconciliation_reports::bill_date.desc())
         .limit(limit)
+        .select(Row::as_select())
         .load::<Row>(conn)?
         .into_iter()
         .map(report_from)
@@ -140,6 +150,7 @@ pub fn list(conn: &mut DbConnection, limit: i64) -> Result<Vec<Report>, StoreErr
 pub fn get(conn: &mut DbConnection, day: NaiveDate) -> Result<Report, StoreError> {
     reconciliation_reports::table
         .find(day.to_string())
+        .select(Row::as_select())
         .first::<Row>(conn)
         .optional()?
         .ok_or(StoreError::NotFound { entity: "reconciliation report" })

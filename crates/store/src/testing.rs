@@ -8,8 +8,8 @@
 use std::fmt;
 
 use baoming_domain::identity::mod11_2_check_char;
-use baoming_domain::ids::{ParticipantId, RegistrationId, StaffId};
-use baoming_domain::lifecycle::{Actor, CheckInProof, Event, State};
+use baoming_domain::ids::{ParticipantId, PhotoId, RegistrationId, StaffId};
+use baoming_domain::lifecycle::{Actor, CheckInProof, Event, EventKind, PaymentMethod, State};
 use baoming_domain::period::SubjectChoice;
 use baoming_domain::profile::{Identity, Profile};
 use baoming_domain::{Gender, IdKind, IdNumber, MobilePhone, Money, PersonName};
@@ -58,7 +58,8 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("baoming.sqlite3");
         let url = path.to_str().expect("UTF-8 temp path").to_owned();
-        let db = Db::connect(&url, options).expect("open SQLite");
+        let db = Db::connect(&crate::DatabaseUrl::parse(&url).expect("database URL"), options)
+            .expect("open SQLite");
         db.run_migrations().expect("migrate SQLite");
         Self { db, url, cleanup: Cleanup::Sqlite(dir) }
     }
@@ -82,7 +83,8 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {POSTGRES_URL_VAR}: {e}"));
         admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
         let url = with_database(&admin_url, &name);
-        let db = Db::connect(&url, options).expect("open PostgreSQL");
+        let db = Db::connect(&crate::DatabaseUrl::parse(&url).expect("database URL"), options)
+            .expect("open PostgreSQL");
         db.run_migrations().expect("migrate PostgreSQL");
         Self { db, url, cleanup: Cleanup::Postgres { admin_url, name } }
     }
@@ -157,6 +159,10 @@ pub struct Fixture {
     pub period: CreatedPeriod,
     /// The time the period is built around.
     pub at: DateTime<Utc>,
+    /// The request id written in the event log of the fixture's changes.
+    pub request_id: String,
+    /// Participant `n` logs in as WeChat user `<openid_prefix><n>`.
+    pub openid_prefix: String,
 }
 
 impl Fixture {
@@ -164,7 +170,13 @@ impl Fixture {
     pub fn new(db: &Db, at: DateTime<Utc>) -> Self {
         let mut conn = db.conn().expect("connection");
         let period = periods::create(&mut conn, &seed::demo_period(at), at).expect("period");
-        Fixture { db: db.clone(), period, at }
+        Fixture {
+            db: db.clone(),
+            period,
+            at,
+            request_id: "fixture".into(),
+            openid_prefix: "fixture-".into(),
+        }
     }
 
     /// A time after the payment deadline, before the sitting ends.
@@ -177,15 +189,14 @@ impl Fixture {
         self.at + Duration::days(32)
     }
 
-    /// A registration of participant `n` (a new participant with a complete profile and a
-    /// photo) in region `region` (`01`–`03`), submitted at `at`.
-    pub fn submitted(&self, n: u32, region: &str) -> RegistrationId {
+    /// A new participant `n` (WeChat user `<openid_prefix><n>`) with `profile` and an accepted
+    /// photo, at `at`.
+    pub fn participant_with(&self, n: u32, profile: &Profile) -> (ParticipantId, PhotoId) {
         let mut conn = self.db.conn().expect("connection");
         let c = cipher();
-        let p = participants::login(&mut conn, &c, &format!("fixture-{n}"), None, self.at)
-            .expect("login");
-        participants::save_profile(&mut conn, &c, p.id, &fixture_profile(n, self.at), self.at)
-            .expect("profile");
+        let openid = format!("{}{n}", self.openid_prefix);
+        let p = participants::login(&mut conn, &c, &openid, None, self.at).expect("login");
+        participants::save_profile(&mut conn, &c, p.id, profile, self.at).expect("profile");
         let photo = photos::insert(
             &mut conn,
             &photos::NewPhoto {
@@ -200,8 +211,24 @@ impl Fixture {
             self.at,
         )
         .expect("photo");
-        let form = NewRegistration {
-            participant: p.id,
+        (p.id, photo)
+    }
+
+    /// A new participant `n` with a complete profile (a distinct valid ID number) and a photo.
+    pub fn participant(&self, n: u32) -> (ParticipantId, PhotoId) {
+        self.participant_with(n, &fixture_profile(n, self.at))
+    }
+
+    /// The registration form of `participant` with `photo` in region `region` (`01`–`03`):
+    /// exam type `exempt_basic`, subjects `control` and `case` (土木建筑), no invoice title.
+    pub fn form(
+        &self,
+        participant: ParticipantId,
+        photo: PhotoId,
+        region: &str,
+    ) -> NewRegistration {
+        NewRegistration {
+            participant,
             period: self.period.id,
             region: self.period.region(region).expect("region"),
             exam_type: self.period.exam_type("exempt_basic").expect("exam type"),
@@ -212,10 +239,23 @@ impl Fixture {
             invoice_snapshot: None,
             joint_invoice_remark: None,
             photo: Some(photo),
-        };
-        registrations::submit(&mut conn, &c, &form, &self.ctx(Who::Participant(p.id), self.at))
+        }
+    }
+
+    /// Submits `form` as its participant at `at`.
+    pub fn submit(&self, form: &NewRegistration) -> RegistrationId {
+        let mut conn = self.db.conn().expect("connection");
+        let who = Who::Participant(form.participant);
+        registrations::submit(&mut conn, &cipher(), form, &self.ctx(who, self.at))
             .expect("submitted")
             .id
+    }
+
+    /// A registration of participant `n` (a new participant with a complete profile and a
+    /// photo) in region `region` (`01`–`03`), submitted at `at`.
+    pub fn submitted(&self, n: u32, region: &str) -> RegistrationId {
+        let (participant, photo) = self.participant(n);
+        self.submit(&self.form(participant, photo, region))
     }
 
     /// A registration of participant `n` brought to `state`: `pending_review`,
@@ -284,8 +324,81 @@ impl Fixture {
         registrations::get(&mut conn, id).expect("registration").participant
     }
 
-    fn ctx(&self, who: Who, now: DateTime<Utc>) -> Ctx {
-        Ctx { who, now, request_id: Some("fixture".into()) }
+    /// The registration's state now.
+    pub fn state(&self, id: RegistrationId) -> State {
+        let mut conn = self.db.conn().expect("connection");
+        registrations::get(&mut conn, id).expect("registration").status.state
+    }
+
+    /// Seats taken in region `region`.
+    pub fn seats_taken(&self, region: &str) -> u32 {
+        let mut conn = self.db.conn().expect("connection");
+        periods::region(&mut conn, self.period.region(region).expect("region"))
+            .expect("region")
+            .seats_taken
+    }
+
+    /// The event log of a registration as (event, from, to), oldest first.
+    pub fn history(&self, id: RegistrationId) -> Vec<(EventKind, Option<State>, State)> {
+        let mut conn = self.db.conn().expect("connection");
+        registrations::history(&mut conn, id)
+            .expect("history")
+            .into_iter()
+            .map(|e| (e.event, e.from, e.to.state))
+            .collect()
+    }
+
+    /// WeChat Pay reports order `out_trade_no` of registration `id` paid with `amount` at `at`
+    /// (as a notification): recorded through the ledger.
+    pub fn wechat_paid(
+        &self,
+        id: RegistrationId,
+        out_trade_no: &str,
+        amount: Money,
+        at: DateTime<Utc>,
+    ) -> payments::Recorded {
+        let incoming = payments::IncomingPayment {
+            registration: id,
+            method: PaymentMethod::WechatPay,
+            out_trade_no: Some(out_trade_no.into()),
+            transaction_id: Some(format!("4200{out_trade_no}")),
+            amount,
+            received_at: at,
+            notification: Some((format!("notify-{out_trade_no}"), "TRANSACTION.SUCCESS".into())),
+            transfer_batch: None,
+            note: None,
+        };
+        let mut conn = self.db.conn().expect("connection");
+        payments::record_payment(&mut conn, &incoming, &self.ctx(Who::PaymentProvider, at))
+            .expect("recorded")
+    }
+
+    /// Finance confirms one transfer of `amount` covering `ids`.
+    pub fn confirm_transfer(
+        &self,
+        ids: &[RegistrationId],
+        amount: Money,
+        finance: Who,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(RegistrationId, payments::Recorded)>, payments::ConfirmError> {
+        let confirmation = payments::TransferConfirmation {
+            registrations: ids.to_vec(),
+            amount,
+            bank_reference: Some("BANK-0001".into()),
+            note: None,
+        };
+        let mut conn = self.db.conn().expect("connection");
+        payments::confirm_transfer(
+            &mut conn,
+            &confirmation,
+            &self.ctx(finance, at),
+            &audit::Actor::default(),
+        )
+    }
+
+    /// The circumstances of a change by `who` at `now`.
+    pub fn ctx(&self, who: Who, now: DateTime<Utc>) -> Ctx {
+        Ctx { who, now, request_id: Some(self.request_id.clone()) }
     }
 }
 

@@ -166,7 +166,8 @@
 
 mod bill;
 mod crypto;
-pub mod dev_keys;
+/// The development keys (the `baoming-dev-keys` crate).
+pub use baoming_dev_keys as dev_keys;
 mod engine;
 mod http;
 mod model;
@@ -497,6 +498,40 @@ impl Drop for Simulator {
             && thread.join().is_err()
         {
             tracing::error!("the WeChat Pay simulator thread panicked");
+        }
+    }
+}
+
+#[cfg(test)]
+mod dev_key_tests {
+    use crate::dev_keys::*;
+
+    #[test]
+    fn constants_are_well_formed() {
+        assert_eq!(APIV3_KEY.len(), 32);
+        assert!(APIV3_KEY.is_ascii());
+        assert_eq!(MERCHANT_SERIAL_NO.len(), 40);
+        assert_eq!(PLATFORM_PUB_KEY_ID_1.len(), PLATFORM_PUB_KEY_ID_2.len());
+        for pem in
+            [MERCHANT_PRIVATE_KEY_PEM, PLATFORM_PRIVATE_KEY_1_PEM, PLATFORM_PRIVATE_KEY_2_PEM]
+        {
+            assert!(crate::crypto::load_private_key(pem).is_ok());
+        }
+        for pem in [MERCHANT_PUBLIC_KEY_PEM, PLATFORM_PUBLIC_KEY_1_PEM, PLATFORM_PUBLIC_KEY_2_PEM] {
+            assert!(crate::crypto::load_public_key(pem).is_ok());
+        }
+    }
+
+    #[test]
+    fn public_halves_match_private_keys() {
+        for (private, public) in [
+            (MERCHANT_PRIVATE_KEY_PEM, MERCHANT_PUBLIC_KEY_PEM),
+            (PLATFORM_PRIVATE_KEY_1_PEM, PLATFORM_PUBLIC_KEY_1_PEM),
+            (PLATFORM_PRIVATE_KEY_2_PEM, PLATFORM_PUBLIC_KEY_2_PEM),
+        ] {
+            let key = crate::crypto::load_private_key(private).expect("private key");
+            let derived = crate::crypto::public_pem_of(&key).expect("public pem");
+            assert_eq!(derived.trim(), public.trim());
         }
     }
 }

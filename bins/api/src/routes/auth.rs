@@ -2,7 +2,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use baoming_store::{participants, sessions};
-use baoming_wechat::WechatError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -31,31 +30,6 @@ pub struct LoginResponse {
     pub profile_complete: bool,
 }
 
-fn wechat_error(e: WechatError) -> ApiError {
-    use actix_web::http::StatusCode;
-    match e {
-        WechatError::InvalidCode => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "wechat_code_invalid",
-            "登录凭证无效或已使用，请重新登录",
-        ),
-        WechatError::RateLimited => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "wechat_rate_limited",
-            "登录过于频繁，请稍后再试",
-        ),
-        WechatError::HighRisk => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wechat_high_risk",
-            "微信判定该账号存在风险，暂不能登录",
-        ),
-        other => {
-            tracing::warn!(error = %other, "WeChat login unavailable");
-            ApiError::unavailable("wechat_unavailable", "微信服务繁忙，请稍后再试")
-        }
-    }
-}
-
 /// Logs in with the code of `wx.login()`: the participant of the openid (created on first
 /// login) gets a new session token. The WeChat `session_key` never leaves the server.
 #[utoipa::path(
@@ -79,7 +53,7 @@ pub async fn login(
     if code.is_empty() || code.len() > 128 {
         return Err(ApiError::field("code", "code_missing", "缺少登录凭证"));
     }
-    let session = state.wechat.code_to_session(code).await.map_err(wechat_error)?;
+    let session = state.wechat.code_to_session(code).await?;
     let (cipher, ttl) = (state.cipher.clone(), state.session_ttl);
     let response = state
         .db(move |conn| {

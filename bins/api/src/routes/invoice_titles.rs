@@ -2,15 +2,15 @@
 
 use actix_web::{HttpResponse, web};
 use baoming_domain::ids::InvoiceTitleId;
-use baoming_invoicing::{InvoiceTitle, InvoiceTitleInput, TitleErrors};
+use baoming_invoicing::{InvoiceTitle, InvoiceTitleInput};
 use baoming_store::invoice_titles::{self, SavedTitle};
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::periods::path_id;
+use super::path_id;
 use crate::auth::CurrentParticipant;
-use crate::error::{ApiError, ErrorBody, FieldProblem};
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// A saved title.
@@ -80,20 +80,6 @@ fn view(saved: &SavedTitle, warning: Option<String>) -> TitleView {
     }
 }
 
-fn problems(errors: TitleErrors) -> ApiError {
-    ApiError::fields(
-        errors
-            .into_problems()
-            .into_iter()
-            .map(|p| FieldProblem {
-                field: p.field.into(),
-                code: p.code.into(),
-                message: p.message,
-            })
-            .collect(),
-    )
-}
-
 /// Checks a body with the invoicing rules: the title and an optional warning.
 fn parse(body: TitleBody) -> Result<(InvoiceTitle, Option<String>), ApiError> {
     let kind = baoming_invoicing::TitleKind::parse(&body.kind)
@@ -114,7 +100,7 @@ fn parse(body: TitleBody) -> Result<(InvoiceTitle, Option<String>), ApiError> {
         bank_account: body.bank_account,
         email: body.email,
     };
-    let (title, warning) = InvoiceTitle::parse(&input).map_err(problems)?;
+    let (title, warning) = InvoiceTitle::parse(&input)?;
     Ok((title, warning.map(|w| w.message().to_owned())))
 }
 

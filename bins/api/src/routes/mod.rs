@@ -1,5 +1,5 @@
-//! Every route of the API, declared once: the same list configures actix-web and is checked
-//! against the OpenAPI document.
+//! Every route of the API, declared once: the same table registers the handlers with actix-web
+//! and generates the OpenAPI document's path list ([`ApiDoc`]); a test compares the two.
 
 pub mod admin;
 pub mod auth;
@@ -10,25 +10,49 @@ pub mod periods;
 pub mod photos;
 pub mod profile;
 pub mod registrations;
+pub mod views;
 
 use actix_web::web;
+use baoming_domain::ids::TypedId;
+
+use crate::error::ApiError;
+use crate::openapi::{self, BearerAuth};
+
+/// Parses a path id; a malformed id is simply "not found".
+pub fn path_id<T: TypedId>(raw: &str) -> Result<T, ApiError> {
+    T::parse(raw).map_err(|_| ApiError::not_found())
+}
 
 macro_rules! routes {
-    ($($method:ident $path:literal => $handler:path;)*) => {
+    ($($method:ident $path:literal => $($handler:ident)::+;)*) => {
         /// Registers every route.
         pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(cfg.route($path, web::$method().to($handler));)*
+            $(cfg.route($path, web::$method().to($($handler)::+));)*
         }
 
         /// Every route as (method, path), as the OpenAPI document must list them.
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path),)*];
+
+        /// The OpenAPI 3 document: each handler's `#[utoipa::path]` annotation, for exactly
+        /// the handlers of this table.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(
+            info(
+                title = "baoming API",
+                description = "报名: the mini-program backend of construction-supervision training and exam registration."
+            ),
+            modifiers(&BearerAuth),
+            paths($($($handler)::+),*)
+        )]
+        #[derive(Debug)]
+        pub struct ApiDoc;
     };
 }
 
 routes! {
     get "/healthz" => health::healthz;
     get "/readyz" => health::readyz;
-    get "/openapi.json" => crate::openapi::serve;
+    get "/openapi.json" => openapi::serve;
     post "/api/v1/auth/wechat-login" => auth::login;
     post "/api/v1/auth/logout" => auth::logout;
     get "/api/v1/profile" => profile::get;

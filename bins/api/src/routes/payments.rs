@@ -7,22 +7,21 @@ use baoming_domain::ids::RegistrationId;
 use baoming_domain::lifecycle::State;
 use baoming_domain::transfer::TransferReference;
 use baoming_payments::{
-    EVENT_TRANSACTION_SUCCESS, JsapiOrder, Notification, OutTradeNo, PayError, PrepayId,
-    RequestPayment, SignedHeaders, decrypt_refund, decrypt_transaction, new_nonce, verify,
+    EVENT_TRANSACTION_SUCCESS, JsapiOrder, Notification, OutTradeNo, PrepayId, RequestPayment,
+    SignedHeaders, decrypt_refund, decrypt_transaction, new_nonce, verify,
 };
-use baoming_store::payments::{self, OrderState, Recorded};
+use baoming_store::payments::{self, OrderOutcome, OrderState, Recorded};
 use baoming_store::registrations;
 use chrono::{FixedOffset, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::periods::path_id;
-use super::registrations::{RegistrationView, one_view};
+use super::path_id;
+use super::views::{RegistrationView, one_view};
 use crate::auth::CurrentParticipant;
-use crate::config::Payee;
 use crate::error::{ApiError, ErrorBody};
-use crate::pay::{OrderAtWechat, refund_progress};
 use crate::state::AppState;
+use baoming_runtime::pay::refund_progress;
 
 /// What the mini-program needs to open WeChat's payment sheet.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,11 +38,6 @@ pub struct WechatPayView {
     /// `paySign`.
     #[schema(value_type = Object)]
     pub request_payment: RequestPayment,
-}
-
-fn pay_error(error: PayError) -> ApiError {
-    tracing::warn!(%error, retryable = error.retryable(), "WeChat Pay call failed");
-    ApiError::unavailable("wechatpay_unavailable", "微信支付暂时不可用，请稍后再试")
 }
 
 /// Pays by WeChat Pay (去支付): opens the registration's order once — for exactly the fee,
@@ -97,7 +91,7 @@ pub async fn pay_wechat(
                 total: order.amount,
                 payer_openid: order.openid.clone(),
             };
-            let prepay_id = pay.client.jsapi_order(&request).await.map_err(pay_error)?;
+            let prepay_id = pay.client.jsapi_order(&request).await?;
             let (order_id, stored) = (order.id, prepay_id.as_str().to_owned());
             state
                 .db(move |conn| payments::set_prepay_id(conn, order_id, &stored, Utc::now()))
@@ -130,6 +124,23 @@ fn out_trade_no(text: &str) -> Result<OutTradeNo, ApiError> {
 /// The order description WeChat shows (at most 127 characters).
 fn order_description(period_name: &str) -> String {
     format!("{period_name} 报名费").chars().take(127).collect()
+}
+
+/// The account employers transfer fees to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Payee {
+    /// Account name (收款单位).
+    pub name: String,
+    /// Bank and branch (开户行).
+    pub bank: String,
+    /// Account number (账号).
+    pub account: String,
+}
+
+impl From<&baoming_runtime::config::Payee> for Payee {
+    fn from(payee: &baoming_runtime::config::Payee) -> Self {
+        Payee { name: payee.name.clone(), bank: payee.bank.clone(), account: payee.account.clone() }
+    }
 }
 
 /// How to pay by bank transfer.
@@ -169,7 +180,7 @@ async fn transfer_view(
     Ok(TransferView {
         amount_yuan: view.fee_yuan.clone(),
         registration: view,
-        payee: state.payee.clone(),
+        payee: Payee::from(&state.payee),
         reference: reference.display(),
     })
 }
@@ -274,24 +285,15 @@ pub(crate) async fn ask_wechat(
         return Ok(false);
     };
     let no = out_trade_no(&order.out_trade_no)?;
-    let transaction = state.pay.client.query_order(&no).await.map_err(pay_error)?;
-    let at_wechat = state.pay.order_state(&transaction).map_err(|e| ApiError::internal(&e))?;
+    let transaction = state.pay.client.query_order(&no).await?;
+    let answer = state.pay.order_answer(&transaction).map_err(|e| ApiError::internal(&e))?;
     let request_id = me.request_id.clone();
-    match at_wechat {
-        OrderAtWechat::Paid(paid) => {
-            state
-                .db(move |conn| {
-                    payments::record_wechat_payment(conn, &paid, Utc::now(), Some(request_id))
-                })
-                .await?;
-        }
-        OrderAtWechat::Closed => {
-            state.db(move |conn| payments::mark_order_closed(conn, order.id, Utc::now())).await?;
-        }
-        OrderAtWechat::Paying => return Ok(true),
-        OrderAtWechat::Unpaid => {}
-    }
-    Ok(false)
+    let outcome = state
+        .db(move |conn| {
+            payments::apply_order_answer(conn, order.id, &answer, Utc::now(), Some(request_id))
+        })
+        .await?;
+    Ok(outcome == OrderOutcome::Paying)
 }
 
 fn fail(status: StatusCode, message: &str) -> HttpResponse {

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::path_id;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -200,11 +201,6 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
     let now = Utc::now();
     let periods = state.db(move |conn| periods::open_periods(conn, now)).await?;
     Ok(HttpResponse::Ok().json(periods.iter().map(|p| PeriodView::new(p, now)).collect::<Vec<_>>()))
-}
-
-/// Parses a path id; a malformed id is simply "not found".
-pub fn path_id<T: TypedId>(raw: &str) -> Result<T, ApiError> {
-    T::parse(raw).map_err(|_| ApiError::not_found())
 }
 
 /// One period.

@@ -1,7 +1,6 @@
 //! The ID photo (一寸白底免冠照): upload, checked and normalised; served only to its owner.
 
 use actix_multipart::Multipart;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, http::header, web};
 use baoming_domain::ids::PhotoId;
 use baoming_photos::PhotoError;
@@ -10,7 +9,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::periods::path_id;
+use super::path_id;
 use crate::auth::CurrentParticipant;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -35,15 +34,6 @@ pub struct PhotoUpload {
     pub photo: Vec<u8>,
 }
 
-fn photo_error(e: &PhotoError) -> ApiError {
-    let status = match e {
-        PhotoError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        PhotoError::UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError::new(status, e.code(), e.to_string())
-}
-
 /// Reads the `photo` field, refusing more than `limit` bytes as soon as they arrive.
 async fn read_photo(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiError> {
     while let Some(field) = form.next().await {
@@ -61,7 +51,7 @@ async fn read_photo(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiErr
             let chunk =
                 chunk.map_err(|_| ApiError::bad_request("bad_multipart", "上传格式不正确"))?;
             if bytes.len() + chunk.len() > limit {
-                return Err(photo_error(&PhotoError::TooLarge { max_bytes: limit }));
+                return Err(PhotoError::TooLarge { max_bytes: limit }.into());
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -104,7 +94,7 @@ pub async fn upload(
         (bytes, processed)
     })
     .await?;
-    let processed = processed.map_err(|e| photo_error(&e))?;
+    let processed = processed?;
     let id: PhotoId = baoming_store::new_id();
     let base = format!("photos/{}/{id}", me.id);
     let new = NewPhoto {

@@ -4,18 +4,19 @@ use actix_web::{HttpResponse, web};
 use baoming_domain::ids::{
     ExamTypeId, InvoiceTitleId, PeriodId, PhotoId, RegionId, RegistrationId, TypedId,
 };
-use baoming_domain::lifecycle::{Action, Tab, Tag};
+use baoming_domain::lifecycle::Tab;
 use baoming_invoicing::{InvoiceSnapshot, JointInvoiceRemark};
-use baoming_store::registrations::{self, NewRegistration, Registration};
+use baoming_store::registrations::{self, NewRegistration};
 use baoming_store::{DbConnection, StoreError, invoice_titles};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::periods::{SubjectChoiceBody, path_id};
+use super::path_id;
+use super::periods::SubjectChoiceBody;
+use super::views::{RegistrationView, view_after, views};
 use crate::auth::CurrentParticipant;
 use crate::error::{ApiError, ErrorBody, FieldProblem};
-use crate::period_cache::PeriodCache;
 use crate::state::AppState;
 
 /// The registration form.
@@ -39,152 +40,6 @@ pub struct RegistrationBody {
     pub joint_invoice_remark: Option<String>,
     /// The uploaded ID photo.
     pub photo_id: Option<String>,
-}
-
-/// A chosen subject.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChosenSubjectView {
-    /// Code.
-    pub code: String,
-    /// Name.
-    pub name: String,
-    /// Specialty.
-    pub specialty: Option<String>,
-}
-
-/// A registration as "My exams" shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RegistrationView {
-    /// Id.
-    pub id: String,
-    /// Period id.
-    pub period_id: String,
-    /// Period name.
-    pub period_name: String,
-    /// Region id.
-    pub region_id: String,
-    /// Region name.
-    pub region_name: String,
-    /// Exam type id.
-    pub exam_type_id: String,
-    /// Exam type name.
-    pub exam_type_name: String,
-    /// Subjects.
-    pub subjects: Vec<ChosenSubjectView>,
-    /// Fee in fen.
-    pub fee_fen: i64,
-    /// Fee in yuan.
-    pub fee_yuan: String,
-    /// State code (`pending_review`, …).
-    pub state: String,
-    /// Tab code (`pending_review`, `awaiting_payment`, `awaiting_check_in`, `checked_in`, `expired`).
-    pub tab: String,
-    /// Tab title (待审核 …).
-    pub tab_label: String,
-    /// Tag code.
-    pub tag: String,
-    /// Tag text (审核中 …).
-    pub tag_label: String,
-    /// Why it was rejected (while rejected).
-    pub rejection_reason: Option<String>,
-    /// What the participant can do now (`resubmit`, `withdraw`, `pay_wechat`, …).
-    pub actions: Vec<String>,
-    /// The invoice title as chosen at submission.
-    #[schema(value_type = Option<Object>)]
-    pub invoice: Option<InvoiceSnapshot>,
-    /// The joint-invoice remark.
-    pub joint_invoice_remark: Option<String>,
-    /// Photo id.
-    pub photo_id: Option<String>,
-    /// First submission.
-    pub submitted_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-fn code<T: Serialize>(value: T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
-/// Builds the views, loading each period once.
-fn views(
-    conn: &mut DbConnection,
-    cache: &PeriodCache,
-    list: Vec<Registration>,
-    now: DateTime<Utc>,
-) -> Result<Vec<RegistrationView>, StoreError> {
-    let mut out = Vec::with_capacity(list.len());
-    for r in list {
-        let period = cache.get(conn, r.period)?;
-        let facts = registrations::facts(&r, period.schedule, period.closed, now);
-        let tab = Tab::of(r.status.state, period.schedule.sitting_ended(now));
-        let tag = Tag::of(r.status.state);
-        out.push(RegistrationView {
-            id: r.id.to_string(),
-            period_id: r.period.to_string(),
-            period_name: period.name.clone(),
-            region_id: r.region.to_string(),
-            region_name: period
-                .regions
-                .iter()
-                .find(|x| x.id == r.region)
-                .map(|x| x.name.clone())
-                .unwrap_or_default(),
-            exam_type_id: r.exam_type.to_string(),
-            exam_type_name: period
-                .exam_types
-                .iter()
-                .find(|x| x.id == r.exam_type)
-                .map(|x| x.name.clone())
-                .unwrap_or_default(),
-            subjects: r
-                .subjects
-                .iter()
-                .map(|s| ChosenSubjectView {
-                    code: s.code.clone(),
-                    name: s.name.clone(),
-                    specialty: s.specialty.clone(),
-                })
-                .collect(),
-            fee_fen: r.fee.fen(),
-            fee_yuan: r.fee.to_yuan_string(),
-            state: r.status.state.as_str().into(),
-            tab: code(tab),
-            tab_label: tab.label_zh().into(),
-            tag: code(tag),
-            tag_label: tag.label_zh(tab).into(),
-            rejection_reason: r.rejection_reason.clone(),
-            actions: Action::available(r.status, &facts).into_iter().map(code).collect(),
-            invoice: r.invoice_snapshot.clone(),
-            joint_invoice_remark: r.joint_invoice_remark.clone(),
-            photo_id: r.photo.map(|p| p.to_string()),
-            submitted_at: r.submitted_at,
-            updated_at: r.updated_at,
-        });
-    }
-    Ok(out)
-}
-
-/// Runs `work` on the database and answers the view of the registration it returns.
-async fn view_after<F>(state: &AppState, work: F) -> Result<RegistrationView, ApiError>
-where
-    F: FnOnce(&mut DbConnection) -> Result<Registration, ApiError> + Send + 'static,
-{
-    let cache = state.periods.clone();
-    state
-        .db(move |conn| {
-            let registration = work(conn)?;
-            one_view(conn, &cache, registration)
-        })
-        .await
-}
-
-pub(crate) fn one_view(
-    conn: &mut DbConnection,
-    cache: &PeriodCache,
-    r: Registration,
-) -> Result<RegistrationView, ApiError> {
-    views(conn, cache, vec![r], Utc::now())?.pop().ok_or_else(|| ApiError::internal(&"empty view"))
 }
 
 /// The checked form: ids parsed and the remark checked, one problem per field.
@@ -459,7 +314,11 @@ pub async fn my_exams(
         .await?;
     let mut tabs: Vec<TabView> = Tab::ALL
         .iter()
-        .map(|tab| TabView { tab: code(tab), label: tab.label_zh().into(), registrations: vec![] })
+        .map(|tab| TabView {
+            tab: tab.as_str().into(),
+            label: tab.label_zh().into(),
+            registrations: vec![],
+        })
         .collect();
     for view in all {
         if let Some(tab) = tabs.iter_mut().find(|t| t.tab == view.tab) {

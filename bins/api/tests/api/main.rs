@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use baoming_api::config::RawConfig;
+use baoming_api::runtime::config::RawConfig;
 use baoming_domain::identity::mod11_2_check_char;
 use baoming_domain::ids::{RegistrationId, StaffId, TypedId};
 use baoming_domain::lifecycle::{Actor, Event, Reason};
@@ -53,6 +53,8 @@ impl TestApp {
         // WeChat Pay's retry schedule in milliseconds instead of seconds.
         raw.wechatpay.simulator_time_scale = Some(0.001);
         raw.wechatpay.simulator_listen = "127.0.0.1:0".into();
+        raw.wechat.simulator_listen = "127.0.0.1:0".into();
+        raw.wechat.simulator_listen = "127.0.0.1:0".into();
         let settings = raw.validate().expect("settings");
         let mut running = baoming_api::start(settings).await.expect("started");
         let sim = running.simulator.take().expect("dev mode starts the simulator");

@@ -100,8 +100,8 @@ fn notification(
     age: i64,
 ) -> (Vec<(&'static str, String)>, Vec<u8>) {
     let transaction = json!({
-        "appid": baoming_api::config::DEV_APPID,
-        "mchid": baoming_api::config::DEV_MCHID,
+        "appid": baoming_api::runtime::dev_material::DEV_APPID,
+        "mchid": baoming_api::runtime::dev_material::DEV_MCHID,
         "out_trade_no": out_trade_no,
         "transaction_id": format!("4200000{out_trade_no}").chars().take(28).collect::<String>(),
         "trade_type": "JSAPI",
@@ -179,7 +179,7 @@ async fn the_wechat_journey(app: TestApp) {
     // paySign verifies with the merchant's public key over appId\ntimeStamp\nnonceStr\npackage\n.
     let message = format!(
         "{}\n{}\n{}\n{}\n",
-        baoming_api::config::DEV_APPID,
+        baoming_api::runtime::dev_material::DEV_APPID,
         params["timeStamp"].as_str().expect("ts"),
         params["nonceStr"].as_str().expect("nonce"),
         params["package"].as_str().expect("package"),
@@ -634,7 +634,7 @@ fn refund_notification(
     fen: i64,
 ) -> (Vec<(&'static str, String)>, Vec<u8>) {
     let refund = json!({
-        "mchid": baoming_api::config::DEV_MCHID,
+        "mchid": baoming_api::runtime::dev_material::DEV_MCHID,
         "out_trade_no": out_trade_no,
         "transaction_id": "4200000000202611280000000001",
         "out_refund_no": out_refund_no,

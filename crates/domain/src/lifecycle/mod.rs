@@ -145,8 +145,12 @@ pub struct SubmitFacts {
 pub enum Effect {
     /// Close the open WeChat order (so it can no longer be paid).
     CloseProviderOrder,
-    /// Start the WeChat refund (exactly once: `out_refund_no` is derived from the registration).
+    /// Give the payment back through WeChat Pay: record its refund and start the WeChat
+    /// refund (exactly once: the `out_refund_no` is derived from the refund's id).
     StartProviderRefund,
+    /// Give a bank transfer back by hand: record its refund, which finance returns to the
+    /// employer's account and then marks done.
+    ReturnTransferByHand,
 }
 
 /// How the seat count of the registration's region changes.
@@ -498,7 +502,7 @@ pub fn decide(
             let effects = match facts.payment.paid_via {
                 Some(PaymentMethod::WechatPay) => vec![Effect::StartProviderRefund],
                 // Finance returns a transfer by hand and then confirms the refund.
-                Some(PaymentMethod::BankTransfer) | None => vec![],
+                Some(PaymentMethod::BankTransfer) | None => vec![Effect::ReturnTransferByHand],
             };
             moved(S::Refunding, None, effects)
         }

@@ -206,7 +206,7 @@ fn refunds_follow_the_payment_method() {
     assert_eq!(d.effects, vec![Effect::StartProviderRefund]);
     f.payment.paid_via = Some(PaymentMethod::BankTransfer);
     let d = moved(decide(status, &Event::ApproveRefund, Actor::Finance, &f).expect("approved"));
-    assert!(d.effects.is_empty());
+    assert_eq!(d.effects, vec![Effect::ReturnTransferByHand]);
 
     let refunding = Status::new(State::Refunding);
     let failed = Event::RefundFailed { reason: reason("ABNORMAL: 用户银行卡已注销") };

@@ -30,6 +30,18 @@ impl Tab {
         Tab::Expired,
     ];
 
+    /// The stable code (as serialised): `pending_review`, `awaiting_payment`,
+    /// `awaiting_check_in`, `checked_in`, `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tab::PendingReview => "pending_review",
+            Tab::AwaitingPayment => "awaiting_payment",
+            Tab::AwaitingCheckIn => "awaiting_check_in",
+            Tab::CheckedIn => "checked_in",
+            Tab::Expired => "expired",
+        }
+    }
+
     /// The tab's title.
     pub fn label_zh(self) -> &'static str {
         match self {
@@ -92,6 +104,42 @@ pub enum Tag {
 }
 
 impl Tag {
+    /// Every tag.
+    pub const ALL: [Tag; 13] = [
+        Tag::UnderReview,
+        Tag::ReviewNotPassed,
+        Tag::AwaitingPayment,
+        Tag::AwaitingTransferConfirmation,
+        Tag::Paid,
+        Tag::RefundUnderReview,
+        Tag::Refunding,
+        Tag::Refunded,
+        Tag::RefundFailed,
+        Tag::CheckedIn,
+        Tag::Completed,
+        Tag::Withdrawn,
+        Tag::Closed,
+    ];
+
+    /// The stable code (as serialised), e.g. `under_review`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tag::UnderReview => "under_review",
+            Tag::ReviewNotPassed => "review_not_passed",
+            Tag::AwaitingPayment => "awaiting_payment",
+            Tag::AwaitingTransferConfirmation => "awaiting_transfer_confirmation",
+            Tag::Paid => "paid",
+            Tag::RefundUnderReview => "refund_under_review",
+            Tag::Refunding => "refunding",
+            Tag::Refunded => "refunded",
+            Tag::RefundFailed => "refund_failed",
+            Tag::CheckedIn => "checked_in",
+            Tag::Completed => "completed",
+            Tag::Withdrawn => "withdrawn",
+            Tag::Closed => "closed",
+        }
+    }
+
     /// The seed tag of a state (the lifecycle spec's table).
     pub fn of(state: State) -> Tag {
         match state {
@@ -161,6 +209,19 @@ pub enum Action {
 }
 
 impl Action {
+    /// The stable code (as serialised), e.g. `pay_wechat`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Resubmit => "resubmit",
+            Action::Withdraw => "withdraw",
+            Action::PayWechat => "pay_wechat",
+            Action::DeclareTransfer => "declare_transfer",
+            Action::CheckIn => "check_in",
+            Action::RequestRefund => "request_refund",
+            Action::CancelRefundRequest => "cancel_refund_request",
+        }
+    }
+
     /// The event each action would send, with a placeholder where a person types a reason.
     fn probe(self) -> super::Event {
         use super::{CheckInProof, Event, Reason};
@@ -201,5 +262,30 @@ impl Action {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serialised<T: Serialize>(value: T) -> String {
+        match serde_json::to_value(value) {
+            Ok(serde_json::Value::String(code)) => code,
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn codes_are_what_serde_writes() {
+        for tab in Tab::ALL {
+            assert_eq!(tab.as_str(), serialised(tab));
+        }
+        for tag in Tag::ALL {
+            assert_eq!(tag.as_str(), serialised(tag));
+        }
+        for action in Action::ALL {
+            assert_eq!(action.as_str(), serialised(action));
+        }
     }
 }

@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 
 use super::READERS;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::periods::path_id;
+use crate::routes::path_id;
 use crate::staff_auth::CurrentStaff;
 use crate::state::AppState;
 use crate::time::beijing;

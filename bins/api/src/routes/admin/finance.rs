@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::FINANCE;
 use super::review::{DecisionView, outcome};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::periods::path_id;
+use crate::routes::path_id;
 use crate::staff_auth::CurrentStaff;
 use crate::state::AppState;
 

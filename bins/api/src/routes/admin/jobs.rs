@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::ADMINS;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::periods::path_id;
+use crate::routes::path_id;
 use crate::staff_auth::CurrentStaff;
 use crate::state::AppState;
 

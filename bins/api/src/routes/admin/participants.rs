@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::ADMINS;
 use crate::error::{ApiError, ErrorBody, FieldProblem};
-use crate::routes::periods::path_id;
+use crate::routes::path_id;
 use crate::routes::profile::ProfileView;
 use crate::staff_auth::CurrentStaff;
 use crate::state::AppState;

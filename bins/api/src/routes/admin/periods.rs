@@ -1,6 +1,5 @@
 //! Period management (admin): create, edit, close; everyone in the back office may list.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use baoming_domain::Money;
 use baoming_domain::ids::{ExamTypeId, PeriodId, RegionId, SubjectId, TypedId, VenueId};
@@ -16,7 +15,8 @@ use utoipa::ToSchema;
 
 use super::{ADMINS, READERS};
 use crate::error::{ApiError, ErrorBody, FieldProblem};
-use crate::routes::periods::{PeriodView, path_id};
+use crate::routes::path_id;
+use crate::routes::periods::PeriodView;
 use crate::staff_auth::CurrentStaff;
 use crate::state::AppState;
 
@@ -234,38 +234,6 @@ fn plan(body: PeriodBody) -> Result<Plan, ApiError> {
     if problems.is_empty() { Ok(plan) } else { Err(ApiError::fields(problems)) }
 }
 
-fn plan_error(e: PlanError) -> ApiError {
-    match e {
-        PlanError::Invalid(found) => {
-            ApiError::fields(found.into_iter().map(|p| problem(p.field, p.message)).collect())
-        }
-        PlanError::CapacityBelowTaken { code, taken } => ApiError::new(
-            StatusCode::CONFLICT,
-            "capacity_below_taken",
-            format!("地区 {code} 已占用 {taken} 个名额，容量不能低于已占用名额"),
-        ),
-        PlanError::Referenced { what, code } => ApiError::new(
-            StatusCode::CONFLICT,
-            "referenced_by_registrations",
-            format!(
-                "已有报名使用了{}“{code}”，不能删除",
-                match what {
-                    "region" => "地区",
-                    "subject" => "科目",
-                    _ => "考试类型",
-                }
-            ),
-        ),
-        PlanError::UnknownRow { .. } => ApiError::field("id", "unknown_row", "编号不属于该期次"),
-        PlanError::DuplicateCode => ApiError::new(
-            StatusCode::CONFLICT,
-            "duplicate_code",
-            "代码在本期次中重复（例如两行互换代码），请分两次修改",
-        ),
-        PlanError::Store(s) => s.into(),
-    }
-}
-
 fn view(
     conn: &mut baoming_store::DbConnection,
     id: PeriodId,
@@ -356,8 +324,7 @@ pub async fn create(
                 let summary = serde_json::json!({ "after": brief(&plan) });
                 audit::record(conn, &audited(actor, "period_create", created.id, summary), now)?;
                 Ok::<_, PlanError>(created)
-            })
-            .map_err(plan_error)?;
+            })?;
             view(conn, created.id).map_err(ApiError::from)
         })
         .await?;
@@ -400,7 +367,7 @@ pub async fn update(
                 audit::record(conn, &audited(actor, "period_update", id, summary), now)?;
                 Ok::<_, PlanError>(())
             })
-            .map_err(plan_error)?;
+            ?;
             view(conn, id).map_err(ApiError::from)
         })
         .await?;

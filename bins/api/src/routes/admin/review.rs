@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{READERS, REVIEWERS};
 use crate::error::{ApiError, ErrorBody, FieldProblem};
-use crate::routes::periods::path_id;
+use crate::routes::path_id;
 use crate::staff_auth::CurrentStaff;
 use crate::state::AppState;
 

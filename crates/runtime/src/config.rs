@@ -1,10 +1,14 @@
 //! Configuration: defaults → TOML file → environment (`BAOMING_…`), validated at start-up with
 //! messages that name the bad key. docs/configuration.md lists every key.
+//!
+//! [`RawConfig`] is what the layers say; [`Settings`] is what the binaries run with: every
+//! value parsed once here (the database URL, the keys), never a string to parse again.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use baoming_payments::{ApiV3Key, MerchantSigner, VerifierKeys};
 use baoming_store::{DatabaseUrl, PiiKeys};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -148,8 +152,12 @@ pub struct RawWechat {
     pub api_base: String,
     /// Base URL of WeChat Pay.
     pub pay_base: String,
-    /// Start the local WeChat simulator and point `api_base` at it (dev mode only).
+    /// Use the local simulators (dev mode only): the api starts the WeChat simulator at
+    /// `simulator_listen` and the WeChat Pay simulator at `wechatpay.simulator_listen`; the
+    /// worker talks to both there.
     pub simulator: bool,
+    /// Dev mode: where the api's WeChat simulator listens; `127.0.0.1:0` picks a free port.
+    pub simulator_listen: String,
     /// Subscribe-message templates the worker sends with (a notice without a template is
     /// not sent).
     #[serde(default)]
@@ -243,7 +251,8 @@ impl Default for RawConfig {
                 secret_file: None,
                 api_base: "https://api.weixin.qq.com".into(),
                 pay_base: "https://api.mch.weixin.qq.com".into(),
-                simulator: true,
+                simulator: cfg!(feature = "dev-keys"),
+                simulator_listen: "127.0.0.1:8092".into(),
                 templates: RawTemplates::default(),
             },
             pii: RawPii::default(),
@@ -299,7 +308,7 @@ impl RawConfig {
     }
 }
 
-/// Validated settings the service runs with.
+/// Validated settings the service runs with: every value parsed once, here.
 #[derive(Clone)]
 pub struct Settings {
     /// Mode.
@@ -308,8 +317,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
-    /// Database URL (validated).
-    pub database_url: String,
+    /// The database: its backend and where it lives.
+    pub database: DatabaseUrl,
     /// Pool size.
     pub pool_size: u32,
     /// Participant session lifetime.
@@ -328,7 +337,7 @@ pub struct Settings {
     pub wechat_api_base: String,
     /// WeChat Pay base URL.
     pub wechat_pay_base: String,
-    /// Start the simulator.
+    /// Start the local simulators (dev mode, builds with the `simulators` feature only).
     pub wechat_simulator: bool,
     /// Personal-data keys.
     pub pii: PiiKeys,
@@ -337,7 +346,7 @@ pub struct Settings {
     /// Concurrent photo decodes.
     pub photo_max_concurrent_decodes: usize,
     /// Subscribe-message templates (dev mode with the simulator: `dev_<notice>`).
-    pub templates: RawTemplates,
+    pub templates: Templates,
     /// WeChat Pay.
     pub pay: PaySettings,
     /// The transfer payee.
@@ -346,8 +355,23 @@ pub struct Settings {
     pub pay_simulator_time_scale: f64,
     /// Dev mode: where the WeChat Pay simulator listens.
     pub pay_simulator_listen: SocketAddr,
+    /// Dev mode: where the WeChat simulator listens.
+    pub wechat_simulator_listen: SocketAddr,
     /// The background worker.
     pub worker: WorkerSettings,
+}
+
+/// Subscribe-message template ids, one per notice; a notice without a template is not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Templates {
+    /// 审核通过 (approved: pay now).
+    pub approved: Option<String>,
+    /// 审核未通过 (rejected, with the reason).
+    pub rejected: Option<String>,
+    /// 支付成功 (payment confirmed).
+    pub paid: Option<String>,
+    /// 报名关闭 (closed by a deadline).
+    pub closed: Option<String>,
 }
 
 /// Validated settings of the background worker.
@@ -365,37 +389,41 @@ pub struct WorkerSettings {
     pub refund_recheck: chrono::Duration,
 }
 
-/// WeChat Pay settings. In dev mode with the simulator, the simulator's development keys.
+/// WeChat Pay settings, with the keys loaded: the merchant's signing key, the APIv3 key and
+/// the WeChat Pay public keys trusted for answers and notifications. In dev mode with the
+/// simulator, the simulator's development keys.
 #[derive(Clone)]
 pub struct PaySettings {
-    /// Merchant id.
-    pub mchid: String,
-    /// Merchant certificate serial.
-    pub merchant_serial: String,
-    /// Merchant private key, PEM.
-    pub merchant_key_pem: String,
-    /// APIv3 key.
-    pub apiv3_key: String,
-    /// WeChat Pay public keys: (id, PEM).
-    pub public_keys: Vec<(String, String)>,
-    /// Platform certificates, PEM.
-    pub platform_certificates: Vec<String>,
+    /// Signs requests as our merchant (merchant id, certificate serial, private key).
+    pub signer: MerchantSigner,
+    /// Decrypts notifications.
+    pub apiv3_key: ApiV3Key,
+    /// The WeChat Pay public keys (public-key ids and platform certificates).
+    pub verifier: VerifierKeys,
     /// Where notifications go; `None` in dev mode: the api's own address once it listens.
     pub notify_url: Option<String>,
+}
+
+impl PaySettings {
+    /// Our merchant id.
+    pub fn mchid(&self) -> &str {
+        self.signer.mchid()
+    }
 }
 
 impl fmt::Debug for PaySettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PaySettings")
-            .field("mchid", &self.mchid)
-            .field("merchant_serial", &self.merchant_serial)
+            .field("mchid", &self.signer.mchid())
+            .field("merchant_serial", &self.signer.serial_no())
+            .field("verifier", &self.verifier)
             .field("notify_url", &self.notify_url)
             .finish_non_exhaustive()
     }
 }
 
 /// The account employers transfer fees to.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Payee {
     /// Account name (收款单位).
     pub name: String,
@@ -405,26 +433,20 @@ pub struct Payee {
     pub account: String,
 }
 
-/// Merchant id the simulator accepts in dev mode.
-pub const DEV_MCHID: &str = "1900000109";
-
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("mode", &self.mode)
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
+            .field("database", &self.database)
             .field("wechat_appid", &self.wechat_appid)
             .field("wechat_api_base", &self.wechat_api_base)
             .field("wechat_simulator", &self.wechat_simulator)
+            .field("pay", &self.pay)
             .finish_non_exhaustive()
     }
 }
-
-/// App id and secret the simulator accepts in dev mode.
-pub const DEV_APPID: &str = "wxdevbaoming0000";
-/// See [`DEV_APPID`].
-pub const DEV_SECRET: &str = "dev-secret-not-for-production";
 
 fn secret(
     key: &'static str,
@@ -464,16 +486,16 @@ impl RawConfig {
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
         }
-        let database_url = match &self.database_url {
-            Some(url) => url.clone(),
-            None => self
-                .data_dir
-                .join("baoming.sqlite3")
-                .to_str()
-                .ok_or_else(|| invalid("data_dir", "path is not UTF-8"))?
-                .to_owned(),
-        };
-        DatabaseUrl::parse(&database_url).map_err(|e| invalid("database_url", e.to_string()))?;
+        let database = match &self.database_url {
+            Some(url) => DatabaseUrl::parse(url),
+            None => Ok(DatabaseUrl::Sqlite(self.data_dir.join("baoming.sqlite3"))),
+        }
+        .map_err(|e| invalid("database_url", e.to_string()))?;
+        if let DatabaseUrl::Sqlite(path) = &database
+            && path.to_str().is_none()
+        {
+            return Err(invalid("data_dir", "path is not UTF-8"));
+        }
         if self.pool_size == 0 || self.pool_size > 256 {
             return Err(invalid("pool_size", "must be between 1 and 256"));
         }
@@ -517,6 +539,14 @@ impl RawConfig {
         if !dev && w.simulator {
             return Err(invalid("wechat.simulator", "the WeChat simulator is for dev mode only"));
         }
+        if simulator && !cfg!(feature = "dev-keys") {
+            return Err(invalid(
+                "wechat.simulator",
+                "this build has no simulators and no development keys (built without the \
+                 `simulators` feature): set wechat.simulator = false and configure WeChat and \
+                 WeChat Pay",
+            ));
+        }
         for (key, url) in [("wechat.api_base", &w.api_base), ("wechat.pay_base", &w.pay_base)] {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(invalid(key, "must be an http(s) URL"));
@@ -528,16 +558,7 @@ impl RawConfig {
                 ));
             }
         }
-        let appid = match (&w.appid, simulator) {
-            (Some(id), _) if !id.trim().is_empty() => id.trim().to_owned(),
-            (_, true) => DEV_APPID.to_owned(),
-            _ => return Err(invalid("wechat.appid", "required")),
-        };
-        let secret_value = match (secret("wechat.secret", &w.secret, &w.secret_file)?, simulator) {
-            (Some(s), _) if !s.is_empty() => s,
-            (_, true) => DEV_SECRET.to_owned(),
-            _ => return Err(invalid("wechat.secret", "required (or wechat.secret_file)")),
-        };
+        let (appid, secret_value) = wechat_credentials(w, simulator)?;
 
         let enc = secret(
             "pii.id_encryption_key",
@@ -560,6 +581,9 @@ impl RawConfig {
             (_, None) => return Err(invalid("pii.blind_index_key", "required in production mode")),
         };
         let pay = pay_settings(&self.wechatpay, simulator, dev)?;
+        if !dev {
+            crate::dev_material::refuse_in_production(&appid, &secret_value, &pay)?;
+        }
         let payee = match (&self.payee.name, &self.payee.bank, &self.payee.account) {
             (Some(name), Some(bank), Some(account))
                 if [name, bank, account].iter().all(|v| !v.trim().is_empty()) =>
@@ -581,11 +605,29 @@ impl RawConfig {
             // Demo data only ever lands in a dev database.
             tracing::warn!("demo_data is ignored in production mode");
         }
+        let raw = &w.templates;
+        let templates = if simulator {
+            let dev =
+                |t: &Option<String>, name: &str| t.clone().or_else(|| Some(format!("dev_{name}")));
+            Templates {
+                approved: dev(&raw.approved, "approved"),
+                rejected: dev(&raw.rejected, "rejected"),
+                paid: dev(&raw.paid, "paid"),
+                closed: dev(&raw.closed, "closed"),
+            }
+        } else {
+            Templates {
+                approved: raw.approved.clone(),
+                rejected: raw.rejected.clone(),
+                paid: raw.paid.clone(),
+                closed: raw.closed.clone(),
+            }
+        };
         Ok(Settings {
             mode: self.mode,
             listen,
             data_dir: self.data_dir,
-            database_url,
+            database,
             pool_size: self.pool_size,
             session_ttl: chrono::Duration::hours(i64::from(self.session_ttl_hours)),
             staff_session_ttl: chrono::Duration::hours(i64::from(self.staff_session_ttl_hours)),
@@ -599,22 +641,13 @@ impl RawConfig {
             pii,
             photo_max_upload_bytes: self.photos.max_upload_bytes,
             photo_max_concurrent_decodes: self.photos.max_concurrent_decodes,
-            templates: if simulator {
-                let dev = |t: &Option<String>, name: &str| {
-                    t.clone().or_else(|| Some(format!("dev_{name}")))
-                };
-                RawTemplates {
-                    approved: dev(&w.templates.approved, "approved"),
-                    rejected: dev(&w.templates.rejected, "rejected"),
-                    paid: dev(&w.templates.paid, "paid"),
-                    closed: dev(&w.templates.closed, "closed"),
-                }
-            } else {
-                w.templates.clone()
-            },
+            templates,
             pay_simulator_time_scale: self.wechatpay.simulator_time_scale.unwrap_or(1.0),
             pay_simulator_listen: self.wechatpay.simulator_listen.parse().map_err(|_| {
                 invalid("wechatpay.simulator_listen", "not an address like 127.0.0.1:8091")
+            })?,
+            wechat_simulator_listen: w.simulator_listen.parse().map_err(|_| {
+                invalid("wechat.simulator_listen", "not an address like 127.0.0.1:8092")
             })?,
             pay,
             payee,
@@ -623,39 +656,51 @@ impl RawConfig {
     }
 }
 
+/// The mini-program's app id and secret: configured, or (dev mode with the simulator) the
+/// simulator's.
+fn wechat_credentials(w: &RawWechat, simulator: bool) -> Result<(String, String), ConfigError> {
+    let appid = match &w.appid {
+        Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
+        _ if simulator => crate::dev_material::DEV_APPID.to_owned(),
+        _ => return Err(invalid("wechat.appid", "required")),
+    };
+    let secret_value = match secret("wechat.secret", &w.secret, &w.secret_file)? {
+        Some(s) if !s.is_empty() => s,
+        _ => match simulator_secret(simulator) {
+            Some(s) => s,
+            None => return Err(invalid("wechat.secret", "required (or wechat.secret_file)")),
+        },
+    };
+    Ok((appid, secret_value))
+}
+
+#[cfg(feature = "dev-keys")]
+fn simulator_secret(simulator: bool) -> Option<String> {
+    simulator.then(|| crate::dev::APP_SECRET.to_owned())
+}
+
+#[cfg(not(feature = "dev-keys"))]
+fn simulator_secret(_simulator: bool) -> Option<String> {
+    None
+}
+
 fn read_file(key: &'static str, path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path)
         .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))
 }
 
 /// `[wechatpay]`: everything required in production; dev mode with the simulator uses the
-/// simulator's development keys.
+/// simulator's development keys. Every key is loaded (and so checked) here.
 fn pay_settings(
     raw: &RawWechatPay,
     simulator: bool,
     dev: bool,
 ) -> Result<PaySettings, ConfigError> {
-    use baoming_wechatpay_sim::dev_keys;
+    #[cfg(feature = "dev-keys")]
     if simulator && raw.mchid.is_none() {
-        return Ok(PaySettings {
-            mchid: DEV_MCHID.into(),
-            merchant_serial: dev_keys::MERCHANT_SERIAL_NO.into(),
-            merchant_key_pem: dev_keys::MERCHANT_PRIVATE_KEY_PEM.into(),
-            apiv3_key: dev_keys::APIV3_KEY.into(),
-            public_keys: vec![
-                (
-                    dev_keys::PLATFORM_PUB_KEY_ID_1.into(),
-                    dev_keys::PLATFORM_PUBLIC_KEY_1_PEM.into(),
-                ),
-                (
-                    dev_keys::PLATFORM_PUB_KEY_ID_2.into(),
-                    dev_keys::PLATFORM_PUBLIC_KEY_2_PEM.into(),
-                ),
-            ],
-            platform_certificates: vec![],
-            notify_url: raw.notify_url.clone(),
-        });
+        return crate::dev::pay_settings(raw.notify_url.clone());
     }
+    let _ = simulator;
     let required = |key: &'static str, value: &Option<String>| {
         value
             .as_deref()
@@ -671,22 +716,29 @@ fn pay_settings(
         .as_deref()
         .ok_or_else(|| invalid("wechatpay.merchant_key_file", "required"))?;
     let merchant_key_pem = read_file("wechatpay.merchant_key_file", key_file)?;
+    let signer = MerchantSigner::from_pem(&mchid, &merchant_serial, &merchant_key_pem)
+        .map_err(|e| invalid("wechatpay.merchant_key_file", e.to_string()))?;
     let apiv3_key = secret("wechatpay.apiv3_key", &raw.apiv3_key, &raw.apiv3_key_file)?
         .ok_or_else(|| invalid("wechatpay.apiv3_key", "required (or wechatpay.apiv3_key_file)"))?;
     if apiv3_key.len() != 32 {
         return Err(invalid("wechatpay.apiv3_key", "must be 32 characters"));
     }
-    let public_keys = raw
-        .public_keys
-        .iter()
-        .map(|k| Ok((k.id.clone(), read_file("wechatpay.public_keys", &k.file)?)))
-        .collect::<Result<Vec<_>, ConfigError>>()?;
-    let platform_certificates = raw
-        .platform_certificates
-        .iter()
-        .map(|path| read_file("wechatpay.platform_certificates", path))
-        .collect::<Result<Vec<_>, ConfigError>>()?;
-    if public_keys.is_empty() && platform_certificates.is_empty() {
+    let apiv3_key =
+        ApiV3Key::parse(&apiv3_key).map_err(|e| invalid("wechatpay.apiv3_key", e.to_string()))?;
+    let verifier = VerifierKeys::new();
+    for key in &raw.public_keys {
+        let pem = read_file("wechatpay.public_keys", &key.file)?;
+        verifier
+            .add_public_key(&key.id, &pem)
+            .map_err(|e| invalid("wechatpay.public_keys", format!("{}: {e}", key.id)))?;
+    }
+    for path in &raw.platform_certificates {
+        let pem = read_file("wechatpay.platform_certificates", path)?;
+        verifier.add_platform_certificate(&pem).map_err(|e| {
+            invalid("wechatpay.platform_certificates", format!("{}: {e}", path.display()))
+        })?;
+    }
+    if verifier.is_empty() {
         return Err(invalid(
             "wechatpay.public_keys",
             "give the WeChat Pay public key (or platform certificates) to verify WeChat Pay with",
@@ -701,15 +753,7 @@ fn pay_settings(
         None if dev => None,
         None => return Err(invalid("wechatpay.notify_url", "required in production mode")),
     };
-    Ok(PaySettings {
-        mchid,
-        merchant_serial,
-        merchant_key_pem,
-        apiv3_key,
-        public_keys,
-        platform_certificates,
-        notify_url,
-    })
+    Ok(PaySettings { signer, apiv3_key, verifier, notify_url })
 }
 
 /// Dev mode: random keys generated once and kept in the data directory, so a restart can
@@ -748,11 +792,13 @@ mod tests {
         raw.pii.id_encryption_key = Some("01".repeat(32));
         raw.pii.blind_index_key = Some("02".repeat(32));
         let keys = tempfile::tempdir().expect("dir").keep();
+        // The payments crate's test keys: not the simulators' published ones, which production
+        // refuses.
         let key = keys.join("apiclient_key.pem");
-        std::fs::write(&key, baoming_wechatpay_sim::dev_keys::MERCHANT_PRIVATE_KEY_PEM)
+        std::fs::write(&key, include_str!("../../payments/testdata/merchant-test-key.pem"))
             .expect("write");
         let public = keys.join("pub_key.pem");
-        std::fs::write(&public, baoming_wechatpay_sim::dev_keys::PLATFORM_PUBLIC_KEY_1_PEM)
+        std::fs::write(&public, include_str!("../../payments/testdata/platform-test-pub-1.pem"))
             .expect("write");
         raw.wechatpay = RawWechatPay {
             mchid: Some("1900000001".into()),
@@ -831,13 +877,56 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_the_simulators_published_credentials() {
+        use baoming_dev_keys as dev;
+        let dir = tempfile::tempdir().expect("dir");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            path
+        };
+        let mut raw = production();
+        raw.wechat.appid = Some(dev::APPID.into());
+        assert_eq!(key_of(raw), "wechat.appid");
+        let mut raw = production();
+        raw.wechat.secret = Some(dev::APP_SECRET.into());
+        assert_eq!(key_of(raw), "wechat.secret");
+        let mut raw = production();
+        raw.wechatpay.mchid = Some(dev::MCHID.into());
+        assert_eq!(key_of(raw), "wechatpay.mchid");
+        let mut raw = production();
+        raw.wechatpay.merchant_serial = Some(dev::MERCHANT_SERIAL_NO.into());
+        assert_eq!(key_of(raw), "wechatpay.merchant_serial");
+        let mut raw = production();
+        raw.wechatpay.merchant_key_file = Some(write("dev_key.pem", dev::MERCHANT_PRIVATE_KEY_PEM));
+        assert_eq!(key_of(raw), "wechatpay.merchant_key_file");
+        let mut raw = production();
+        raw.wechatpay.apiv3_key = Some(dev::APIV3_KEY.into());
+        assert_eq!(key_of(raw), "wechatpay.apiv3_key");
+        for (id, pem) in [
+            ("PUB_KEY_ID_0000000000000024101100397200000099", dev::PLATFORM_PUBLIC_KEY_2_PEM),
+            (
+                dev::PLATFORM_PUB_KEY_ID_1,
+                include_str!("../../payments/testdata/platform-test-pub-2.pem"),
+            ),
+        ] {
+            let mut raw = production();
+            raw.wechatpay.public_keys =
+                vec![RawPublicKey { id: id.into(), file: write("dev_pub.pem", pem) }];
+            assert_eq!(key_of(raw), "wechatpay.public_keys");
+        }
+    }
+
+    #[test]
     fn dev_mode_fills_in_and_keeps_its_keys() {
         let dir = tempfile::tempdir().expect("dir");
         let raw = RawConfig { data_dir: dir.path().to_path_buf(), ..RawConfig::default() };
         let first = raw.clone().validate().expect("dev settings");
         assert!(first.wechat_simulator);
-        assert_eq!(first.wechat_appid, DEV_APPID);
-        assert!(first.database_url.ends_with("baoming.sqlite3"));
+        assert_eq!(first.wechat_appid, crate::dev_material::DEV_APPID);
+        assert!(
+            matches!(&first.database, DatabaseUrl::Sqlite(path) if path.ends_with("baoming.sqlite3"))
+        );
         let again = raw.validate().expect("dev settings");
         // Same keys on the second start: the same number gives the same blind index.
         let number = baoming_domain::IdNumber::parse(

@@ -1,5 +1,5 @@
-//! Development and test keys, committed on purpose: **they have no value outside the
-//! simulator.** They protect nothing, are registered with no WeChat Pay merchant, and must
+//! The local simulators' development credentials, committed on purpose: **they have no value
+//! outside the simulators.** They protect nothing, are registered with no WeChat Pay merchant, and must
 //! never be configured for the real WeChat Pay. (The PEM files live in the crate's `keys/`
 //! folder, whose README says how they were made.)
 //!
@@ -9,6 +9,11 @@
 //! * The two *platform* pairs stand for WeChat Pay's own keys (public-key mode, identified by
 //!   a `PUB_KEY_ID_…`): the simulator signs responses and notifications with the current one,
 //!   clients verify with the public halves. The second one is for key rotation.
+//! * The mini-program's app id and secret the WeChat simulator accepts in dev mode.
+//!
+//! A crate of its own (no code, no dependencies), so a process that only talks to the
+//! simulators (the worker in dev mode) carries the keys without the simulators, and a
+//! production build carries neither.
 
 /// The simulated merchant's API private key (PKCS#8 PEM): sign requests with it.
 pub const MERCHANT_PRIVATE_KEY_PEM: &str = include_str!("../keys/merchant-dev-key.pem");
@@ -41,36 +46,11 @@ pub const PLATFORM_PRIVATE_KEY_2_PEM: &str = include_str!("../keys/platform-dev-
 /// The second simulator platform public key (SPKI PEM).
 pub const PLATFORM_PUBLIC_KEY_2_PEM: &str = include_str!("../keys/platform-dev-pub-2.pem");
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The simulated merchant id (WeChat Pay's documentation example).
+pub const MCHID: &str = "1900000109";
 
-    #[test]
-    fn constants_are_well_formed() {
-        assert_eq!(APIV3_KEY.len(), 32);
-        assert!(APIV3_KEY.is_ascii());
-        assert_eq!(MERCHANT_SERIAL_NO.len(), 40);
-        assert_eq!(PLATFORM_PUB_KEY_ID_1.len(), PLATFORM_PUB_KEY_ID_2.len());
-        for pem in
-            [MERCHANT_PRIVATE_KEY_PEM, PLATFORM_PRIVATE_KEY_1_PEM, PLATFORM_PRIVATE_KEY_2_PEM]
-        {
-            assert!(crate::crypto::load_private_key(pem).is_ok());
-        }
-        for pem in [MERCHANT_PUBLIC_KEY_PEM, PLATFORM_PUBLIC_KEY_1_PEM, PLATFORM_PUBLIC_KEY_2_PEM] {
-            assert!(crate::crypto::load_public_key(pem).is_ok());
-        }
-    }
+/// The mini-program app id the WeChat simulator accepts in dev mode.
+pub const APPID: &str = "wxdevbaoming0000";
 
-    #[test]
-    fn public_halves_match_private_keys() {
-        for (private, public) in [
-            (MERCHANT_PRIVATE_KEY_PEM, MERCHANT_PUBLIC_KEY_PEM),
-            (PLATFORM_PRIVATE_KEY_1_PEM, PLATFORM_PUBLIC_KEY_1_PEM),
-            (PLATFORM_PRIVATE_KEY_2_PEM, PLATFORM_PUBLIC_KEY_2_PEM),
-        ] {
-            let key = crate::crypto::load_private_key(private).expect("private key");
-            let derived = crate::crypto::public_pem_of(&key).expect("public pem");
-            assert_eq!(derived.trim(), public.trim());
-        }
-    }
-}
+/// The app secret the WeChat simulator accepts in dev mode.
+pub const APP_SECRET: &str = "dev-secret-not-for-production";

@@ -1,5 +1,4 @@
-//! The job queue, the periodic schedules and the clock sweep against real databases: every
-//! test runs on SQLite and on PostgreSQL.
+//! The job queue, the periodic schedules and the clock sweep.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
@@ -10,7 +9,7 @@ use baoming_store::clock::{self, SweepReport};
 use baoming_store::jobs::{self, Claimed, Failed, Job, JobState, Schedule};
 use baoming_store::registrations;
 use baoming_store::testing::{Fixture, TestDb, now};
-use baoming_store::{Db, StoreError, periods, write_tx};
+use baoming_store::{Db, StoreError, write_tx};
 use chrono::{DateTime, Duration, Utc};
 
 baoming_store::on_both_backends!(
@@ -366,12 +365,6 @@ fn concurrent_ticks_enqueue_one_run(test: TestDb) {
 // ---------------------------------------------------------------------------------------------
 // The clock sweep
 
-fn seats_taken(f: &Fixture, region: &str) -> u32 {
-    periods::region(&mut f.db.conn().expect("connection"), f.period.region(region).expect("region"))
-        .expect("region")
-        .seats_taken
-}
-
 fn clock_events(f: &Fixture, id: RegistrationId) -> Vec<(EventKind, State, Option<Flag>)> {
     registrations::history(&mut f.db.conn().expect("connection"), id)
         .expect("history")
@@ -392,7 +385,7 @@ fn the_sweep_closes_flags_and_completes_exactly_once(test: TestDb) {
     let unreviewed = f.in_state(3, "02", State::PendingReview);
     let checked_in = f.in_state(4, "02", State::CheckedIn);
     let paid = f.in_state(5, "02", State::Paid);
-    assert_eq!(seats_taken(&f, "02"), 4);
+    assert_eq!(f.seats_taken("02"), 4);
     let state = |id| registrations::get(&mut f.db.conn().expect("connection"), id).expect("r");
 
     // Nothing is due before the deadline.
@@ -401,7 +394,7 @@ fn the_sweep_closes_flags_and_completes_exactly_once(test: TestDb) {
     let deadline = f.after_deadline();
     assert_eq!(sweep(&f, deadline), SweepReport { moved: 2, unchanged: 0, skipped: 0 });
     assert_eq!(state(unpaid).status.state, State::Closed);
-    assert_eq!(seats_taken(&f, "02"), 3, "the unpaid registration's seat is released");
+    assert_eq!(f.seats_taken("02"), 3, "the unpaid registration's seat is released");
     let transfer_now = state(transfer).status;
     assert_eq!(
         (transfer_now.state, transfer_now.flag),
@@ -434,7 +427,7 @@ fn the_sweep_closes_flags_and_completes_exactly_once(test: TestDb) {
     assert_eq!(state(unreviewed).status.state, State::Closed);
     assert_eq!(state(checked_in).status.state, State::Completed);
     assert_eq!(state(paid).status.state, State::Paid, "paid and not checked in: untouched");
-    assert_eq!(seats_taken(&f, "02"), 2, "completed and paid keep their seats");
+    assert_eq!(f.seats_taken("02"), 2, "completed and paid keep their seats");
     assert_eq!(sweep(&f, ended + Duration::days(1)), SweepReport::default());
     for (id, expected) in [
         (unpaid, vec![(EventKind::PaymentDeadlinePassed, State::Closed, None)]),

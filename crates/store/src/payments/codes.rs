@@ -1,0 +1,71 @@
+//! The stored codes of the payment tables: where an order stands, what a payment did, how far
+//! a refund has come.
+
+use serde::Serialize;
+
+use crate::error::StoreError;
+
+macro_rules! codes {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant,)* }
+
+        impl $name {
+            /// The stored code.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $code,)* }
+            }
+
+            pub(crate) fn parse(code: &str) -> Result<Self, StoreError> {
+                match code {
+                    $($code => Ok($name::$variant),)*
+                    other => Err(StoreError::corrupt(format_args!(
+                        "{} {other:?}", stringify!($name)
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// Where a WeChat order stands, as far as we know.
+    OrderState {
+        /// Created; may be paid.
+        Open = "open",
+        /// Money arrived for it.
+        Paid = "paid",
+        /// Closed at WeChat: it can no longer be paid.
+        Closed = "closed",
+    }
+}
+
+codes! {
+    /// What a recorded payment did.
+    Disposition {
+        /// It paid its registration.
+        Applied = "applied",
+        /// Its amount differs from the fee: flagged for finance, the registration unchanged.
+        Mismatch = "mismatch",
+        /// The registration could not take it: it is being given back.
+        Refund = "refund",
+    }
+}
+
+codes! {
+    /// How far a refund has come.
+    RefundState {
+        /// Recorded; not yet sent to WeChat (or, for a transfer, not yet returned by finance).
+        Pending = "pending",
+        /// WeChat accepted it and is processing it.
+        Processing = "processing",
+        /// The money went back.
+        Succeeded = "succeeded",
+        /// WeChat could not refund (e.g. the payer's card was closed): finance must act.
+        Abnormal = "abnormal",
+        /// WeChat closed the refund.
+        Closed = "closed",
+    }
+}

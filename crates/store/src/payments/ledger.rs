@@ -1,0 +1,398 @@
+//! The payment ledger: every payment that arrives — a WeChat notification, a query that found
+//! the order paid, a transfer finance confirmed — is recorded once (`payments`, unique by
+//! where the money came from) and settled by the domain (`lifecycle::settle`) in the same
+//! transaction: it pays the registration (written by [`crate::transition`]), or is flagged for
+//! finance (amount mismatch), or is given back (a refund row; WeChat money gets a job that
+//! carries it out). The same payment delivered again changes nothing.
+
+use baoming_domain::Money;
+use baoming_domain::ids::{PaymentId, RefundId, RegistrationId};
+use baoming_domain::lifecycle::{self, EventKind, PaymentMethod, RefundCause, Settlement};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{Disposition, OrderState, RefundState, refunds};
+use crate::db::{DbConnection, write_tx};
+use crate::error::StoreError;
+use crate::schema::{payment_notifications, payment_orders, payments, refunds as refunds_table};
+use crate::sql;
+use crate::transition::{self, Ctx, Registration, Who};
+
+/// Money that arrived, as its source reports it.
+#[derive(Debug, Clone)]
+pub struct IncomingPayment {
+    /// For which registration.
+    pub registration: RegistrationId,
+    /// How.
+    pub method: PaymentMethod,
+    /// The WeChat order, for WeChat money.
+    pub out_trade_no: Option<String>,
+    /// WeChat's transaction id, or finance's bank statement reference for a transfer.
+    pub transaction_id: Option<String>,
+    /// How much.
+    pub amount: Money,
+    /// When the money arrived (WeChat's success time, or the confirmation).
+    pub received_at: DateTime<Utc>,
+    /// The WeChat notification that reported it (id, event type), if it came that way.
+    pub notification: Option<(String, String)>,
+    /// Several registrations paid by one transfer share a batch id.
+    pub transfer_batch: Option<String>,
+    /// Finance's note.
+    pub note: Option<String>,
+}
+
+impl IncomingPayment {
+    /// Identifies the money at its source: a WeChat order is paid at most once; a
+    /// registration's transfer is confirmed at most once.
+    fn source_key(&self) -> Result<String, StoreError> {
+        match (self.method, &self.out_trade_no) {
+            (PaymentMethod::WechatPay, Some(no)) => Ok(format!("wechat:{no}")),
+            (PaymentMethod::WechatPay, None) => {
+                Err(StoreError::corrupt("a WeChat payment without its out_trade_no"))
+            }
+            (PaymentMethod::BankTransfer, _) => Ok(format!("transfer:{}", self.registration)),
+        }
+    }
+}
+
+/// What recording a payment did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// The registration is now paid.
+    Paid {
+        /// The ledger row.
+        payment: PaymentId,
+        /// The registration after the change.
+        registration: Box<Registration>,
+    },
+    /// This payment was recorded before: nothing changed (a repeated notification).
+    Duplicate {
+        /// The ledger row recorded the first time.
+        payment: PaymentId,
+    },
+    /// The amount differs from the fee: recorded and flagged for finance.
+    Mismatch {
+        /// The ledger row.
+        payment: PaymentId,
+        /// The fee.
+        expected: Money,
+        /// What arrived.
+        received: Money,
+    },
+    /// The registration could not take the money: recorded, and a refund was scheduled.
+    Refunding {
+        /// The ledger row.
+        payment: PaymentId,
+        /// Why.
+        cause: RefundCause,
+        /// The refund (carried out by the worker for WeChat money, by finance for transfers).
+        refund: RefundId,
+    },
+}
+
+impl Recorded {
+    /// A stable code of what happened: `paid`, `duplicate`, `mismatch` or `refund`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Recorded::Paid { .. } => "paid",
+            Recorded::Duplicate { .. } => "duplicate",
+            Recorded::Mismatch { .. } => "mismatch",
+            Recorded::Refunding { .. } => "refund",
+        }
+    }
+}
+
+/// Records a payment and settles it through the state machine, in one transaction with the
+/// status change, its event-log row and any refund it schedules. A concurrent change of the
+/// same registration (another payment racing this one) is retried, so exactly one payment
+/// pays and the other is recorded and given back.
+pub fn record_payment(
+    conn: &mut DbConnection,
+    incoming: &IncomingPayment,
+    ctx: &Ctx,
+) -> Result<Recorded, StoreError> {
+    retry_races(|| write_tx(conn, |conn| record_in_tx(conn, incoming, ctx)), lost_race)
+}
+
+/// A concurrent writer changed the registration, or recorded the same payment first.
+pub(crate) fn lost_race(error: &StoreError) -> bool {
+    matches!(error, StoreError::Conflict { .. } | StoreError::Duplicate { what: "payment" })
+}
+
+/// Runs `attempt` again (a few times) when it `lost` a race: the next attempt sees the
+/// winner's result.
+pub(crate) fn retry_races<T, E>(
+    mut attempt: impl FnMut() -> Result<T, E>,
+    lost: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let mut tries = 0;
+    loop {
+        match attempt() {
+            Err(e) if tries < 5 && lost(&e) => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+pub(crate) fn record_in_tx(
+    conn: &mut DbConnection,
+    incoming: &IncomingPayment,
+    ctx: &Ctx,
+) -> Result<Recorded, StoreError> {
+    let source_key = incoming.source_key()?;
+    if let Some(id) = payments::table
+        .filter(payments::source_key.eq(&source_key))
+        .select(payments::id)
+        .first::<String>(conn)
+        .optional()?
+    {
+        let payment: PaymentId = sql::id(&id)?;
+        note_notification(conn, payment, incoming, ctx.now)?;
+        return Ok(Recorded::Duplicate { payment });
+    }
+    let current = transition::load(conn, incoming.registration)?;
+    transition::claim(conn, &current)?;
+    let facts = transition::current_facts(conn, &current, EventKind::ConfirmPayment, ctx.now)?;
+    let settlement = lifecycle::settle(
+        current.status,
+        incoming.amount,
+        incoming.method,
+        ctx.who.actor(),
+        &facts,
+    )?;
+    let payment: PaymentId = crate::new_id();
+    let (disposition, cause) = match &settlement {
+        Settlement::Pay(_) => (Disposition::Applied, None),
+        Settlement::Mismatch { .. } => (Disposition::Mismatch, None),
+        Settlement::Refund(cause) => (Disposition::Refund, Some(*cause)),
+    };
+    let cause_text =
+        cause.map(|c| serde_json::to_string(&c)).transpose().map_err(StoreError::corrupt)?;
+    let recorded_by = match ctx.who {
+        Who::Staff { id, .. } => Some(sql::text(id)),
+        _ => None,
+    };
+    diesel::insert_into(payments::table)
+        .values((
+            payments::id.eq(sql::text(payment)),
+            payments::registration_id.eq(sql::text(incoming.registration)),
+            payments::method.eq(incoming.method.as_str()),
+            payments::source_key.eq(&source_key),
+            payments::out_trade_no.eq(incoming.out_trade_no.as_deref()),
+            payments::transaction_id.eq(incoming.transaction_id.as_deref()),
+            payments::amount_fen.eq(incoming.amount.fen()),
+            payments::disposition.eq(disposition.as_str()),
+            payments::refund_cause.eq(cause_text),
+            payments::transfer_batch.eq(incoming.transfer_batch.as_deref()),
+            payments::received_at.eq(sql::ts(incoming.received_at)),
+            payments::recorded_at.eq(sql::ts(ctx.now)),
+            payments::recorded_by.eq(recorded_by),
+            payments::note.eq(incoming.note.as_deref()),
+        ))
+        .execute(conn)
+        .map_err(|e| {
+            if StoreError::is_unique_violation(&e) {
+                StoreError::Duplicate { what: "payment" }
+            } else {
+                e.into()
+            }
+        })?;
+    note_notification(conn, payment, incoming, ctx.now)?;
+    if let Some(no) = &incoming.out_trade_no {
+        diesel::update(payment_orders::table.filter(payment_orders::out_trade_no.eq(no)))
+            .set((
+                payment_orders::state.eq(OrderState::Paid.as_str()),
+                payment_orders::updated_at.eq(sql::ts(ctx.now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(match settlement {
+        Settlement::Pay(decision) => {
+            transition::write_decision(
+                conn,
+                &current,
+                &decision,
+                None,
+                Some(incoming.amount),
+                ctx,
+            )?;
+            Recorded::Paid {
+                payment,
+                registration: Box::new(transition::load(conn, incoming.registration)?),
+            }
+        }
+        Settlement::Mismatch { expected, received } => {
+            tracing::warn!(
+                registration = %incoming.registration, %payment, %expected, %received,
+                "payment amount differs from the fee: flagged for finance"
+            );
+            Recorded::Mismatch { payment, expected, received }
+        }
+        Settlement::Refund(cause) => {
+            let reason = cause.reason_zh();
+            let refund = refunds::create_refund(
+                conn,
+                payment,
+                current.id,
+                incoming.method,
+                incoming.amount,
+                &reason,
+                ctx.now,
+            )?;
+            tracing::info!(
+                registration = %incoming.registration, %payment, %refund, ?cause,
+                "payment for a registration that cannot take it: recorded and given back"
+            );
+            Recorded::Refunding { payment, cause, refund }
+        }
+    })
+}
+
+fn note_notification(
+    conn: &mut DbConnection,
+    payment: PaymentId,
+    incoming: &IncomingPayment,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some((id, event_type)) = &incoming.notification else { return Ok(()) };
+    let seen = payment_notifications::table.find(id).count().get_result::<i64>(conn)?;
+    if seen > 0 {
+        return Ok(());
+    }
+    // In a savepoint: the same notification recorded by a concurrent request is not an error
+    // (and on PostgreSQL the failed insert must not abort the whole transaction).
+    let inserted: Result<usize, diesel::result::Error> = write_tx(conn, |conn| {
+        diesel::insert_into(payment_notifications::table)
+            .values((
+                payment_notifications::id.eq(id),
+                payment_notifications::payment_id.eq(sql::text(payment)),
+                payment_notifications::event_type.eq(event_type),
+                payment_notifications::received_at.eq(sql::ts(now)),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Err(e) if StoreError::is_unique_violation(&e) => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// A row of the payment ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentRecord {
+    /// Id.
+    pub id: PaymentId,
+    /// For which registration.
+    pub registration: RegistrationId,
+    /// How it was paid.
+    pub method: PaymentMethod,
+    /// The WeChat order.
+    pub out_trade_no: Option<String>,
+    /// WeChat's transaction id or the bank statement reference.
+    pub transaction_id: Option<String>,
+    /// Amount in fen.
+    pub amount_fen: i64,
+    /// What it did.
+    pub disposition: Disposition,
+    /// When the money arrived.
+    pub received_at: DateTime<Utc>,
+    /// When we recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// The transfer batch, for transfers confirmed together.
+    pub transfer_batch: Option<String>,
+    /// Finance's note.
+    pub note: Option<String>,
+    /// Its refund's state, if it is being given back.
+    pub refund_state: Option<RefundState>,
+    /// WeChat Pay's last word on a refund that could not be started or completed.
+    pub refund_error: Option<String>,
+    /// Its refund, if it is being given back.
+    pub refund_id: Option<RefundId>,
+}
+
+/// Filters for [`list_payments`].
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    /// Only payments that did this.
+    pub disposition: Option<Disposition>,
+    /// Only this registration's payments.
+    pub registration: Option<RegistrationId>,
+}
+
+/// The ledger, newest first (at most `limit` rows).
+pub fn list_payments(
+    conn: &mut DbConnection,
+    filter: &PaymentFilter,
+    limit: i64,
+) -> Result<Vec<PaymentRecord>, StoreError> {
+    let mut query = payments::table
+        .left_join(refunds_table::table)
+        .select(LedgerRow::as_select())
+        .order((payments::recorded_at.desc(), payments::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(disposition) = filter.disposition {
+        query = query.filter(payments::disposition.eq(disposition.as_str()));
+    }
+    if let Some(registration) = filter.registration {
+        query = query.filter(payments::registration_id.eq(sql::text(registration)));
+    }
+    query.load::<LedgerRow>(conn)?.into_iter().map(PaymentRecord::try_from).collect()
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct LedgerRow {
+    #[diesel(select_expression = payments::id)]
+    id: String,
+    #[diesel(select_expression = payments::registration_id)]
+    registration_id: String,
+    #[diesel(select_expression = payments::method)]
+    method: String,
+    #[diesel(select_expression = payments::out_trade_no)]
+    out_trade_no: Option<String>,
+    #[diesel(select_expression = payments::transaction_id)]
+    transaction_id: Option<String>,
+    #[diesel(select_expression = payments::amount_fen)]
+    amount_fen: i64,
+    #[diesel(select_expression = payments::disposition)]
+    disposition: String,
+    #[diesel(select_expression = payments::received_at)]
+    received_at: NaiveDateTime,
+    #[diesel(select_expression = payments::recorded_at)]
+    recorded_at: NaiveDateTime,
+    #[diesel(select_expression = payments::transfer_batch)]
+    transfer_batch: Option<String>,
+    #[diesel(select_expression = payments::note)]
+    note: Option<String>,
+    #[diesel(select_expression = refunds_table::state.nullable())]
+    refund_state: Option<String>,
+    #[diesel(select_expression = refunds_table::last_error.nullable())]
+    refund_error: Option<String>,
+    #[diesel(select_expression = refunds_table::id.nullable())]
+    refund_id: Option<String>,
+}
+
+impl TryFrom<LedgerRow> for PaymentRecord {
+    type Error = StoreError;
+
+    fn try_from(r: LedgerRow) -> Result<Self, StoreError> {
+        Ok(PaymentRecord {
+            id: sql::id(&r.id)?,
+            registration: sql::id(&r.registration_id)?,
+            method: PaymentMethod::parse(&r.method).map_err(StoreError::corrupt)?,
+            out_trade_no: r.out_trade_no,
+            transaction_id: r.transaction_id,
+            amount_fen: r.amount_fen,
+            disposition: Disposition::parse(&r.disposition)?,
+            received_at: sql::utc(r.received_at),
+            recorded_at: sql::utc(r.recorded_at),
+            transfer_batch: r.transfer_batch,
+            note: r.note,
+            refund_state: r.refund_state.as_deref().map(RefundState::parse).transpose()?,
+            refund_error: r.refund_error,
+            refund_id: r.refund_id.as_deref().map(sql::id).transpose()?,
+        })
+    }
+}
