@@ -1,5 +1,10 @@
 //! Back-office exports of baoming.
 //!
+//! - [`ExportWriter`] (this page): a period's registrations as an `.xlsx` workbook;
+//! - [`tax_workbook`]: the tax bureau's bulk-issue invoice workbook (数电发票批量开具), from the
+//!   invoice drafts of `baoming_invoicing`;
+//! - [`issued`]: reading back the workbook of issued invoice numbers.
+//!
 //! [`ExportWriter`] writes a period's registrations as an `.xlsx` workbook
 //! with bounded memory: it uses `rust_xlsxwriter`'s "constant memory"
 //! worksheet mode, in which each finished row is streamed to a temporary file
@@ -7,8 +12,8 @@
 //! is written as an inline string. Rows are therefore written strictly in
 //! order, one [`ExportWriter::push`] call per registration.
 //!
-//! The rows are plain, already formatted strings ([`ExportRow`]); this crate
-//! knows nothing about the domain types.
+//! The rows are plain, already formatted strings ([`ExportRow`]); the
+//! registrations export knows nothing about the domain types.
 //!
 //! # Layout
 //!
@@ -53,6 +58,9 @@ use std::fmt;
 use std::io::Write;
 
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
+
+pub mod issued;
+pub mod tax_workbook;
 
 /// The name of the export's only worksheet.
 pub const SHEET_NAME: &str = "报名信息";
@@ -122,7 +130,7 @@ const COLUMN_WIDTHS: [f64; 16] = [
 
 /// Excel's built-in text number format `@` (index 49): the cell's content is
 /// text, also after an edit.
-const TEXT_NUM_FORMAT: u8 = 49;
+pub(crate) const TEXT_NUM_FORMAT: u8 = 49;
 
 /// One registration, already formatted by the caller as plain strings.
 ///

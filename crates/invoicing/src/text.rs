@@ -26,6 +26,18 @@ pub(crate) fn is_control_or_invisible(c: char) -> bool {
     c.is_control() || is_invisible(c)
 }
 
+/// A comparison key for names and codes that people type in different ways: full-width ASCII
+/// folded (`（` → `(`, `Ａ` → `A`), whitespace, control and invisible characters dropped, ASCII
+/// letters lower-cased. `"腾讯科技（深圳） 有限公司"` and `"腾讯科技(深圳)有限公司"` get the
+/// same key.
+pub(crate) fn comparison_key(s: &str) -> String {
+    s.chars()
+        .map(fold_fullwidth)
+        .filter(|c| !(c.is_whitespace() || is_control_or_invisible(*c)))
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
 /// The number of characters (Unicode scalar values, not bytes).
 pub(crate) fn char_len(s: &str) -> usize {
     s.chars().count()
@@ -55,6 +67,17 @@ mod tests {
         assert_eq!(take_chars("张三", 5), "张三");
         assert_eq!(take_chars("", 0), "");
         assert_eq!(char_len("张三ab"), 4);
+    }
+
+    #[test]
+    fn comparison_keys() {
+        assert_eq!(
+            comparison_key(" 腾讯科技（深圳）\u{3000}有限公司 "),
+            comparison_key("腾讯科技(深圳)有限公司")
+        );
+        assert_eq!(comparison_key("ABC Co.\u{200B} Ltd"), "abcco.ltd");
+        assert_eq!(comparison_key("９１３５０１００ｍ"), "91350100m");
+        assert_ne!(comparison_key("某某公司"), comparison_key("某某有限公司"));
     }
 
     #[test]
