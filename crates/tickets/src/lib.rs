@@ -1,0 +1,3 @@
+//! Admission tickets (准考证).
+pub mod number;
+pub mod seating;
