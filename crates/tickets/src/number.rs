@@ -244,9 +244,14 @@ impl NumberScheme {
         if !literal.is_empty() {
             parts.push(Part::Literal(literal));
         }
-        for (name, required) in
-            [("yy", false), ("yyyy", false), ("region", false), ("site", true), ("room", true), ("seat", true)]
-        {
+        for (name, required) in [
+            ("yy", false),
+            ("yyyy", false),
+            ("region", false),
+            ("site", true),
+            ("room", true),
+            ("seat", true),
+        ] {
             let count = parts.iter().filter(|p| part_name(p) == Some(name)).count();
             if required && count == 0 {
                 return Err(NumberError::MissingPlaceholder(name));
@@ -255,7 +260,8 @@ impl NumberScheme {
                 return Err(NumberError::DuplicatePlaceholder(name));
             }
         }
-        if parts.iter().any(|p| matches!(p, Part::Year2)) && parts.iter().any(|p| matches!(p, Part::Year4))
+        if parts.iter().any(|p| matches!(p, Part::Year2))
+            && parts.iter().any(|p| matches!(p, Part::Year4))
         {
             return Err(NumberError::DuplicatePlaceholder("yy"));
         }
@@ -319,7 +325,9 @@ impl NumberScheme {
             return Err(NumberError::BadYear(facts.year));
         }
         let region = facts.region;
-        if region.is_empty() || region.len() > usize::from(MAX_WIDTH) || !region.bytes().all(|b| b.is_ascii_digit())
+        if region.is_empty()
+            || region.len() > usize::from(MAX_WIDTH)
+            || !region.bytes().all(|b| b.is_ascii_digit())
         {
             return Err(NumberError::BadRegion(region.to_owned()));
         }
@@ -356,7 +364,12 @@ fn max_for_width(w: u8) -> u32 {
     10u32.pow(u32::from(w)) - 1
 }
 
-fn push_padded(out: &mut String, field: &'static str, digits: &str, width: u8) -> Result<(), NumberError> {
+fn push_padded(
+    out: &mut String,
+    field: &'static str,
+    digits: &str,
+    width: u8,
+) -> Result<(), NumberError> {
     let w = usize::from(width);
     if digits.len() > w {
         return Err(NumberError::ValueTooWide { field, value: digits.to_owned(), width });
@@ -387,15 +400,25 @@ fn parse_placeholder(inner: &str) -> Result<Part, NumberError> {
         match w {
             None => Ok(DEFAULT_WIDTH),
             Some(text) => match text.parse::<u8>() {
-                Ok(n) if (1..=MAX_WIDTH).contains(&n) && text.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
-                _ => Err(NumberError::BadWidth { placeholder: name.to_owned(), width: text.to_owned() }),
+                Ok(n)
+                    if (1..=MAX_WIDTH).contains(&n) && text.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    Ok(n)
+                }
+                _ => Err(NumberError::BadWidth {
+                    placeholder: name.to_owned(),
+                    width: text.to_owned(),
+                }),
             },
         }
     };
     match name {
         "yy" | "yyyy" => {
             if let Some(w) = width {
-                return Err(NumberError::BadWidth { placeholder: name.to_owned(), width: w.to_owned() });
+                return Err(NumberError::BadWidth {
+                    placeholder: name.to_owned(),
+                    width: w.to_owned(),
+                });
             }
             Ok(if name == "yy" { Part::Year2 } else { Part::Year4 })
         }
@@ -430,7 +453,10 @@ mod tests {
         assert_eq!(s.format(&facts(1, 3, 7)).unwrap().as_str(), "2635010307");
         assert_eq!(s.len(), 10);
         assert_eq!(s.capacity(), (99, 99, 99));
-        assert_eq!(NumberScheme::parse(NumberScheme::DEFAULT_PATTERN).unwrap(), NumberScheme::default());
+        assert_eq!(
+            NumberScheme::parse(NumberScheme::DEFAULT_PATTERN).unwrap(),
+            NumberScheme::default()
+        );
     }
 
     #[test]
@@ -473,11 +499,20 @@ mod tests {
         assert!(err.to_string().contains("100"));
         let err = s.format(&SeatFacts { region: "350", ..facts(1, 1, 1) }).unwrap_err();
         assert_eq!(err.code(), "ticket_number_value_too_wide");
-        assert_eq!(s.format(&SeatFacts { region: "3a", ..facts(1, 1, 1) }).unwrap_err().code(), "ticket_number_bad_region");
+        assert_eq!(
+            s.format(&SeatFacts { region: "3a", ..facts(1, 1, 1) }).unwrap_err().code(),
+            "ticket_number_bad_region"
+        );
         assert_eq!(s.format(&facts(0, 1, 1)).unwrap_err().code(), "ticket_number_zero");
-        assert_eq!(s.format(&SeatFacts { year: 26, ..facts(1, 1, 1) }).unwrap_err().code(), "ticket_number_bad_year");
+        assert_eq!(
+            s.format(&SeatFacts { year: 26, ..facts(1, 1, 1) }).unwrap_err().code(),
+            "ticket_number_bad_year"
+        );
         // A short region code is zero-padded.
-        assert_eq!(s.format(&SeatFacts { region: "5", ..facts(1, 1, 1) }).unwrap().as_str(), "2605010101");
+        assert_eq!(
+            s.format(&SeatFacts { region: "5", ..facts(1, 1, 1) }).unwrap().as_str(),
+            "2605010101"
+        );
     }
 
     #[test]

@@ -1,0 +1,297 @@
+//! The PDF back end (printpdf 0.12 without its `text_layout` feature).
+//!
+//! printpdf can only subset fonts through its `text_layout` feature (which pulls in a whole
+//! layout engine); without it, it embeds the whole font — 16 MB for a CJK face — and cannot
+//! embed one face of a `.ttc` collection well. So each document's faces are subset here with
+//! the `subsetter` crate (which reads collections and CFF outlines, keeps only the glyphs used,
+//! renumbers them from 1 and writes a CID-keyed CFF whose CIDs equal the new glyph ids), and
+//! handed to printpdf as a ready-made font with its character → glyph map and advance widths.
+//! printpdf embeds the CFF as `/FontFile3 /CIDFontType0C` with `/Identity-H` encoding, writes
+//! the widths and a `/ToUnicode` map (so text can be extracted and searched), and compresses
+//! the streams. The photo is embedded as the JPEG it is (`/DCTDecode`, no re-encoding); the QR
+//! code is drawn as filled rectangles (one per horizontal run of dark modules).
+
+use std::collections::BTreeMap;
+
+use printpdf::{
+    Color, DictItem, ExternalStream, ExternalXObject, FontId, FontMetrics, FontType, Op,
+    ParsedFont, PdfDocument, PdfFont, PdfFontHandle, PdfFontMetricsStub, PdfPage, PdfSaveOptions,
+    Pt, Px, Rect, TextItem, TextMatrix, XObject, XObjectId, XObjectTransform,
+};
+
+use super::{A4, Item, Page, RenderError, Rgb};
+use crate::fonts::{BOLD, Fonts};
+
+/// Where a page's units land on paper: `x_pt = left + x × scale`, `y_pt = top - y × scale`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placement {
+    pub(crate) page_w: f32,
+    pub(crate) page_h: f32,
+    pub(crate) left: f32,
+    pub(crate) top: f32,
+    pub(crate) scale: f32,
+}
+
+impl Placement {
+    /// A page scaled to fit A4 portrait inside `margin` points, centred horizontally, from
+    /// the top.
+    pub(crate) fn fit_a4(page: &Page<'_>, margin: f32) -> Self {
+        let (w, h) = A4;
+        let scale = ((w - 2.0 * margin) / page.width).min((h - 2.0 * margin) / page.height);
+        Self { page_w: w, page_h: h, left: (w - page.width * scale) / 2.0, top: h - margin, scale }
+    }
+
+    /// One unit = one point, on a page of the page's size.
+    pub(crate) fn one_to_one(page: &Page<'_>) -> Self {
+        Self { page_w: page.width, page_h: page.height, left: 0.0, top: page.height, scale: 1.0 }
+    }
+
+    fn x(&self, x: f32) -> f32 {
+        self.left + x * self.scale
+    }
+
+    fn y(&self, y: f32) -> f32 {
+        self.top - y * self.scale
+    }
+}
+
+fn color(c: Rgb) -> Color {
+    Color::Rgb(printpdf::Rgb::new(
+        f32::from(c[0]) / 255.0,
+        f32::from(c[1]) / 255.0,
+        f32::from(c[2]) / 255.0,
+        None,
+    ))
+}
+
+fn font_id(face: u8) -> FontId {
+    FontId(format!("F{face}"))
+}
+
+/// Subsets one face to the glyphs used and wraps it for printpdf.
+fn subset_face(
+    fonts: &Fonts,
+    face: u8,
+    used: &BTreeMap<u16, char>,
+) -> Result<ParsedFont, RenderError> {
+    let f = fonts.face(face);
+    let mut remapper = subsetter::GlyphRemapper::new();
+    for &gid in used.keys() {
+        remapper.remap(gid);
+    }
+    let bytes = subsetter::subset(f.font.as_slice(), f.index, &remapper)
+        .map_err(|e| RenderError::Font(e.to_string()))?;
+    let upem = f.units_per_em;
+    let to_units = |em: f32| (em * upem).round() as i16;
+    let mut codepoint_to_glyph = BTreeMap::new();
+    let mut glyph_widths = BTreeMap::new();
+    glyph_widths.insert(0, upem as u16);
+    for (&gid, &ch) in used {
+        let new =
+            remapper.get(gid).ok_or_else(|| RenderError::Font("glyph not in subset".into()))?;
+        codepoint_to_glyph.insert(u32::from(ch), new);
+        glyph_widths.insert(new, (f.advance_em(ab_glyph::GlyphId(gid)) * upem).round() as u16);
+    }
+    let ascent = to_units(f.ascent_em());
+    let descent = to_units(f.descent_em());
+    let font_type =
+        if bytes.starts_with(b"OTTO") { FontType::OpenTypeCFF(()) } else { FontType::TrueType };
+    Ok(ParsedFont {
+        original_bytes: bytes,
+        font_index: 0,
+        font_name: None,
+        codepoint_to_glyph,
+        glyph_widths,
+        units_per_em: upem as u16,
+        font_metrics: FontMetrics { ascent, descent },
+        font_type,
+        pdf_font_metrics: PdfFontMetricsStub {
+            units_per_em: upem as u16,
+            x_min: 0,
+            y_min: descent,
+            x_max: upem as i16,
+            y_max: ascent,
+            caret_slope_rise: 1,
+            caret_slope_run: 0,
+            us_weight_class: if face == BOLD { 700 } else { 400 },
+        },
+    })
+}
+
+/// The JPEG as an image XObject, passed through (`/DCTDecode`).
+fn jpeg_xobject(jpeg: &[u8]) -> Result<XObject, RenderError> {
+    use image::ImageDecoder as _;
+    let decoder = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(jpeg))
+        .map_err(|_| RenderError::BadPhoto)?;
+    let (w, h) = decoder.dimensions();
+    let space = match decoder.original_color_type() {
+        image::ExtendedColorType::Rgb8 => "DeviceRGB",
+        image::ExtendedColorType::L8 => "DeviceGray",
+        _ => return Err(RenderError::BadPhoto),
+    };
+    let name = |s: &str| DictItem::Name(s.as_bytes().to_vec());
+    let dict = BTreeMap::from([
+        ("Type".to_owned(), name("XObject")),
+        ("Subtype".to_owned(), name("Image")),
+        ("Width".to_owned(), DictItem::Int(i64::from(w))),
+        ("Height".to_owned(), DictItem::Int(i64::from(h))),
+        ("ColorSpace".to_owned(), name(space)),
+        ("BitsPerComponent".to_owned(), DictItem::Int(8)),
+        ("Filter".to_owned(), name("DCTDecode")),
+    ]);
+    Ok(XObject::External(ExternalXObject {
+        stream: ExternalStream { dict, content: jpeg.to_vec(), compress: false },
+        width: Some(Px(1)),
+        height: Some(Px(1)),
+        dpi: Some(72.0),
+    }))
+}
+
+/// Writes the pages as one PDF.
+pub(crate) fn write(
+    fonts: &Fonts,
+    title: &str,
+    pages: &[(Page<'_>, Placement)],
+) -> Result<Vec<u8>, RenderError> {
+    let mut doc = PdfDocument::new(title);
+    // Fonts: every face used, subset to what is used.
+    let mut used: BTreeMap<u8, BTreeMap<u16, char>> = BTreeMap::new();
+    for (page, _) in pages {
+        for item in &page.items {
+            if let Item::Text(line) = item {
+                for g in &line.glyphs {
+                    used.entry(g.face).or_default().insert(g.glyph, g.ch);
+                }
+            }
+        }
+    }
+    for (&face, glyphs) in &used {
+        let parsed = subset_face(fonts, face, glyphs)?;
+        doc.resources.fonts.map.insert(font_id(face), PdfFont::new(parsed));
+    }
+
+    let mut pdf_pages = Vec::with_capacity(pages.len());
+    for (p, (page, at)) in pages.iter().enumerate() {
+        let mut photo_ids = Vec::with_capacity(page.photos.len());
+        for (i, jpeg) in page.photos.iter().enumerate() {
+            let id = XObjectId(format!("P{p}I{i}"));
+            doc.resources.xobjects.map.insert(id.clone(), jpeg_xobject(jpeg)?);
+            photo_ids.push(id);
+        }
+        let mut ops = Vec::with_capacity(page.items.len() * 4);
+        let mut fill: Option<Rgb> = None;
+        let mut set_fill = |ops: &mut Vec<Op>, c: Rgb| {
+            if fill != Some(c) {
+                ops.push(Op::SetFillColor { col: color(c) });
+                fill = Some(c);
+            }
+        };
+        for item in &page.items {
+            match item {
+                Item::Rect { x, y, w, h, color: c } => {
+                    set_fill(&mut ops, *c);
+                    ops.push(filled(at.x(*x), at.y(y + h), w * at.scale, h * at.scale));
+                }
+                Item::Text(line) => {
+                    if line.glyphs.is_empty() {
+                        continue;
+                    }
+                    set_fill(&mut ops, line.color);
+                    ops.push(Op::StartTextSection);
+                    let size = Pt(line.size * at.scale);
+                    let mut current_face = None;
+                    let mut i = 0;
+                    while i < line.glyphs.len() {
+                        // A run: same face, each glyph where the previous one's advance puts it.
+                        let first = line.glyphs[i];
+                        let mut text = String::new();
+                        let mut j = i;
+                        let mut expect = first.x;
+                        while j < line.glyphs.len() {
+                            let g = line.glyphs[j];
+                            if g.face != first.face || (g.x - expect).abs() > 0.01 {
+                                break;
+                            }
+                            text.push(g.ch);
+                            expect = g.x + g.advance;
+                            j += 1;
+                        }
+                        if current_face != Some(first.face) {
+                            ops.push(Op::SetFont {
+                                font: PdfFontHandle::External(font_id(first.face)),
+                                size,
+                            });
+                            current_face = Some(first.face);
+                        }
+                        ops.push(Op::SetTextMatrix {
+                            matrix: TextMatrix::Translate(
+                                Pt(at.x(first.x)),
+                                Pt(at.y(line.baseline)),
+                            ),
+                        });
+                        ops.push(Op::ShowText { items: vec![TextItem::Text(text)] });
+                        i = j;
+                    }
+                    ops.push(Op::EndTextSection);
+                }
+                Item::Photo { index, x, y, w, h } => {
+                    let id = photo_ids.get(*index).ok_or(RenderError::BadPhoto)?.clone();
+                    ops.push(Op::UseXobject {
+                        id,
+                        transform: XObjectTransform {
+                            translate_x: Some(Pt(at.x(*x))),
+                            translate_y: Some(Pt(at.y(y + h))),
+                            scale_x: Some(w * at.scale),
+                            scale_y: Some(h * at.scale),
+                            dpi: Some(72.0),
+                            ..XObjectTransform::default()
+                        },
+                    });
+                }
+                Item::Qr { x, y, module } => {
+                    let Some(qr) = &page.qr else { continue };
+                    set_fill(&mut ops, [0, 0, 0]);
+                    let n = qr.size();
+                    let m = module * at.scale;
+                    for my in 0..n {
+                        let mut mx = 0;
+                        while mx < n {
+                            if !qr.get_module(mx, my) {
+                                mx += 1;
+                                continue;
+                            }
+                            let start = mx;
+                            while mx < n && qr.get_module(mx, my) {
+                                mx += 1;
+                            }
+                            let left = at.x(x + (start as f32 + 4.0) * module);
+                            let bottom = at.y(y + (my as f32 + 5.0) * module);
+                            ops.push(filled(left, bottom, (mx - start) as f32 * m, m));
+                        }
+                    }
+                }
+            }
+        }
+        let mut pdf_page = PdfPage::new(printpdf::Mm(0.0), printpdf::Mm(0.0), ops);
+        let media = Rect::from_wh(Pt(at.page_w), Pt(at.page_h));
+        pdf_page.media_box = media.clone();
+        pdf_page.trim_box = media.clone();
+        pdf_page.crop_box = media;
+        pdf_pages.push(pdf_page);
+    }
+    doc.with_pages(pdf_pages);
+    let opts = PdfSaveOptions {
+        optimize: true,
+        subset_fonts: false,
+        secure: true,
+        image_optimization: None,
+    };
+    let mut warnings = Vec::new();
+    Ok(doc.save(&opts, &mut warnings))
+}
+
+fn filled(x: f32, y: f32, w: f32, h: f32) -> Op {
+    let mut r = Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h));
+    r.mode = Some(printpdf::PaintMode::Fill);
+    Op::DrawRectangle { rectangle: r }
+}
