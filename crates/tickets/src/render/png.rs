@@ -135,7 +135,7 @@ pub(crate) fn draw(fonts: &Fonts, page: &Page<'_>) -> Result<Vec<u8>, RenderErro
         }
     }
     let mut out = Vec::with_capacity(256 * 1024);
-    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Up)
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Paeth)
         .write_image(&canvas.pixels, canvas.width, canvas.height, image::ExtendedColorType::Rgb8)
         .map_err(|_| RenderError::PngEncoding)?;
     Ok(out)
