@@ -59,7 +59,7 @@ fn name(i: usize) -> String {
     for _ in 0..1 + next(2) {
         out.push(g[next(g.len())]);
     }
-    if i % 500 == 0 {
+    if i.is_multiple_of(500) {
         // Now and then a long (minority) name.
         out = format!("{out}·阿卜杜热合曼·买买提明");
     }
@@ -119,7 +119,7 @@ fn main() {
         };
         Ticket {
             name: n,
-            gender: if i % 2 == 0 { "男" } else { "女" }.into(),
+            gender: if i.is_multiple_of(2) { "男" } else { "女" }.into(),
             masked_id: claims.masked_id.clone(),
             ticket_number: number,
             site_name: "福建建设职业技术学院（旗山校区）".into(),
@@ -150,7 +150,7 @@ fn main() {
                         let out = render_ticket(fonts, layout, &ticket).expect("render");
                         let total = a.elapsed();
                         // Split the time roughly: PNG alone measured on a sample of tickets.
-                        if i % 50 == 0 {
+                        if i.is_multiple_of(50) {
                             let b = Instant::now();
                             render_png(fonts, layout, &ticket).expect("png");
                             let p = b.elapsed();
