@@ -86,6 +86,9 @@ pub(crate) struct TextLine {
     pub(crate) size: f32,
     pub(crate) color: Rgb,
     pub(crate) glyphs: Vec<Placed>,
+    /// Text that is the same on every ticket of a layout (title, labels, rules): the PDF
+    /// back end keeps its glyphs in a font subset it can reuse from one ticket to the next.
+    pub(crate) fixed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +140,8 @@ impl std::fmt::Debug for Page<'_> {
 pub(crate) struct Typesetter<'f> {
     pub(crate) fonts: &'f Fonts,
     missing: Vec<char>,
+    /// Whether lines made now are [`TextLine::fixed`].
+    pub(crate) fixed: bool,
 }
 
 /// Alignment of a line in its box.
@@ -148,7 +153,7 @@ pub(crate) enum Align {
 
 impl<'f> Typesetter<'f> {
     pub(crate) fn new(fonts: &'f Fonts) -> Self {
-        Self { fonts, missing: Vec::new() }
+        Self { fonts, missing: Vec::new(), fixed: false }
     }
 
     /// Fails with every missing character seen so far.
@@ -267,7 +272,7 @@ impl<'f> Typesetter<'f> {
             }
             pen += w;
         }
-        Item::Text(TextLine { baseline, size, color, glyphs })
+        Item::Text(TextLine { baseline, size, color, glyphs, fixed: self.fixed })
     }
 
     /// Lines of text vertically centred in a box (`x`, `y`, `w`, `h`).
@@ -350,6 +355,7 @@ pub(crate) fn layout_ticket<'a>(
 ) -> Result<Page<'a>, RenderError> {
     let qr = encode_qr(&ticket.qr_text)?;
     let mut ts = Typesetter::new(fonts);
+    ts.fixed = true;
     let mut items = Vec::with_capacity(64);
     let margin = 54.0;
     let x0 = margin;
@@ -399,6 +405,7 @@ pub(crate) fn layout_ticket<'a>(
             &mut items,
         );
         let bold = i == 3;
+        ts.fixed = false;
         let (size, lines) = ts.fit(value, bold, value_w - 32.0, row_h - 8.0, value_size, 16.0, 1.2);
         ts.block(
             &lines,
@@ -411,6 +418,7 @@ pub(crate) fn layout_ticket<'a>(
             (bold, INK, Align::Left),
             &mut items,
         );
+        ts.fixed = true;
         if i > 0 {
             rect(&mut items, x0, top, label_w + value_w, 1.5, RULE);
         }
@@ -444,6 +452,7 @@ pub(crate) fn layout_ticket<'a>(
             (false, LABEL, Align::Center),
             &mut items,
         );
+        ts.fixed = false;
         ts.block(
             &lines,
             value_x + 20.0,
@@ -455,6 +464,7 @@ pub(crate) fn layout_ticket<'a>(
             (false, INK, Align::Left),
             &mut items,
         );
+        ts.fixed = true;
         top += h;
     }
     rect(&mut items, x0 + label_w, table_top, 1.5, top - table_top, RULE);
@@ -491,6 +501,7 @@ pub(crate) fn layout_ticket<'a>(
     );
     y += head_h;
     let subject_size = 28.0;
+    ts.fixed = false;
     for s in &ticket.subjects {
         let name_lines = ts.wrap(&s.name, subject_size, false, name_w - 40.0);
         let time_lines = ts.wrap(&s.time, subject_size * 0.92, false, time_w - 24.0);
@@ -521,6 +532,7 @@ pub(crate) fn layout_ticket<'a>(
         );
         y += h;
     }
+    ts.fixed = true;
     rect(&mut items, x0 + name_w, sub_top, 1.5, y - sub_top, RULE);
     frame(&mut items, x0, sub_top, inner, y - sub_top, 3.0, FRAME);
     y += 36.0;

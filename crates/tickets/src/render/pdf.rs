@@ -21,7 +21,7 @@ use printpdf::{
 };
 
 use super::{A4, Item, Page, RenderError, Rgb};
-use crate::fonts::{BOLD, Fonts};
+use crate::fonts::{BOLD, Fonts, PDF_CACHE_MAX};
 
 /// Where a page's units land on paper: `x_pt = left + x × scale`, `y_pt = top - y × scale`.
 #[derive(Debug, Clone, Copy)]
@@ -48,12 +48,22 @@ impl Placement {
     }
 
     fn x(&self, x: f32) -> f32 {
-        self.left + x * self.scale
+        hundredths(self.left + x * self.scale)
     }
 
     fn y(&self, y: f32) -> f32 {
-        self.top - y * self.scale
+        hundredths(self.top - y * self.scale)
     }
+
+    /// A length in points.
+    fn len(&self, l: f32) -> f32 {
+        hundredths(l * self.scale)
+    }
+}
+
+/// Rounds to 0.01 pt (1/28 mm): shorter numbers in the content stream, same drawing.
+fn hundredths(v: f32) -> f32 {
+    (v * 100.0).round() / 100.0
 }
 
 fn color(c: Rgb) -> Color {
@@ -65,8 +75,9 @@ fn color(c: Rgb) -> Color {
     ))
 }
 
-fn font_id(face: u8) -> FontId {
-    FontId(format!("F{face}"))
+/// The font resource of a face: `F…` for the fixed-text subset, `V…` for the rest.
+fn font_id(face: u8, fixed: bool) -> FontId {
+    FontId(format!("{}{face}", if fixed { 'F' } else { 'V' }))
 }
 
 /// Subsets one face to the glyphs used and wraps it for printpdf.
@@ -155,21 +166,50 @@ pub(crate) fn write(
     pages: &[(Page<'_>, Placement)],
 ) -> Result<Vec<u8>, RenderError> {
     let mut doc = PdfDocument::new(title);
-    // Fonts: every face used, subset to what is used.
-    let mut used: BTreeMap<u8, BTreeMap<u16, char>> = BTreeMap::new();
+    // Fonts: every face used, subset to what is used. Glyphs of fixed text go into a subset
+    // that is cached and reused by the next document; the others into a per-document one.
+    let mut fixed: BTreeMap<u8, BTreeMap<u16, char>> = BTreeMap::new();
+    let mut variable: BTreeMap<u8, BTreeMap<u16, char>> = BTreeMap::new();
     for (page, _) in pages {
         for item in &page.items {
             if let Item::Text(line) = item {
+                let target = if line.fixed { &mut fixed } else { &mut variable };
                 for g in &line.glyphs {
-                    used.entry(g.face).or_default().insert(g.glyph, g.ch);
+                    target.entry(g.face).or_default().insert(g.glyph, g.ch);
                 }
             }
         }
     }
-    for (&face, glyphs) in &used {
-        let parsed = subset_face(fonts, face, glyphs)?;
-        doc.resources.fonts.map.insert(font_id(face), PdfFont::new(parsed));
+    for (face, glyphs) in &mut variable {
+        if let Some(f) = fixed.get(face) {
+            glyphs.retain(|gid, _| !f.contains_key(gid));
+        }
     }
+    for (&face, glyphs) in &fixed {
+        let key = (face, glyphs.iter().map(|(&g, &c)| (g, c)).collect::<Vec<_>>());
+        let cached = fonts.pdf_subsets.lock().ok().and_then(|c| c.get(&key).cloned());
+        let parsed = match cached {
+            Some(p) => p,
+            None => {
+                let p = std::sync::Arc::new(subset_face(fonts, face, glyphs)?);
+                if let Ok(mut c) = fonts.pdf_subsets.lock() {
+                    if c.len() >= PDF_CACHE_MAX {
+                        c.clear();
+                    }
+                    c.insert(key, std::sync::Arc::clone(&p));
+                }
+                p
+            }
+        };
+        doc.resources.fonts.map.insert(font_id(face, true), PdfFont::new((*parsed).clone()));
+    }
+    for (&face, glyphs) in variable.iter().filter(|(_, g)| !g.is_empty()) {
+        doc.resources
+            .fonts
+            .map
+            .insert(font_id(face, false), PdfFont::new(subset_face(fonts, face, glyphs)?));
+    }
+    let resource = |face: u8, glyph: u16| fixed.get(&face).is_some_and(|f| f.contains_key(&glyph));
 
     let mut pdf_pages = Vec::with_capacity(pages.len());
     for (p, (page, at)) in pages.iter().enumerate() {
@@ -191,7 +231,7 @@ pub(crate) fn write(
             match item {
                 Item::Rect { x, y, w, h, color: c } => {
                     set_fill(&mut ops, *c);
-                    ops.push(filled(at.x(*x), at.y(y + h), w * at.scale, h * at.scale));
+                    ops.push(filled(at.x(*x), at.y(y + h), at.len(*w), at.len(*h)));
                 }
                 Item::Text(line) => {
                     if line.glyphs.is_empty() {
@@ -199,7 +239,7 @@ pub(crate) fn write(
                     }
                     set_fill(&mut ops, line.color);
                     ops.push(Op::StartTextSection);
-                    let size = Pt(line.size * at.scale);
+                    let size = Pt(at.len(line.size));
                     let mut current_face = None;
                     let mut i = 0;
                     while i < line.glyphs.len() {
@@ -210,19 +250,23 @@ pub(crate) fn write(
                         let mut expect = first.x;
                         while j < line.glyphs.len() {
                             let g = line.glyphs[j];
-                            if g.face != first.face || (g.x - expect).abs() > 0.01 {
+                            if g.face != first.face
+                                || resource(g.face, g.glyph) != resource(first.face, first.glyph)
+                                || (g.x - expect).abs() > 0.01
+                            {
                                 break;
                             }
                             text.push(g.ch);
                             expect = g.x + g.advance;
                             j += 1;
                         }
-                        if current_face != Some(first.face) {
+                        let id = font_id(first.face, resource(first.face, first.glyph));
+                        if current_face.as_ref() != Some(&id) {
                             ops.push(Op::SetFont {
-                                font: PdfFontHandle::External(font_id(first.face)),
+                                font: PdfFontHandle::External(id.clone()),
                                 size,
                             });
-                            current_face = Some(first.face);
+                            current_face = Some(id);
                         }
                         ops.push(Op::SetTextMatrix {
                             matrix: TextMatrix::Translate(
@@ -242,8 +286,8 @@ pub(crate) fn write(
                         transform: XObjectTransform {
                             translate_x: Some(Pt(at.x(*x))),
                             translate_y: Some(Pt(at.y(y + h))),
-                            scale_x: Some(w * at.scale),
-                            scale_y: Some(h * at.scale),
+                            scale_x: Some(at.len(*w)),
+                            scale_y: Some(at.len(*h)),
                             dpi: Some(72.0),
                             ..XObjectTransform::default()
                         },
@@ -253,7 +297,7 @@ pub(crate) fn write(
                     let Some(qr) = &page.qr else { continue };
                     set_fill(&mut ops, [0, 0, 0]);
                     let n = qr.size();
-                    let m = module * at.scale;
+                    let m = at.len(*module);
                     for my in 0..n {
                         let mut mx = 0;
                         while mx < n {
@@ -267,7 +311,7 @@ pub(crate) fn write(
                             }
                             let left = at.x(x + (start as f32 + 4.0) * module);
                             let bottom = at.y(y + (my as f32 + 5.0) * module);
-                            ops.push(filled(left, bottom, (mx - start) as f32 * m, m));
+                            ops.push(filled(left, bottom, hundredths((mx - start) as f32 * m), m));
                         }
                     }
                 }
@@ -296,12 +340,7 @@ pub(crate) fn write(
             && stream.allows_compression
             && stream.dict.get(b"Filter").is_err()
         {
-            let mut encoder = flate2::write::ZlibEncoder::new(
-                Vec::new(),
-                flate2::Compression::new(PDF_ZLIB_LEVEL),
-            );
-            encoder.write_all(&stream.content).map_err(|e| RenderError::Font(e.to_string()))?;
-            let compressed = encoder.finish().map_err(|e| RenderError::Font(e.to_string()))?;
+            let compressed = deflate(fonts, &stream.content)?;
             if compressed.len() + 19 < stream.content.len() {
                 stream.dict.set("Filter", "FlateDecode");
                 stream.set_content(compressed);
@@ -311,6 +350,44 @@ pub(crate) fn write(
     let mut out = Vec::with_capacity(64 * 1024);
     lo.save_to(&mut out).map_err(|e| RenderError::Font(e.to_string()))?;
     Ok(out)
+}
+
+/// Deflates a stream at [`PDF_ZLIB_LEVEL`]. A large stream seen before — the fixed-text font
+/// programs, identical from one ticket to the next — is deflated once at the best level and
+/// then taken from the cache in `fonts`.
+fn deflate(fonts: &Fonts, content: &[u8]) -> Result<Vec<u8>, RenderError> {
+    const CACHED_FROM: usize = 4096;
+    let zlib = |level: u32| -> Result<Vec<u8>, RenderError> {
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
+        encoder.write_all(content).map_err(|e| RenderError::Font(e.to_string()))?;
+        encoder.finish().map_err(|e| RenderError::Font(e.to_string()))
+    };
+    if content.len() < CACHED_FROM {
+        return zlib(PDF_ZLIB_LEVEL);
+    }
+    let seen = match fonts.deflated.lock() {
+        Ok(cache) => match cache.iter().find(|(c, _)| c.as_slice() == content) {
+            Some((_, Some(d))) => return Ok(d.to_vec()),
+            Some((_, None)) => true,
+            None => false,
+        },
+        Err(_) => return zlib(PDF_ZLIB_LEVEL),
+    };
+    let compressed = zlib(if seen { 9 } else { PDF_ZLIB_LEVEL })?;
+    if let Ok(mut cache) = fonts.deflated.lock() {
+        if seen {
+            if let Some(entry) = cache.iter_mut().find(|(c, _)| c.as_slice() == content) {
+                entry.1 = Some(std::sync::Arc::new(compressed.clone()));
+            }
+        } else {
+            if cache.len() >= PDF_CACHE_MAX {
+                cache.remove(0);
+            }
+            cache.push((std::sync::Arc::new(content.to_vec()), None));
+        }
+    }
+    Ok(compressed)
 }
 
 /// zlib level for the PDF's streams.

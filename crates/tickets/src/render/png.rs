@@ -36,16 +36,34 @@ impl Canvas {
         }
     }
 
-    /// Blends `color` at coverage `a` (0–255) over pixel (x, y).
-    fn blend(&mut self, x: i32, y: i32, a: u8, color: Rgb) {
-        if a == 0 || x < 0 || y < 0 || x as u32 >= self.width || y as u32 >= self.height {
+    /// Blends a glyph's coverage in `color` with its top-left corner at (`ox`, `oy`).
+    fn glyph(&mut self, bm: &crate::fonts::Bitmap, ox: i32, oy: i32, color: Rgb) {
+        let (w, h) = (self.width as i32, self.height as i32);
+        let x0 = ox.max(0);
+        let x1 = (ox + bm.width as i32).min(w);
+        let y0 = oy.max(0);
+        let y1 = (oy + bm.height as i32).min(h);
+        if x0 >= x1 || y0 >= y1 {
             return;
         }
-        let i = ((y as u32 * self.width + x as u32) * 3) as usize;
-        let a = u32::from(a);
-        for (k, &c) in color.iter().enumerate() {
-            let d = u32::from(self.pixels[i + k]);
-            self.pixels[i + k] = ((u32::from(c) * a + d * (255 - a) + 127) / 255) as u8;
+        let cols = (x1 - x0) as usize;
+        for y in y0..y1 {
+            let src_start = ((y - oy) as u32 * bm.width + (x0 - ox) as u32) as usize;
+            let src = &bm.coverage[src_start..src_start + cols];
+            let dst_start = ((y as u32 * self.width + x0 as u32) * 3) as usize;
+            let dst = &mut self.pixels[dst_start..dst_start + cols * 3];
+            for (&a, px) in src.iter().zip(dst.chunks_exact_mut(3)) {
+                match a {
+                    0 => {}
+                    255 => px.copy_from_slice(&color),
+                    a => {
+                        let a = u32::from(a);
+                        for (d, &c) in px.iter_mut().zip(&color) {
+                            *d = ((u32::from(c) * a + u32::from(*d) * (255 - a) + 127) / 255) as u8;
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -92,13 +110,7 @@ pub(crate) fn draw(fonts: &Fonts, page: &Page<'_>) -> Result<Vec<u8>, RenderErro
                     };
                     let ox = g.x.round() as i32 + bm.left;
                     let oy = base + bm.top;
-                    for row in 0..bm.height {
-                        let src = &bm.coverage
-                            [(row * bm.width) as usize..((row + 1) * bm.width) as usize];
-                        for (col, &a) in src.iter().enumerate() {
-                            canvas.blend(ox + col as i32, oy + row as i32, a, line.color);
-                        }
-                    }
+                    canvas.glyph(&bm, ox, oy, line.color);
                 }
             }
             Item::Photo { index, x, y, w, h } => {
@@ -134,7 +146,7 @@ pub(crate) fn draw(fonts: &Fonts, page: &Page<'_>) -> Result<Vec<u8>, RenderErro
             }
         }
     }
-    let mut out = Vec::with_capacity(256 * 1024);
+    let mut out = Vec::with_capacity(canvas.pixels.len() / 12);
     PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Paeth)
         .write_image(&canvas.pixels, canvas.width, canvas.height, image::ExtendedColorType::Rgb8)
         .map_err(|_| RenderError::PngEncoding)?;
