@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{NaiveDateTime, Timelike as _};
+use chrono::{DateTime, NaiveDateTime, Timelike as _, Utc};
 
 /// The parts of a ticket shared by a period's tickets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,13 +19,15 @@ pub struct TicketLayout {
     pub rules: Vec<String>,
     /// An optional line at the foot of the ticket, e.g. the issuing body and date.
     pub footer: Option<String>,
+    /// When the tickets were issued: the PDF's creation date (the Unix epoch when `None`).
+    pub issued_at: Option<DateTime<Utc>>,
 }
 
 impl TicketLayout {
-    /// A layout with the given title, [`default_rules`] and no footer.
+    /// A layout with the given title, [`default_rules`], no footer and no issue date.
     #[must_use]
     pub fn new(title: &str) -> Self {
-        Self { title: title.to_owned(), rules: default_rules(), footer: None }
+        Self { title: title.to_owned(), rules: default_rules(), footer: None, issued_at: None }
     }
 }
 
@@ -133,6 +135,8 @@ pub struct RoomSheet {
     pub room: u32,
     /// One row per seat taken, in the order shown (usually by seat).
     pub rows: Vec<SheetRow>,
+    /// When the sheet was made: the PDF's creation date (the Unix epoch when `None`).
+    pub issued_at: Option<DateTime<Utc>>,
 }
 
 /// One row of a [`RoomSheet`].

@@ -89,7 +89,7 @@ pub fn render_pdf(
 ) -> Result<Vec<u8>, RenderError> {
     let page = render::layout_ticket(fonts, layout, ticket)?;
     let at = Placement::fit_a4(&page, PDF_MARGIN_PT);
-    render::pdf::write(fonts, &layout.title, &[(page, at)])
+    render::pdf::write(fonts, &layout.title, layout.issued_at, &[(page, at)])
 }
 
 /// A ticket rendered both ways.
@@ -113,7 +113,7 @@ pub fn render_ticket(
     let page = render::layout_ticket(fonts, layout, ticket)?;
     let png = render::png::draw(fonts, &page)?;
     let at = Placement::fit_a4(&page, PDF_MARGIN_PT);
-    let pdf = render::pdf::write(fonts, &layout.title, &[(page, at)])?;
+    let pdf = render::pdf::write(fonts, &layout.title, layout.issued_at, &[(page, at)])?;
     Ok(RenderedTicket { png, pdf })
 }
 
@@ -132,5 +132,5 @@ pub fn render_room_sheet_pdf(fonts: &Fonts, sheet: &RoomSheet) -> Result<Vec<u8>
             (p, at)
         })
         .collect();
-    render::pdf::write(fonts, &sheet.title, &placed)
+    render::pdf::write(fonts, &sheet.title, sheet.issued_at, &placed)
 }

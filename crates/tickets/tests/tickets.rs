@@ -125,6 +125,7 @@ fn ticket(name: &str) -> Ticket {
 fn layout() -> TicketLayout {
     let mut l = TicketLayout::new("2026年第二期监理工程师培训考试 准考证");
     l.footer = Some("福建省建设执业资格注册中心　2026年12月1日制".into());
+    l.issued_at = chrono::DateTime::from_timestamp(1_796_083_200, 0); // 2026-12-01T00:00:00Z
     l
 }
 
@@ -328,6 +329,8 @@ fn pdf_has_real_text() {
     let pdf = render_pdf(fonts, &layout(), &t).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     eprintln!("ticket PDF: {} bytes", pdf.len());
+    let raw = String::from_utf8_lossy(&pdf);
+    assert!(raw.contains("/CreationDate(D:20261201000000"), "the issue date is the creation date");
     let Some(text) = pdftotext(&pdf, "ticket.pdf") else { return };
     for needle in ["王䶮", "2635010307", "准考证", "考场规则", "110105********002X"] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
@@ -413,6 +416,7 @@ fn room_sheet_paginates() {
         site_name: "福建建设职业技术学院（旗山校区）".into(),
         room: 3,
         rows,
+        issued_at: None,
     };
     let pdf = render_room_sheet_pdf(fonts, &sheet).unwrap();
     eprintln!("sheet PDF: {} bytes", pdf.len());

@@ -163,9 +163,17 @@ fn jpeg_xobject(jpeg: &[u8]) -> Result<XObject, RenderError> {
 pub(crate) fn write(
     fonts: &Fonts,
     title: &str,
+    issued_at: Option<chrono::DateTime<chrono::Utc>>,
     pages: &[(Page<'_>, Placement)],
 ) -> Result<Vec<u8>, RenderError> {
     let mut doc = PdfDocument::new(title);
+    if let Some(t) =
+        issued_at.and_then(|t| printpdf::OffsetDateTime::from_unix_timestamp(t.timestamp()).ok())
+    {
+        doc.metadata.info.creation_date = t;
+        doc.metadata.info.modification_date = t;
+        doc.metadata.info.metadata_date = t;
+    }
     // Fonts: every face used, subset to what is used. Glyphs of fixed text go into a subset
     // that is cached and reused by the next document; the others into a per-document one.
     let mut fixed: BTreeMap<u8, BTreeMap<u16, char>> = BTreeMap::new();
