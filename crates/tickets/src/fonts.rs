@@ -109,17 +109,16 @@ const GLYPH_CACHE_MAX: usize = 50_000;
 
 /// The faces tickets are drawn with, parsed once. Cheap to share: wrap it in an `Arc` or keep
 /// it in a `static`/long-lived value, and pass `&Fonts` to every render call. It also keeps a
-/// cache of rasterised glyphs (bounded to 50,000 entries) and of the PDF font subset of the
-/// text that is the same on every ticket of a layout (bounded to 16), so that a period's
-/// tickets are drawn fast.
+/// cache of rasterised glyphs (bounded to 50,000 entries) and of the PDF font subsets of the
+/// text shared by many tickets — title, labels, rules, site and subjects — (bounded to 64, one
+/// per combination of site and subjects), so that a period's tickets are drawn fast.
 pub struct Fonts {
     /// Regular faces: primary first, then fallbacks.
     pub(crate) regular: Vec<Face>,
     /// The bold face, if any (for the title).
     pub(crate) bold: Option<Face>,
     cache: RwLock<HashMap<GlyphKey, Arc<Bitmap>>>,
-    /// PDF font subsets of fixed text (the same on every ticket of a layout), by face and
-    /// glyphs.
+    /// PDF font subsets of text shared by many tickets, by face and glyphs.
     pub(crate) pdf_subsets: Mutex<HashMap<SubsetKey, Arc<printpdf::ParsedFont>>>,
     /// Large PDF streams seen while writing documents, and once seen twice (the fixed-text font
     /// programs repeat from one ticket to the next) their best deflated form.
@@ -132,7 +131,7 @@ pub(crate) type SubsetKey = (u8, Vec<(u16, char)>);
 pub(crate) type DeflateEntry = (Arc<Vec<u8>>, Option<Arc<Vec<u8>>>);
 
 /// How many fixed-text subsets and deflated streams [`Fonts`] keeps.
-pub(crate) const PDF_CACHE_MAX: usize = 16;
+pub(crate) const PDF_CACHE_MAX: usize = 64;
 
 impl fmt::Debug for Fonts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -86,8 +86,9 @@ pub(crate) struct TextLine {
     pub(crate) size: f32,
     pub(crate) color: Rgb,
     pub(crate) glyphs: Vec<Placed>,
-    /// Text that is the same on every ticket of a layout (title, labels, rules): the PDF
-    /// back end keeps its glyphs in a font subset it can reuse from one ticket to the next.
+    /// Text shared by many tickets of a layout (title, labels, rules, the site, the subjects):
+    /// the PDF back end keeps its glyphs in a font subset it reuses from one ticket to the next;
+    /// the rest (name, ID, number, room, seat) goes into a small per-document subset.
     pub(crate) fixed: bool,
 }
 
@@ -452,7 +453,6 @@ pub(crate) fn layout_ticket<'a>(
             (false, LABEL, Align::Center),
             &mut items,
         );
-        ts.fixed = false;
         ts.block(
             &lines,
             value_x + 20.0,
@@ -464,7 +464,6 @@ pub(crate) fn layout_ticket<'a>(
             (false, INK, Align::Left),
             &mut items,
         );
-        ts.fixed = true;
         top += h;
     }
     rect(&mut items, x0 + label_w, table_top, 1.5, top - table_top, RULE);
@@ -501,7 +500,7 @@ pub(crate) fn layout_ticket<'a>(
     );
     y += head_h;
     let subject_size = 28.0;
-    ts.fixed = false;
+    // Subjects and the site are shared by many tickets: they stay in the cached PDF subset.
     for s in &ticket.subjects {
         let name_lines = ts.wrap(&s.name, subject_size, false, name_w - 40.0);
         let time_lines = ts.wrap(&s.time, subject_size * 0.92, false, time_w - 24.0);
@@ -532,7 +531,6 @@ pub(crate) fn layout_ticket<'a>(
         );
         y += h;
     }
-    ts.fixed = true;
     rect(&mut items, x0 + name_w, sub_top, 1.5, y - sub_top, RULE);
     frame(&mut items, x0, sub_top, inner, y - sub_top, 3.0, FRAME);
     y += 36.0;

@@ -201,8 +201,10 @@ pub(crate) fn write(
             None => {
                 let p = std::sync::Arc::new(subset_face(fonts, face, glyphs)?);
                 if let Ok(mut c) = fonts.pdf_subsets.lock() {
-                    if c.len() >= PDF_CACHE_MAX {
-                        c.clear();
+                    if c.len() >= PDF_CACHE_MAX
+                        && let Some(evict) = c.keys().next().cloned()
+                    {
+                        c.remove(&evict);
                     }
                     c.insert(key, std::sync::Arc::clone(&p));
                 }
