@@ -60,6 +60,8 @@ pub struct Running {
     pub pay_simulator: Option<baoming_runtime::simulators::PaySimulator>,
     /// The database (for tests and tooling).
     pub db: Db,
+    /// The service's clock (tests move it).
+    pub clock: crate::time::Clock,
 }
 
 /// Starts the service: database (migrated; demo data in dev mode), the WeChat simulator in
@@ -85,6 +87,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         actix_web::rt::task::spawn_blocking(move || seed_demo(&db))
             .await
             .map_err(|e| StartError::Io { what: "seeding", source: std::io::Error::other(e) })??;
+    }
+    {
+        // Profiles saved before check-in staff could search by the ID number's last characters.
+        let (db, cipher) = (db.clone(), baoming_store::PiiCipher::new(settings.pii.clone()));
+        actix_web::rt::task::spawn_blocking(move || backfill_id_tails(&db, &cipher))
+            .await
+            .map_err(|e| StartError::Io { what: "backfill", source: std::io::Error::other(e) })??;
     }
 
     #[cfg(feature = "simulators")]
@@ -130,6 +139,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let pay = Pay::new(&settings.pay, &settings.wechat_appid, &pay_base, notify_url)
         .map_err(|e| StartError::Setup(e.to_string()))?;
 
+    let clock = crate::time::Clock::default();
     let state = AppState {
         db: db.clone(),
         cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
@@ -149,6 +159,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         sessions: crate::session_cache::SessionCache::default(),
         pay,
         payee: settings.payee.clone(),
+        clock: clock.clone(),
     };
     let data = web::Data::new(state);
     let upload_limit = settings.photo_max_upload_bytes;
@@ -183,6 +194,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         #[cfg(feature = "simulators")]
         pay_simulator,
         db,
+        clock,
     })
 }
 
@@ -220,6 +232,22 @@ fn demo_admin(db: &Db) -> Result<(), StartError> {
     )?;
     // Printed once, on purpose, to the terminal of the developer who started the service.
     eprintln!("baoming-api (dev mode): created back-office user `admin` with password {password}");
+    Ok(())
+}
+
+fn backfill_id_tails(db: &Db, cipher: &baoming_store::PiiCipher) -> Result<(), StartError> {
+    let mut conn = db.conn()?;
+    let mut filled = 0;
+    loop {
+        let n = baoming_store::participants::backfill_id_tails(&mut conn, cipher, 1000)?;
+        filled += n;
+        if n == 0 {
+            break;
+        }
+    }
+    if filled > 0 {
+        tracing::info!(filled, "ID-number tails filled in for check-in search");
+    }
     Ok(())
 }
 

@@ -374,3 +374,36 @@ impl From<baoming_store::periods::PlanError> for ApiError {
         }
     }
 }
+
+impl From<baoming_store::checkin::CheckinError> for ApiError {
+    fn from(e: baoming_store::checkin::CheckinError) -> Self {
+        use baoming_store::checkin::CheckinError;
+        match e {
+            CheckinError::Refused(t) => t.into(),
+            CheckinError::Scan(refusal) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code(), refusal.to_string())
+            }
+            CheckinError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// A check-in refused, with the window in the message when the window is why.
+pub fn checkin_error(
+    e: baoming_store::checkin::CheckinError,
+    schedule: &baoming_domain::period::Schedule,
+) -> ApiError {
+    use baoming_store::checkin::CheckinError;
+    match e {
+        CheckinError::Refused(t) if t.refusal == Refusal::CheckInClosed => {
+            let opens = crate::time::beijing(schedule.checkin_opens(), "%m月%d日 %H:%M");
+            let closes = crate::time::beijing(schedule.checkin_closes(), "%m月%d日 %H:%M");
+            ApiError::new(
+                StatusCode::CONFLICT,
+                t.refusal.code(),
+                format!("不在报到时间内，报到时间为 {opens} 至 {closes}（北京时间）"),
+            )
+        }
+        other => other.into(),
+    }
+}

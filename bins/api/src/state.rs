@@ -39,9 +39,16 @@ pub struct AppState {
     pub pay: baoming_runtime::pay::Pay,
     /// Where employers transfer fees.
     pub payee: baoming_runtime::config::Payee,
+    /// The service's clock.
+    pub clock: crate::time::Clock,
 }
 
 impl AppState {
+    /// Now, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// Runs blocking database work on the blocking pool with a pooled connection.
     pub async fn db<T, E, F>(&self, work: F) -> Result<T, ApiError>
     where

@@ -191,49 +191,6 @@ impl CodeKind {
     }
 }
 
-/// How a check-in was made; what the store records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Proof {
-    /// The participant scanned the venue's rotating code.
-    Rotating,
-    /// The participant scanned the venue's printed static code.
-    Static,
-    /// Check-in staff checked the person in by hand.
-    Staff,
-}
-
-impl Proof {
-    /// Stable text: `rotating`, `static` or `staff`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rotating => "rotating",
-            Self::Static => "static",
-            Self::Staff => "staff",
-        }
-    }
-
-    /// The proof named by [`Proof::as_str`].
-    pub fn parse(text: &str) -> Result<Self, UnknownProof> {
-        match text {
-            "rotating" => Ok(Self::Rotating),
-            "static" => Ok(Self::Static),
-            "staff" => Ok(Self::Staff),
-            _ => Err(UnknownProof(text.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for Proof {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A text that is not one of [`Proof::as_str`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown check-in proof {0:?}")]
-pub struct UnknownProof(pub String);
-
 /// Why a scanned code does not check the participant in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CodeError {
@@ -420,7 +377,7 @@ impl CheckinKey {
         expected_venue: Option<VenueNumber>,
         static_enabled: bool,
         now: DateTime<Utc>,
-    ) -> Result<Proof, CodeError> {
+    ) -> Result<CodeKind, CodeError> {
         self.mac(scanned.kind, &scanned.header)
             .verify_truncated_left(&scanned.mac)
             .map_err(|_| CodeError::Forged)?;
@@ -430,13 +387,13 @@ impl CheckinKey {
             return Err(CodeError::WrongVenue { expected, scanned: scanned.venue });
         }
         match scanned.kind {
-            CodeKind::Static if static_enabled => Ok(Proof::Static),
+            CodeKind::Static if static_enabled => Ok(CodeKind::Static),
             CodeKind::Static => Err(CodeError::StaticNotEnabled),
             CodeKind::Rotating => {
                 let current = self.slice_length.slice_at(now)?;
                 match current.checked_sub(scanned.slice) {
                     None => Err(CodeError::NotYetValid),
-                    Some(0 | 1) => Ok(Proof::Rotating),
+                    Some(0 | 1) => Ok(CodeKind::Rotating),
                     Some(_) => Err(CodeError::Expired),
                 }
             }
@@ -474,6 +431,22 @@ impl CheckinKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_and_texts() {
+        assert_eq!(SliceLength::default().secs(), 15);
+        assert!(SliceLength::new(4).is_err());
+        assert!(SliceLength::new(5).is_ok());
+        assert!(SliceLength::new(300).is_ok());
+        assert_eq!(SliceLength::new(301), Err(SliceLengthError { secs: 301 }));
+        assert_eq!(PeriodSecret::from_bytes(&[1; 31]), Err(SecretError::WrongLength { len: 31 }));
+        assert_eq!(PeriodSecret::from_bytes(&[9; 32]).unwrap().as_bytes(), &[9; 32]);
+        let debug = format!("{:?}", key());
+        assert!(!debug.contains("31") && debug.contains("redacted"), "{debug}");
+        assert_eq!(CodeError::Expired.to_string(), "二维码已过期，请重新扫描现场最新的二维码");
+        assert_eq!(CodeError::Expired.code(), "checkin_code_expired");
+        assert_eq!(CodeError::Malformed.to_string(), "不是本考点的报到码");
+    }
 
     fn key() -> CheckinKey {
         let secret: [u8; 32] = std::array::from_fn(|i| i as u8);
@@ -535,7 +508,7 @@ mod tests {
         let venue = VenueNumber::new(2);
         let scanned = ScannedCode::parse(&key.static_code(venue)).unwrap();
         for now in [at("2026-01-01T00:00:00Z"), at("2030-12-31T23:59:59Z")] {
-            assert_eq!(key.verify(&scanned, Some(venue), true, now), Ok(Proof::Static));
+            assert_eq!(key.verify(&scanned, Some(venue), true, now), Ok(CodeKind::Static));
             assert_eq!(
                 key.verify(&scanned, Some(venue), false, now),
                 Err(CodeError::StaticNotEnabled)
@@ -591,7 +564,7 @@ mod tests {
                 scanned: VenueNumber::new(4)
             })
         );
-        assert_eq!(key.verify(&scanned, None, false, now), Ok(Proof::Rotating));
+        assert_eq!(key.verify(&scanned, None, false, now), Ok(CodeKind::Rotating));
     }
 
     #[test]
@@ -605,25 +578,5 @@ mod tests {
         let len = SliceLength::new(5).unwrap();
         let last = len.slice_start(u64::from(u32::MAX)).unwrap();
         assert_eq!(len.slice_at(last), Ok(u32::MAX));
-    }
-
-    #[test]
-    fn settings_and_texts() {
-        assert_eq!(SliceLength::default().secs(), 15);
-        assert!(SliceLength::new(4).is_err());
-        assert!(SliceLength::new(5).is_ok());
-        assert!(SliceLength::new(300).is_ok());
-        assert_eq!(SliceLength::new(301), Err(SliceLengthError { secs: 301 }));
-        assert_eq!(PeriodSecret::from_bytes(&[1; 31]), Err(SecretError::WrongLength { len: 31 }));
-        assert_eq!(PeriodSecret::from_bytes(&[9; 32]).unwrap().as_bytes(), &[9; 32]);
-        let debug = format!("{:?}", key());
-        assert!(!debug.contains("31") && debug.contains("redacted"), "{debug}");
-        for proof in [Proof::Rotating, Proof::Static, Proof::Staff] {
-            assert_eq!(Proof::parse(proof.as_str()), Ok(proof));
-        }
-        assert!(Proof::parse("venue_code").is_err());
-        assert_eq!(CodeError::Expired.to_string(), "二维码已过期，请重新扫描现场最新的二维码");
-        assert_eq!(CodeError::Expired.code(), "checkin_code_expired");
-        assert_eq!(CodeError::Malformed.to_string(), "不是本考点的报到码");
     }
 }

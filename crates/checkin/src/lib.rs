@@ -4,7 +4,7 @@
 //! bytes and the time are passed in.
 //!
 //! ```
-//! use baoming_checkin::{CheckinKey, CodeError, PeriodSecret, Proof, ScannedCode, SliceLength, VenueNumber, qr};
+//! use baoming_checkin::{CheckinKey, CodeError, CodeKind, PeriodSecret, ScannedCode, SliceLength, VenueNumber, qr};
 //! use chrono::{DateTime, TimeDelta};
 //! use uuid::Uuid;
 //!
@@ -25,7 +25,7 @@
 //! let scanned = ScannedCode::parse(&shown.token)?;
 //! assert_eq!(scanned.venue(), venue);
 //! let later = now + TimeDelta::seconds(10);
-//! assert_eq!(key.verify(&scanned, Some(venue), false, later)?, Proof::Rotating);
+//! assert_eq!(key.verify(&scanned, Some(venue), false, later)?, CodeKind::Rotating);
 //!
 //! // A photo of it forwarded to a colleague is refused half a minute later.
 //! let stale = now + TimeDelta::seconds(30);
@@ -99,8 +99,7 @@ pub mod qr;
 
 pub use code::{
     CheckinKey, CodeError, CodeKind, DisplayedCode, HEADER_LEN, KIND_ROTATING_V1, KIND_STATIC_V1,
-    LABEL_ROTATING_V1, LABEL_STATIC_V1, MAC_LEN, PeriodSecret, Proof, SECRET_LEN, ScannedCode,
-    SecretError, SliceLength, SliceLengthError, TOKEN_BYTES, TOKEN_CHARS, UnknownProof,
-    VenueNumber,
+    LABEL_ROTATING_V1, LABEL_STATIC_V1, MAC_LEN, PeriodSecret, SECRET_LEN, ScannedCode,
+    SecretError, SliceLength, SliceLengthError, TOKEN_BYTES, TOKEN_CHARS, VenueNumber,
 };
 pub use geofence::{CoordinateError, EARTH_RADIUS_M, Geofence, GeofenceError, Position};

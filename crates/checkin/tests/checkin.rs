@@ -5,7 +5,8 @@ use std::io::Cursor;
 
 use baoming_checkin::qr::{self, Ecc};
 use baoming_checkin::{
-    CheckinKey, CodeError, PeriodSecret, Proof, ScannedCode, SliceLength, TOKEN_CHARS, VenueNumber,
+    CheckinKey, CodeError, CodeKind, PeriodSecret, ScannedCode, SliceLength, TOKEN_CHARS,
+    VenueNumber,
 };
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
@@ -26,10 +27,10 @@ fn key(period: u128, secret: [u8; 32], slice: u32) -> CheckinKey {
 }
 
 /// What `verify` must answer for a rotating code of slice `shown` checked in slice `now`.
-fn expected(shown: i64, now: i64) -> Result<Proof, CodeError> {
+fn expected(shown: i64, now: i64) -> Result<CodeKind, CodeError> {
     match now - shown {
         d if d < 0 => Err(CodeError::NotYetValid),
-        0 | 1 => Ok(Proof::Rotating),
+        0 | 1 => Ok(CodeKind::Rotating),
         _ => Err(CodeError::Expired),
     }
 }
@@ -105,10 +106,10 @@ proptest! {
         let start = t.div_euclid(l) * l;
         let verify = |now: i64| key.verify(&scanned, Some(venue), false, at(now));
         prop_assert_eq!(verify(start - 1), Err(CodeError::NotYetValid));
-        prop_assert_eq!(verify(start), Ok(Proof::Rotating));
-        prop_assert_eq!(verify(start + l - 1), Ok(Proof::Rotating));
-        prop_assert_eq!(verify(start + l), Ok(Proof::Rotating));
-        prop_assert_eq!(verify(start + 2 * l - 1), Ok(Proof::Rotating));
+        prop_assert_eq!(verify(start), Ok(CodeKind::Rotating));
+        prop_assert_eq!(verify(start + l - 1), Ok(CodeKind::Rotating));
+        prop_assert_eq!(verify(start + l), Ok(CodeKind::Rotating));
+        prop_assert_eq!(verify(start + 2 * l - 1), Ok(CodeKind::Rotating));
         prop_assert_eq!(verify(start + 2 * l), Err(CodeError::Expired));
         prop_assert_eq!(verify(start + 100 * l), Err(CodeError::Expired));
         // The code shown at the very start and at the last second of a slice is the same.

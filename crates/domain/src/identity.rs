@@ -326,6 +326,14 @@ impl IdNumber {
     pub fn masked(&self) -> String {
         mask(&self.value)
     }
+
+    /// The trailing characters the masked form shows (the last 4 of an 18-character number):
+    /// what check-in staff may search by, as the person reads them off their card.
+    pub fn tail(&self) -> String {
+        let masked = self.masked();
+        let hidden = masked.rfind('*').map_or(0, |i| i + 1);
+        masked[hidden..].to_owned()
+    }
 }
 
 impl fmt::Debug for IdNumber {
@@ -716,6 +724,7 @@ mod tests {
     fn home_return_permit() {
         let kind = IdKind::HomeReturnPermit;
         assert_eq!(parse(kind, "H12345678").map(|id| id.masked()), Ok("H1*****78".to_owned()));
+        assert_eq!(parse(kind, "H12345678").map(|id| id.tail()), Ok("78".to_owned()));
         assert!(parse(kind, "m1234567801").is_ok());
         assert_eq!(
             parse(kind, "Ｈ１２３４５６７８").map(|id| id.expose().to_owned()),
@@ -786,6 +795,7 @@ mod tests {
     fn masking_and_formatting_never_show_the_full_number() {
         let id = resident("11010519491231002X").expect("valid");
         assert_eq!(id.masked(), "110105********002X");
+        assert_eq!(id.tail(), "002X");
         assert_eq!(id.to_string(), "110105********002X");
         let debug = format!("{id:?}");
         assert_eq!(debug, "IdNumber { kind: ResidentId, value: \"110105********002X\" }");

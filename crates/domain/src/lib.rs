@@ -4,6 +4,7 @@
 //! tested with worked examples and property tests. Other crates call these rules; they never
 //! re-implement them.
 
+pub mod checkin;
 pub mod identity;
 pub mod ids;
 pub mod lifecycle;

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ExamTypeId, RegionId, SubjectId, VenueId};
+
 use crate::money::Money;
+pub use baoming_checkin::{Geofence, SliceLength};
 
 /// Why a schedule is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -327,8 +329,8 @@ pub struct PlanExamType {
     pub prices: Vec<(u8, Money)>,
 }
 
-/// A venue of a period plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A venue of a period plan (考点): where participants check in and sit.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanVenue {
     /// The existing venue this row edits; `None` for a new one.
     pub id: Option<VenueId>,
@@ -336,10 +338,17 @@ pub struct PlanVenue {
     pub name: String,
     /// Address.
     pub address: String,
+    /// The region (by its code in this plan) whose participants check in here; `None`: every
+    /// participant of the period.
+    pub region_code: Option<String>,
+    /// Whether the venue's printed static code is accepted (a fallback, off by default).
+    pub static_code: bool,
+    /// Where a check-in must be made from, if anywhere.
+    pub geofence: Option<Geofence>,
 }
 
 /// A whole period as an admin creates or edits it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// Name, e.g. 2026年第二期.
     pub name: String,
@@ -357,6 +366,8 @@ pub struct Plan {
     pub venues: Vec<PlanVenue>,
     /// Ready-made rejection reasons reviewers may pick.
     pub rejection_templates: Vec<String>,
+    /// How often the venues' check-in codes turn.
+    pub checkin_slice: SliceLength,
 }
 
 /// One problem of a plan, with where it is (`regions[1].code`).
@@ -453,10 +464,21 @@ impl Plan {
                 );
             }
         }
+        let mut venue_names = std::collections::BTreeSet::new();
         for (i, v) in self.venues.iter().enumerate() {
             if !text_ok(&v.name, 100) || !text_ok(&v.address, 200) {
                 problem(format!("venues[{i}]"), "请填写考点名称和地址");
+            } else if !venue_names.insert(v.name.trim()) {
+                problem(format!("venues[{i}].name"), "考点名称重复");
             }
+            if let Some(code) = &v.region_code
+                && !self.regions.iter().any(|r| r.code == *code)
+            {
+                problem(format!("venues[{i}].region_code"), "考点所属地区不在本期次中");
+            }
+        }
+        if self.venues.len() > 99 {
+            problem("venues".into(), "考点不能超过99个");
         }
         for (i, t) in self.rejection_templates.iter().enumerate() {
             if !text_ok(t, crate::lifecycle::Reason::MAX_CHARS) {
@@ -628,8 +650,12 @@ mod tests {
                 id: None,
                 name: "培训中心".into(),
                 address: "湖东路1号".into(),
+                region_code: Some("01".into()),
+                static_code: false,
+                geofence: None,
             }],
             rejection_templates: vec!["照片不合格".into()],
+            checkin_slice: SliceLength::DEFAULT,
         }
     }
 
@@ -648,6 +674,9 @@ mod tests {
         bad.exam_types[0].prices.clear();
         bad.subjects[0].exam_ends_at = bad.subjects[0].exam_starts_at;
         bad.rejection_templates.push(String::new());
+        let mut elsewhere = bad.venues[0].clone();
+        elsewhere.region_code = Some("99".into());
+        bad.venues.push(elsewhere);
         let fields: Vec<String> =
             bad.check().expect_err("problems").into_iter().map(|p| p.field).collect();
         assert_eq!(
@@ -659,6 +688,8 @@ mod tests {
                 "subjects[0].exam_ends_at",
                 "exam_types[0].subject_codes",
                 "exam_types[0].prices",
+                "venues[1].name",
+                "venues[1].region_code",
                 "rejection_templates[1]",
             ]
         );

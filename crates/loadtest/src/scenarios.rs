@@ -26,6 +26,8 @@ pub enum Scenario {
     Review,
     /// Random participants read "My exams".
     MyExams,
+    /// Every participant, paid, checks in at once with the venue's current code.
+    CheckIn,
     /// WeChat logins through the simulator.
     Login,
     /// Phone-sized photos uploaded and normalised.
@@ -41,6 +43,7 @@ impl Scenario {
             Scenario::RushSubmit => "rush-submit",
             Scenario::Review => "review",
             Scenario::MyExams => "my-exams",
+            Scenario::CheckIn => "check-in",
             Scenario::Login => "login",
             Scenario::PhotoUpload => "photo-upload",
             Scenario::Hello => "hello (baseline)",
@@ -170,6 +173,166 @@ fn period_body(participants: usize) -> Value {
                         "min_subjects": 2, "max_subjects": 2, "prices": [{"subjects": 2, "fee_yuan": "680.00"}]}],
         "venues": [{"name": "培训中心", "address": "湖东路1号"}],
     })
+}
+
+/// A period whose check-in window is open now (registration too), one venue for everyone,
+/// codes turning every 300 s, room for everyone.
+fn checkin_period_body(participants: usize, run: usize) -> Value {
+    let now = Utc::now();
+    let day = |n: i64| now + chrono::Duration::days(n);
+    let specialties = json!(["土木建筑", "交通运输", "水利"]);
+    json!({
+        "name": format!("压测报到 {} 第{run}轮", now.format("%H%M%S%.3f")),
+        "exam_name": "监理工程师",
+        "registration_opens": day(-1), "registration_closes": day(14), "payment_deadline": day(16),
+        "checkin_opens": day(-1), "checkin_closes": day(1), "exam_ends": day(31),
+        "regions": [{"code": "01", "name": "福州", "capacity": participants}],
+        "subjects": [
+            {"code": "control", "name": "建设工程目标控制", "specialties": specialties, "exam_starts_at": day(30), "exam_ends_at": day(30) + chrono::Duration::hours(2)},
+            {"code": "case", "name": "建设工程监理案例分析", "specialties": specialties, "exam_starts_at": day(31) - chrono::Duration::hours(4), "exam_ends_at": day(31) - chrono::Duration::hours(1)},
+        ],
+        "exam_types": [{"code": "exempt_basic", "name": "免考基础科目", "subject_codes": ["control", "case"],
+                        "min_subjects": 2, "max_subjects": 2, "prices": [{"subjects": 2, "fee_yuan": "680.00"}]}],
+        "venues": [{"name": "报到大厅", "address": "湖东路1号"}],
+        "checkin_slice_secs": 300,
+    })
+}
+
+/// The check-in scenario of one run: a fresh period (check-in open now), everyone registers,
+/// is approved and pays by a confirmed transfer (not timed); then everyone checks in at once
+/// with the venue's current code (timed). Invariants: every answer a fresh check-in, each
+/// registration checked in exactly once with one event row, the live counts equal the rows.
+async fn check_in_round(
+    target: &Target,
+    config: &Config,
+    participants: &Arc<Vec<Participant>>,
+    staff: &StaffSession,
+    run: usize,
+) -> Result<Measurement, Failure> {
+    let api = &target.api;
+    let n = participants.len();
+    let (outcome, created) = api
+        .send(
+            api.as_staff(Method::POST, "/api/v1/admin/periods", staff)
+                .json(&checkin_period_body(n, run)),
+        )
+        .await;
+    if outcome.status != Some(201) {
+        return Err(fail(format!("creating the check-in period: {:?} {created}", outcome.status)));
+    }
+    let period = Arc::new(created["period"].clone());
+    let venue = created["venues"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let (api2, people, p) = (api.clone(), Arc::clone(participants), Arc::clone(&period));
+    let (submitted, _) = drive(n, 32, move |i| {
+        let (api, people, p) = (api2.clone(), Arc::clone(&people), Arc::clone(&p));
+        async move {
+            let mut body = submit_body(&p, &people[i].photo, 0);
+            body["region_id"] = p["regions"][0]["id"].clone();
+            let (o, b) = api
+                .send(
+                    api.as_participant(Method::POST, "/api/v1/registrations", &people[i].token)
+                        .json(&body),
+                )
+                .await;
+            (o.status, b["id"].as_str().map(str::to_owned))
+        }
+    })
+    .await;
+    let ids: Vec<String> = submitted
+        .into_iter()
+        .map(|(status, id)| match (status, id) {
+            (Some(201), Some(id)) => Ok(id),
+            (status, _) => Err(fail(format!("check-in set-up: a submission answered {status:?}"))),
+        })
+        .collect::<Result<_, _>>()?;
+    for chunk in ids.chunks(500) {
+        let (o, b) = api
+            .send(
+                api.as_staff(Method::POST, "/api/v1/admin/registrations/bulk", staff)
+                    .json(&json!({"action": "approve", "ids": chunk})),
+            )
+            .await;
+        let all_ok = b["results"].as_array().is_some_and(|r| r.iter().all(|x| x["ok"] == true));
+        if o.status != Some(200) || !all_ok {
+            return Err(fail(format!("check-in set-up: approvals {:?} {b}", o.status)));
+        }
+    }
+    for chunk in ids.chunks(200) {
+        let amount = format!("{}.00", 680 * chunk.len());
+        let (o, b) = api
+            .send(
+                api.as_staff(Method::POST, "/api/v1/admin/transfers/confirm", staff)
+                    .json(&json!({"registration_ids": chunk, "amount_yuan": amount})),
+            )
+            .await;
+        if o.status != Some(200) {
+            return Err(fail(format!("check-in set-up: transfers {:?} {b}", o.status)));
+        }
+    }
+    let (o, display) = api
+        .send(api.as_staff(Method::GET, &format!("/api/v1/admin/venues/{venue}/code"), staff))
+        .await;
+    let code = match display["code"].as_str() {
+        Some(code) if o.status == Some(200) => code.to_owned(),
+        _ => return Err(fail(format!("the venue code: {:?} {display}", o.status))),
+    };
+    let ids = Arc::new(ids);
+    let (api2, people, code2) = (api.clone(), Arc::clone(participants), Arc::new(code));
+    let (m, fresh) = measured(target, async move {
+        let (done, elapsed) = drive(n, config.concurrency, move |i| {
+            let (api, people, ids, code) =
+                (api2.clone(), Arc::clone(&people), Arc::clone(&ids), Arc::clone(&code2));
+            async move {
+                let (o, b) = api
+                    .send(
+                        api.as_participant(
+                            Method::POST,
+                            &format!("/api/v1/registrations/{}/check-in", ids[i]),
+                            &people[i].token,
+                        )
+                        .json(&json!({"code": code.as_str()})),
+                    )
+                    .await;
+                (o, b["already_checked_in"] == false)
+            }
+        })
+        .await;
+        let fresh = done.iter().filter(|(o, fresh)| o.status == Some(200) && *fresh).count();
+        (done.into_iter().map(|(o, _)| o).collect(), elapsed, fresh)
+    })
+    .await;
+    if fresh != n {
+        return Err(fail(format!("invariant: {fresh} fresh check-ins for {n} participants")));
+    }
+    let (o, counts) = api
+        .send(api.as_staff(
+            Method::GET,
+            &format!(
+                "/api/v1/admin/periods/{}/check-in/counts",
+                period["id"].as_str().unwrap_or_default()
+            ),
+            staff,
+        ))
+        .await;
+    if o.status != Some(200) || counts["total"]["checked_in"].as_u64() != Some(n as u64) {
+        return Err(fail(format!("invariant: the live counts say {counts} for {n} check-ins")));
+    }
+    if let Some(db) = &target.db {
+        let id = period["id"]
+            .as_str()
+            .and_then(|s| baoming_domain::ids::TypedId::parse(s).ok())
+            .ok_or_else(|| fail("period id"))?;
+        let mut conn = db.conn().map_err(|e| fail(format!("database: {e}")))?;
+        let facts = baoming_store::checks::checkin_facts(&mut conn, id)
+            .map_err(|e| fail(format!("database: {e}")))?;
+        if facts.checked_in != n as i64
+            || facts.checkin_events != n as i64
+            || facts.checked_in_twice != 0
+        {
+            return Err(fail(format!("invariant: {facts:?} for {n} check-ins")));
+        }
+    }
+    Ok(m)
 }
 
 struct Setup {
@@ -375,6 +538,11 @@ pub async fn run(
         })
         .await;
         results.runs.entry(Scenario::MyExams).or_default().push(m);
+
+        // check-in (its own period each run: a checked-in registration stays)
+        let m = check_in_round(target, config, &participants, &s.staff, run).await?;
+        log(&format!("run {run}: check-in {:.0} req/s, every one checked in once", m.rps()));
+        results.runs.entry(Scenario::CheckIn).or_default().push(m);
 
         // login
         let (api, n) = (target.api.clone(), participants.len());

@@ -61,6 +61,7 @@ async fn short_run(db: TestDb) {
         Scenario::RushSubmit,
         Scenario::Review,
         Scenario::MyExams,
+        Scenario::CheckIn,
         Scenario::Login,
         Scenario::PhotoUpload,
     ] {

@@ -74,3 +74,41 @@ pub fn period_facts(conn: &mut DbConnection, period: PeriodId) -> Result<PeriodF
         events,
     })
 }
+
+/// A period's check-in facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckinFacts {
+    /// Registrations checked in (or completed after the sitting).
+    pub checked_in: i64,
+    /// Check-in events in the log.
+    pub checkin_events: i64,
+    /// Registrations with more than one check-in event (must be none).
+    pub checked_in_twice: i64,
+}
+
+/// Gathers a period's check-in facts.
+pub fn checkin_facts(
+    conn: &mut DbConnection,
+    period: PeriodId,
+) -> Result<CheckinFacts, StoreError> {
+    use baoming_domain::lifecycle::EventKind;
+    let pid = sql::text(period);
+    let checked_in: i64 = r::table
+        .filter(r::period_id.eq(&pid))
+        .filter(r::state.eq_any([State::CheckedIn.as_str(), State::Completed.as_str()]))
+        .count()
+        .get_result(conn)?;
+    let per_registration: Vec<(String, i64)> = e::table
+        .inner_join(r::table.on(r::id.eq(e::registration_id)))
+        .filter(r::period_id.eq(&pid))
+        .filter(e::event.eq(EventKind::CheckIn.as_str()))
+        .group_by(e::registration_id)
+        .select((e::registration_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(CheckinFacts {
+        checked_in,
+        checkin_events: per_registration.iter().map(|(_, n)| n).sum(),
+        checked_in_twice: i64::try_from(per_registration.iter().filter(|(_, n)| *n > 1).count())
+            .unwrap_or(i64::MAX),
+    })
+}

@@ -7,6 +7,7 @@
 //! a registration's state.
 
 pub mod audit;
+pub mod checkin;
 pub mod checks;
 pub mod clock;
 pub mod db;

@@ -2,7 +2,7 @@
 
 use baoming_domain::ids::ParticipantId;
 use baoming_domain::profile::{Identity, Profile, ProfileError};
-use baoming_domain::{Gender, IdKind, MobilePhone, PersonName};
+use baoming_domain::{Gender, IdKind, IdNumber, MobilePhone, PersonName};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -209,6 +209,7 @@ fn write_profile(
             participants::id_kind.eq(identity.id_number.as_ref().map(|n| n.kind().as_str())),
             participants::id_number_enc.eq(sealed.as_ref().map(|s| s.ciphertext.as_slice())),
             participants::id_number_index.eq(sealed.as_ref().map(|s| s.blind_index.as_str())),
+            participants::id_number_tail.eq(identity.id_number.as_ref().map(IdNumber::tail)),
             participants::phone.eq(new.phone.as_ref().map(MobilePhone::as_str)),
             participants::employer.eq(new.employer.as_deref()),
             participants::education.eq(new.education.as_deref()),
@@ -227,7 +228,7 @@ fn write_profile(
 pub fn find_by_id_number(
     conn: &mut DbConnection,
     cipher: &PiiCipher,
-    number: &baoming_domain::IdNumber,
+    number: &IdNumber,
 ) -> Result<Option<ParticipantId>, StoreError> {
     participants::table
         .filter(participants::id_number_index.eq(cipher.blind_index(number)))
@@ -268,7 +269,7 @@ pub fn correct_identity(
             serde_json::json!({
                 "name": i.name.as_ref().map(|n| n.as_str().to_owned()),
                 "gender": i.gender.map(Gender::as_str),
-                "id_number": i.id_number.as_ref().map(baoming_domain::IdNumber::masked),
+                "id_number": i.id_number.as_ref().map(IdNumber::masked),
             })
         };
         let before = summary(&current.profile.identity);
@@ -310,3 +311,30 @@ pub fn get_many(
 }
 
 crate::error::wraps_store_error!(SaveProfileError);
+
+/// Fills in the searchable tail of the ID number (`participants.id_number_tail`) of profiles
+/// saved before it existed, at most `limit` at a time: how many were filled. Idempotent; the
+/// api runs it at start-up.
+pub fn backfill_id_tails(
+    conn: &mut DbConnection,
+    cipher: &PiiCipher,
+    limit: i64,
+) -> Result<usize, StoreError> {
+    let ids: Vec<String> = participants::table
+        .filter(participants::id_number_enc.is_not_null())
+        .filter(participants::id_number_tail.is_null())
+        .select(participants::id)
+        .limit(limit)
+        .load(conn)?;
+    let mut filled = 0;
+    for id in ids {
+        let participant = get(conn, cipher, sql::id(&id)?)?;
+        if let Some(number) = &participant.profile.identity.id_number {
+            diesel::update(participants::table.find(&id))
+                .set(participants::id_number_tail.eq(number.tail()))
+                .execute(conn)?;
+            filled += 1;
+        }
+    }
+    Ok(filled)
+}

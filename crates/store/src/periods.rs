@@ -1,10 +1,12 @@
 //! Periods (期次) with their regions, subjects, exam types, fees and venues.
 
 use baoming_domain::Money;
+use baoming_domain::checkin::{CheckinKey, Geofence, PeriodSecret, SliceLength, VenueNumber};
+use baoming_domain::ids::TypedId;
 use baoming_domain::ids::{ExamTypeId, PeriodId, RegionId, SubjectId, VenueId};
 use baoming_domain::period::{
     ChoiceError, ChosenSubject, ExamTypeRule, FeeRule, Plan, PlanExamType, PlanRegion, PlanSubject,
-    Schedule, ScheduleInput, SubjectChoice, SubjectOffer,
+    PlanVenue, Schedule, ScheduleInput, SubjectChoice, SubjectOffer,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -57,6 +59,7 @@ struct PeriodColumns<'a> {
     checkin_opens: chrono::NaiveDateTime,
     checkin_closes: chrono::NaiveDateTime,
     exam_ends: chrono::NaiveDateTime,
+    checkin_slice_secs: i32,
     updated_at: chrono::NaiveDateTime,
 }
 
@@ -72,6 +75,7 @@ impl<'a> PeriodColumns<'a> {
             checkin_opens: sql::ts(s.checkin_opens()),
             checkin_closes: sql::ts(s.checkin_closes()),
             exam_ends: sql::ts(s.exam_ends()),
+            checkin_slice_secs: i32::try_from(plan.checkin_slice.secs()).unwrap_or(i32::MAX),
             updated_at: sql::ts(now),
         }
     }
@@ -108,10 +112,57 @@ struct ExamTypeColumns<'a> {
 }
 
 #[derive(Insertable, AsChangeset)]
-#[diesel(table_name = venues)]
+#[diesel(table_name = venues, treat_none_as_null = true)]
 struct VenueColumns<'a> {
     name: &'a str,
     address: &'a str,
+    region_id: Option<String>,
+    static_code: bool,
+    geofence_lat_e6: Option<i32>,
+    geofence_lon_e6: Option<i32>,
+    geofence_radius_m: Option<i32>,
+}
+
+/// Degrees as stored: integer micro-degrees (exact, and the same on both backends).
+fn micro_degrees(degrees: f64) -> i32 {
+    // Latitude and longitude are within ±180°, so the rounded value fits an i32.
+    #[allow(clippy::cast_possible_truncation)]
+    let micro = (degrees * 1e6).round() as i32;
+    micro
+}
+
+/// The columns of a venue of `plan`; its region found by code among the period's `regions`.
+fn venue_columns<'a>(
+    venue: &'a PlanVenue,
+    regions: &[(String, RegionId)],
+) -> Result<VenueColumns<'a>, StoreError> {
+    let region_id = match &venue.region_code {
+        Some(code) => Some(
+            regions
+                .iter()
+                .find(|(c, _)| c == code)
+                .map(|(_, id)| sql::text(*id))
+                .ok_or_else(|| StoreError::corrupt("a venue's region is not in the plan"))?,
+        ),
+        None => None,
+    };
+    let fence = venue.geofence.as_ref();
+    Ok(VenueColumns {
+        name: venue.name.trim(),
+        address: venue.address.trim(),
+        region_id,
+        static_code: venue.static_code,
+        geofence_lat_e6: fence.map(|f| micro_degrees(f.centre().lat())),
+        geofence_lon_e6: fence.map(|f| micro_degrees(f.centre().lon())),
+        geofence_radius_m: fence.map(|f| i32::try_from(f.radius_m()).unwrap_or(i32::MAX)),
+    })
+}
+
+/// A fresh secret the period's check-in codes are derived from.
+fn new_checkin_secret() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Config(format!("no randomness: {e}")))?;
+    Ok(hex::encode(bytes))
 }
 
 fn region_columns(r: &PlanRegion) -> Result<RegionColumns<'_>, StoreError> {
@@ -197,6 +248,7 @@ pub fn create(
                 PeriodColumns::new(plan, now),
                 periods::id.eq(&pid),
                 periods::created_at.eq(sql::ts(now)),
+                periods::checkin_secret.eq(new_checkin_secret()?),
             ))
             .execute(conn)?;
         let mut created = CreatedPeriod {
@@ -240,13 +292,14 @@ pub fn create(
                 .execute(conn)?;
             created.exam_types.push((exam_type.code.clone(), eid));
         }
-        for venue in &plan.venues {
+        for (number, venue) in (1..).zip(&plan.venues) {
             let vid: VenueId = crate::new_id();
             diesel::insert_into(venues::table)
                 .values((
-                    VenueColumns { name: venue.name.trim(), address: venue.address.trim() },
+                    venue_columns(venue, &created.regions)?,
                     venues::id.eq(sql::text(vid)),
                     venues::period_id.eq(&pid),
+                    venues::number.eq(number),
                 ))
                 .execute(conn)?;
             created.venues.push(vid);
@@ -422,7 +475,7 @@ pub fn update(
             }
             diesel::delete(exam_types::table.find(gone)).execute(conn)?;
         }
-        // Nothing refers to venues yet.
+        // A venue people checked in at stays.
         let gone = stay(
             conn,
             "venues",
@@ -430,6 +483,12 @@ pub fn update(
             plan.venues.iter().map(|v| v.id.map(sql::text)).collect(),
         )?;
         for gone in &gone {
+            let used: i64 =
+                reg::table.filter(reg::checkin_venue_id.eq(gone)).count().get_result(conn)?;
+            if used > 0 {
+                let name: String = venues::table.find(gone).select(venues::name).first(conn)?;
+                return Err(PlanError::Referenced { what: "venue", code: name });
+            }
             diesel::delete(venues::table.find(gone)).execute(conn)?;
         }
 
@@ -504,18 +563,34 @@ pub fn update(
             };
             ids.push((exam_type.code.clone(), eid));
         }
+        // Venues keep their numbers (printed codes and ticket numbers carry them); a new
+        // venue gets the next one.
+        let regions_now: Vec<(String, RegionId)> = regions::table
+            .filter(regions::period_id.eq(&pid))
+            .select((regions::code, regions::id))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .map(|(code, id)| Ok((code, sql::id(&id)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let mut next: i32 = venues::table
+            .filter(venues::period_id.eq(&pid))
+            .select(diesel::dsl::max(venues::number))
+            .first::<Option<i32>>(conn)?
+            .unwrap_or(0);
         for venue in &plan.venues {
-            let columns = VenueColumns { name: venue.name.trim(), address: venue.address.trim() };
+            let columns = venue_columns(venue, &regions_now)?;
             match venue.id.map(sql::text) {
                 Some(vid) => {
                     diesel::update(venues::table.find(&vid)).set(columns).execute(conn)?;
                 }
                 None => {
+                    next += 1;
                     diesel::insert_into(venues::table)
                         .values((
                             columns,
                             venues::id.eq(sql::text(crate::new_id::<VenueId>())),
                             venues::period_id.eq(&pid),
+                            venues::number.eq(next),
                         ))
                         .execute(conn)?;
                 }
@@ -811,19 +886,11 @@ pub struct ExamTypeDetail {
     pub prices: Vec<(u8, Money)>,
 }
 
-/// A venue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Venue {
-    /// Id.
-    pub id: VenueId,
-    /// Name.
-    pub name: String,
-    /// Address.
-    pub address: String,
-}
+/// A venue (the check-in rules' view of it).
+pub use baoming_domain::checkin::Venue;
 
 /// Everything about a period a participant picks from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PeriodDetail {
     /// Id.
     pub id: PeriodId,
@@ -841,8 +908,24 @@ pub struct PeriodDetail {
     pub subjects: Vec<SubjectDetail>,
     /// Exam types with prices.
     pub exam_types: Vec<ExamTypeDetail>,
-    /// Venues.
+    /// Venues, by number.
     pub venues: Vec<Venue>,
+    /// How often the venues' check-in codes turn.
+    pub checkin_slice: SliceLength,
+    /// The secret the venues' check-in codes are derived from (never shown).
+    pub checkin_secret: PeriodSecret,
+}
+
+impl PeriodDetail {
+    /// The key that derives and verifies this period's venue codes.
+    pub fn checkin_key(&self) -> CheckinKey {
+        CheckinKey::new(self.id.as_uuid(), self.checkin_secret.clone(), self.checkin_slice)
+    }
+
+    /// A venue by id.
+    pub fn venue(&self, id: VenueId) -> Option<&Venue> {
+        self.venues.iter().find(|v| v.id == id)
+    }
 }
 
 /// Periods not closed whose registration has not ended yet (open now or opening later),
@@ -863,12 +946,26 @@ pub fn open_periods(
 /// A period with everything in it.
 pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, StoreError> {
     let pid = sql::text(id);
-    let (name, exam_name) = periods::table
+    let (name, exam_name, secret, slice) = periods::table
         .find(&pid)
-        .select((periods::name, periods::exam_name))
-        .first::<(String, String)>(conn)
+        .select((
+            periods::name,
+            periods::exam_name,
+            periods::checkin_secret,
+            periods::checkin_slice_secs,
+        ))
+        .first::<(String, String, Option<String>, i32)>(conn)
         .optional()?
         .ok_or(StoreError::NotFound { entity: "period" })?;
+    let checkin_secret = secret
+        .as_deref()
+        .and_then(|hex| hex::decode(hex).ok())
+        .and_then(|bytes| PeriodSecret::from_bytes(&bytes).ok())
+        .ok_or_else(|| StoreError::corrupt(format_args!("period {id} has no check-in secret")))?;
+    let checkin_slice = u32::try_from(slice)
+        .ok()
+        .and_then(|secs| SliceLength::new(secs).ok())
+        .ok_or_else(|| StoreError::corrupt(format_args!("check-in slice of {slice} s")))?;
     let (schedule, closed) = schedule(conn, id)?;
     let regions = regions::table
         .filter(regions::period_id.eq(&pid))
@@ -920,11 +1017,11 @@ pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, Sto
         .collect::<Result<_, StoreError>>()?;
     let venues = venues::table
         .filter(venues::period_id.eq(&pid))
-        .order(venues::id)
-        .select((venues::id, venues::name, venues::address))
-        .load::<(String, String, String)>(conn)?
+        .order(venues::number)
+        .select(VenueRow::as_select())
+        .load::<VenueRow>(conn)?
         .into_iter()
-        .map(|(vid, name, address)| Ok(Venue { id: sql::id(&vid)?, name, address }))
+        .map(Venue::try_from)
         .collect::<Result<_, StoreError>>()?;
     Ok(PeriodDetail {
         id,
@@ -936,7 +1033,63 @@ pub fn detail(conn: &mut DbConnection, id: PeriodId) -> Result<PeriodDetail, Sto
         subjects,
         exam_types,
         venues,
+        checkin_slice,
+        checkin_secret,
     })
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = venues)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct VenueRow {
+    id: String,
+    name: String,
+    address: String,
+    number: i32,
+    region_id: Option<String>,
+    static_code: bool,
+    geofence_lat_e6: Option<i32>,
+    geofence_lon_e6: Option<i32>,
+    geofence_radius_m: Option<i32>,
+}
+
+impl TryFrom<VenueRow> for Venue {
+    type Error = StoreError;
+
+    fn try_from(row: VenueRow) -> Result<Self, StoreError> {
+        let geofence = match (row.geofence_lat_e6, row.geofence_lon_e6, row.geofence_radius_m) {
+            (Some(lat), Some(lon), Some(radius)) => Some(
+                Geofence::new(
+                    f64::from(lat) / 1e6,
+                    f64::from(lon) / 1e6,
+                    u32::try_from(radius).map_err(StoreError::corrupt)?,
+                )
+                .map_err(StoreError::corrupt)?,
+            ),
+            (None, None, None) => None,
+            _ => return Err(StoreError::corrupt("a venue's geofence is incomplete")),
+        };
+        Ok(Venue {
+            id: sql::id(&row.id)?,
+            number: VenueNumber::new(u16::try_from(row.number).map_err(StoreError::corrupt)?),
+            name: row.name,
+            address: row.address,
+            region: row.region_id.as_deref().map(sql::id).transpose()?,
+            static_code: row.static_code,
+            geofence,
+        })
+    }
+}
+
+/// The period a venue belongs to.
+pub fn venue_period(conn: &mut DbConnection, venue: VenueId) -> Result<PeriodId, StoreError> {
+    let period: String = venues::table
+        .find(sql::text(venue))
+        .select(venues::period_id)
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { entity: "venue" })?;
+    sql::id(&period)
 }
 
 /// Whether any period exists (demo data is seeded only into an empty database).

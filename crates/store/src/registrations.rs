@@ -22,7 +22,7 @@ use crate::schema::{registration_events, registrations};
 use crate::transition::{self, FormColumns, RegistrationRow, load, load_for};
 use crate::{participants, periods, photos, sql};
 
-pub use crate::transition::{Applied, Ctx, Registration, Who, facts};
+pub use crate::transition::{Applied, CheckIn, Ctx, Registration, Who, facts};
 
 /// Several registrations by id, in the order given (missing ids are skipped).
 pub fn get_many(

@@ -20,6 +20,7 @@ diesel::table! {
         profile_locked -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        id_number_tail -> Nullable<Text>,
     }
 }
 
@@ -65,6 +66,8 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        checkin_secret -> Nullable<Text>,
+        checkin_slice_secs -> Integer,
     }
 }
 
@@ -120,6 +123,12 @@ diesel::table! {
         period_id -> Text,
         name -> Text,
         address -> Text,
+        number -> Integer,
+        region_id -> Nullable<Text>,
+        static_code -> Bool,
+        geofence_lat_e6 -> Nullable<Integer>,
+        geofence_lon_e6 -> Nullable<Integer>,
+        geofence_radius_m -> Nullable<Integer>,
     }
 }
 
@@ -174,6 +183,9 @@ diesel::table! {
         payment_method -> Nullable<Text>,
         submitted_at -> Timestamp,
         updated_at -> Timestamp,
+        checked_in_at -> Nullable<Timestamp>,
+        checkin_venue_id -> Nullable<Text>,
+        checkin_proof -> Nullable<Text>,
     }
 }
 
@@ -227,6 +239,7 @@ diesel::joinable!(regions -> periods (period_id));
 diesel::joinable!(subjects -> periods (period_id));
 diesel::joinable!(exam_types -> periods (period_id));
 diesel::joinable!(venues -> periods (period_id));
+diesel::joinable!(registrations -> venues (checkin_venue_id));
 diesel::joinable!(registrations -> participants (participant_id));
 diesel::joinable!(registrations -> periods (period_id));
 diesel::joinable!(registrations -> regions (region_id));

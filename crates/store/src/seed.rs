@@ -87,12 +87,16 @@ pub fn demo_period(now: DateTime<Utc>) -> Plan {
             id: None,
             name: "福建建设培训中心".into(),
             address: "福州市鼓楼区湖东路 1 号".into(),
+            region_code: None,
+            static_code: false,
+            geofence: None,
         }],
         rejection_templates: vec![
             "照片不符合一寸白底免冠要求，请重新上传".into(),
             "报考科目与考试类型不符，请核对后重新报名".into(),
             "个人信息与证件不一致，请核对后重新报名".into(),
         ],
+        checkin_slice: baoming_domain::period::SliceLength::DEFAULT,
     }
 }
 

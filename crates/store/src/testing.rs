@@ -301,7 +301,11 @@ impl Fixture {
                 .expect("transfer confirmed");
         }
         if wanted >= 4 {
-            step(Event::CheckIn { proof: CheckInProof::VenueCode }, owner, checkin_at);
+            step(
+                Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None },
+                owner,
+                checkin_at,
+            );
         }
         id
     }

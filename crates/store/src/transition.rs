@@ -20,10 +20,11 @@
 use baoming_domain::Money;
 use baoming_domain::ids::{
     EventId, ExamTypeId, ParticipantId, PeriodId, PhotoId, RegionId, RegistrationId, StaffId,
+    VenueId,
 };
 use baoming_domain::lifecycle::{
-    self, Actor, Decision, Effect, Event, EventKind, Facts, Flag, PaymentFacts, PaymentMethod,
-    Reason, SeatAnswer, SeatChange, State, Status, Step, Unchanged,
+    self, Actor, CheckInProof, Decision, Effect, Event, EventKind, Facts, Flag, PaymentFacts,
+    PaymentMethod, Reason, SeatAnswer, SeatChange, State, Status, Step, Unchanged,
 };
 use baoming_domain::period::{ChosenSubject, Schedule};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -121,6 +122,19 @@ pub struct Registration {
     pub submitted_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// When, where and how it was checked in, once it was.
+    pub checkin: Option<CheckIn>,
+}
+
+/// A registration's check-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckIn {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Where (the venue of the code, or the one staff chose).
+    pub venue: Option<VenueId>,
+    /// How: the rotating code, the printed static code, or by staff.
+    pub proof: CheckInProof,
 }
 
 /// A `registrations` row as read.
@@ -145,6 +159,9 @@ pub(crate) struct RegistrationRow {
     payment_method: Option<String>,
     submitted_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    checked_in_at: Option<NaiveDateTime>,
+    checkin_venue_id: Option<String>,
+    checkin_proof: Option<String>,
 }
 
 impl RegistrationRow {
@@ -193,6 +210,14 @@ impl TryFrom<RegistrationRow> for Registration {
                 .map_err(StoreError::corrupt)?,
             submitted_at: sql::utc(row.submitted_at),
             updated_at: sql::utc(row.updated_at),
+            checkin: match (row.checked_in_at, row.checkin_proof) {
+                (Some(at), Some(proof)) => Some(CheckIn {
+                    at: sql::utc(at),
+                    venue: row.checkin_venue_id.as_deref().map(sql::id).transpose()?,
+                    proof: CheckInProof::parse(&proof).map_err(StoreError::corrupt)?,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -375,23 +400,25 @@ pub(crate) fn apply_loaded(
     if decision.seat_change() == SeatChange::Take && seat != SeatAnswer::Taken {
         return Err(StoreError::corrupt("a seat-taking decision without a seat"));
     }
-    write_decision(conn, &current, &decision, event.reason(), None, ctx)?;
+    write_decision(conn, &current, &decision, Some(event), None, ctx)?;
     Ok(Applied::Moved { registration: load(conn, current.id)?, decision })
 }
 
 /// Writes an accepted decision about `current` (claimed in this transaction): the status,
 /// the seat change (a seat to take was taken before deciding), the event-log row, the notice
-/// and the effects: jobs, and the refund row of an approved refund. `amount` is the money a
-/// payment brought (for the event log).
+/// and the effects: jobs, and the refund row of an approved refund. `event` is what was
+/// decided (its reason, and for a check-in where and how); `amount` is the money a payment
+/// brought (for the event log).
 pub(crate) fn write_decision(
     conn: &mut DbConnection,
     current: &Registration,
     decision: &Decision,
-    reason: Option<&Reason>,
+    event: Option<&Event>,
     amount: Option<Money>,
     ctx: &Ctx,
 ) -> Result<(), StoreError> {
     let id = current.id;
+    let reason = event.and_then(Event::reason);
     if decision.seat_change() == SeatChange::Release {
         periods::release_seat(conn, current.region)?;
     }
@@ -418,10 +445,25 @@ pub(crate) fn write_decision(
     if written != 1 {
         return Err(conflict(conn, id)?);
     }
+    let checkin = match event {
+        Some(Event::CheckIn { proof, venue }) if decision.to.state == State::CheckedIn => {
+            diesel::update(registrations::table.find(sql::text(id)))
+                .set((
+                    registrations::checked_in_at.eq(sql::ts(ctx.now)),
+                    registrations::checkin_proof.eq(proof.as_str()),
+                    registrations::checkin_venue_id.eq(venue.map(sql::text)),
+                ))
+                .execute(conn)?;
+            Some((*proof, *venue))
+        }
+        _ => None,
+    };
     let details = EventDetails {
         amount_fen: amount.map(Money::fen),
         paid_via: decision.paid_via,
         effects: decision.effects.clone(),
+        checkin_proof: checkin.map(|(proof, _)| proof),
+        checkin_venue: checkin.and_then(|(_, venue)| venue.map(|v| v.to_string())),
     };
     log_event(
         conn,
@@ -519,6 +561,10 @@ struct EventDetails {
     paid_via: Option<PaymentMethod>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     effects: Vec<Effect>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkin_proof: Option<CheckInProof>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkin_venue: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod checkin;
 pub mod health;
 pub mod invoice_titles;
 pub mod payments;
@@ -70,6 +71,7 @@ routes! {
     get "/api/v1/registrations/{id}" => registrations::get;
     put "/api/v1/registrations/{id}" => registrations::resubmit;
     post "/api/v1/registrations/{id}/withdraw" => registrations::withdraw;
+    post "/api/v1/registrations/{id}/check-in" => checkin::check_in;
     get "/api/v1/my-exams" => registrations::my_exams;
     post "/api/v1/admin/auth/login" => admin::auth::login;
     post "/api/v1/admin/auth/logout" => admin::auth::logout;
@@ -101,6 +103,13 @@ routes! {
     get "/api/v1/registrations/{id}/pay/transfer" => payments::transfer_details;
     post "/api/v1/registrations/{id}/pay/check" => payments::check;
     post "/api/v1/wechatpay/notify" => payments::notify;
+    get "/api/v1/admin/venues/{id}/code" => admin::checkin::venue_code;
+    get "/api/v1/admin/venues/{id}/code.png" => admin::checkin::venue_code_png;
+    get "/api/v1/admin/venues/{id}/code.svg" => admin::checkin::venue_code_svg;
+    get "/api/v1/admin/venues/{id}/static-code" => admin::checkin::static_code;
+    get "/api/v1/admin/periods/{id}/check-in/counts" => admin::checkin::counts;
+    get "/api/v1/admin/periods/{id}/check-in/search" => admin::checkin::search;
+    post "/api/v1/admin/registrations/{id}/check-in" => admin::checkin::check_in;
     get "/api/v1/admin/jobs" => admin::jobs::list;
     post "/api/v1/admin/jobs/{id}/rerun" => admin::jobs::rerun;
 }

@@ -163,6 +163,7 @@ async fn transfer_view(
     declare: bool,
 ) -> Result<TransferView, ApiError> {
     let cache = state.periods.clone();
+    let now = state.now();
     let (view, reference) = state
         .db(move |conn| {
             let (registration, reference) = if declare {
@@ -174,7 +175,7 @@ async fn transfer_view(
                     .ok_or_else(ApiError::not_found)?;
                 (registration, reference)
             };
-            Ok::<_, ApiError>((one_view(conn, &cache, registration)?, reference))
+            Ok::<_, ApiError>((one_view(conn, &cache, registration, now)?, reference))
         })
         .await?;
     Ok(TransferView {
@@ -252,10 +253,11 @@ pub async fn check(
     let id: RegistrationId = path_id(&id)?;
     ask_wechat(&state, &me, id).await?;
     let cache = state.periods.clone();
+    let now = state.now();
     let view = state
         .db(move |conn| {
             let registration = registrations::get_for_participant(conn, id, me.id)?;
-            one_view(conn, &cache, registration)
+            one_view(conn, &cache, registration, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))

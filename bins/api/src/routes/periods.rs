@@ -74,7 +74,7 @@ pub struct ExamTypeView {
     pub prices: Vec<PriceView>,
 }
 
-/// A venue.
+/// A venue (考点).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VenueView {
     /// Id (for edits in the back office).
@@ -83,6 +83,10 @@ pub struct VenueView {
     pub name: String,
     /// Address.
     pub address: String,
+    /// The region whose participants check in here (none: everyone of the period).
+    pub region_id: Option<String>,
+    /// A check-in here needs the phone's position (`wx.getLocation({type: 'gcj02'})`).
+    pub needs_position: bool,
 }
 
 /// A period with everything the registration form needs.
@@ -184,6 +188,8 @@ impl PeriodView {
                     id: v.id.to_string(),
                     name: v.name.clone(),
                     address: v.address.clone(),
+                    region_id: v.region.map(|r| r.to_string()),
+                    needs_position: v.geofence.is_some(),
                 })
                 .collect(),
         }

@@ -8,7 +8,6 @@ use baoming_domain::lifecycle::Tab;
 use baoming_invoicing::{InvoiceSnapshot, JointInvoiceRemark};
 use baoming_store::registrations::{self, NewRegistration};
 use baoming_store::{DbConnection, StoreError, invoice_titles};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -304,7 +303,7 @@ pub async fn my_exams(
     state: web::Data<AppState>,
     me: CurrentParticipant,
 ) -> Result<HttpResponse, ApiError> {
-    let now = Utc::now();
+    let now = state.now();
     let cache = state.periods.clone();
     let all = state
         .db(move |conn| {

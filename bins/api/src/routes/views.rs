@@ -72,6 +72,21 @@ pub struct RegistrationView {
     pub submitted_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The check-in, once checked in (已报到).
+    pub checkin: Option<CheckInView>,
+}
+
+/// Where and when a registration was checked in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckInView {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The venue's id, if known.
+    pub venue_id: Option<String>,
+    /// The venue's name, if known.
+    pub venue_name: Option<String>,
+    /// How: `rotating` (the venue screen's code), `static` (the printed code), `staff`.
+    pub proof: String,
 }
 
 /// Builds the views, loading each period once.
@@ -131,6 +146,12 @@ pub(crate) fn views(
             photo_id: r.photo.map(|p| p.to_string()),
             submitted_at: r.submitted_at,
             updated_at: r.updated_at,
+            checkin: r.checkin.map(|c| CheckInView {
+                at: c.at,
+                venue_id: c.venue.map(|v| v.to_string()),
+                venue_name: c.venue.and_then(|v| period.venue(v)).map(|v| v.name.clone()),
+                proof: c.proof.as_str().into(),
+            }),
         });
     }
     Ok(out)
@@ -142,19 +163,21 @@ where
     F: FnOnce(&mut DbConnection) -> Result<Registration, ApiError> + Send + 'static,
 {
     let cache = state.periods.clone();
+    let now = state.now();
     state
         .db(move |conn| {
             let registration = work(conn)?;
-            one_view(conn, &cache, registration)
+            one_view(conn, &cache, registration, now)
         })
         .await
 }
 
-/// The view of one registration.
+/// The view of one registration at `now`.
 pub(crate) fn one_view(
     conn: &mut DbConnection,
     cache: &PeriodCache,
     r: Registration,
+    now: DateTime<Utc>,
 ) -> Result<RegistrationView, ApiError> {
-    views(conn, cache, vec![r], Utc::now())?.pop().ok_or_else(|| ApiError::internal(&"empty view"))
+    views(conn, cache, vec![r], now)?.pop().ok_or_else(|| ApiError::internal(&"empty view"))
 }

@@ -27,6 +27,7 @@ macro_rules! on_both_backends {
 }
 
 mod back_office;
+mod checkin;
 mod participant;
 mod payments;
 
@@ -36,6 +37,8 @@ pub(crate) struct TestApp {
     sim: baoming_wechat_sim::Simulator,
     pub(crate) pay_sim: baoming_wechatpay_sim::Simulator,
     handle: actix_web::dev::ServerHandle,
+    /// The server's clock: tests move it instead of sleeping.
+    pub(crate) clock: baoming_api::time::Clock,
     db: TestDb,
     _data: tempfile::TempDir,
 }
@@ -60,6 +63,7 @@ impl TestApp {
         let sim = running.simulator.take().expect("dev mode starts the simulator");
         let pay_sim = running.pay_simulator.take().expect("dev mode starts the pay simulator");
         let handle = running.handle.clone();
+        let clock = running.clock.clone();
         actix_web::rt::spawn(running.server);
         TestApp {
             base: format!("http://{}", running.addr),
@@ -72,6 +76,7 @@ impl TestApp {
             sim,
             pay_sim,
             handle,
+            clock,
             db,
             _data: data,
         }

@@ -18,10 +18,14 @@ coded_enum! {
 coded_enum! {
     /// How a check-in was made.
     pub enum CheckInProof as "check-in proof" {
-        /// The participant scanned the venue's code and it verified.
-        VenueCode = "venue_code",
+        /// The participant scanned the venue's rotating code and it verified (the strong proof:
+        /// a photographed code is stale within two slices).
+        RotatingCode = "rotating",
+        /// The participant scanned the venue's printed static code (a fallback, off by
+        /// default; recorded so staff can see who checked in without the rotating code).
+        StaticCode = "static",
         /// Check-in staff checked the person in by hand.
-        StaffManual = "staff_manual",
+        Staff = "staff",
     }
 }
 
@@ -109,6 +113,8 @@ pub enum Event {
     CheckIn {
         /// How the person was identified.
         proof: CheckInProof,
+        /// At which venue (the scanned code's venue, or the one staff chose), if known.
+        venue: Option<crate::ids::VenueId>,
     },
     /// The participant asks for the fee back.
     RequestRefund {

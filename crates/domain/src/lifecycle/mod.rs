@@ -295,6 +295,9 @@ pub enum Refusal {
     /// A participant must scan the venue's code.
     #[error("请扫描考点报到二维码")]
     VenueCodeRequired,
+    /// A refund was requested: the person cannot check in while it is pending.
+    #[error("您已申请退款，如需参加考试，请先撤回退款申请再扫码报到")]
+    CancelRefundFirst,
     /// The clock fired before the payment deadline.
     #[error("尚未到缴费截止时间")]
     DeadlineNotReached,
@@ -324,6 +327,7 @@ impl Refusal {
             Refusal::AmountMismatch { .. } => "amount_mismatch",
             Refusal::CheckInClosed => "checkin_closed",
             Refusal::VenueCodeRequired => "venue_code_required",
+            Refusal::CancelRefundFirst => "cancel_refund_first",
             Refusal::DeadlineNotReached => "deadline_not_reached",
             Refusal::SittingNotEnded => "sitting_not_ended",
             Refusal::SeatNotAsked => "seat_not_asked",
@@ -479,15 +483,23 @@ pub fn decide(
             permit()?;
             Step::Unchanged(Unchanged::AlreadyCheckedIn)
         }
-        (S::Paid | S::RefundDenied, Event::CheckIn { proof }) => {
+        (S::Paid | S::RefundDenied, Event::CheckIn { proof, .. }) => {
             permit()?;
-            if actor == Actor::Participant && *proof != CheckInProof::VenueCode {
+            if actor == Actor::Participant && *proof == CheckInProof::Staff {
                 return Err(refuse(Refusal::VenueCodeRequired));
+            }
+            if actor != Actor::Participant && *proof != CheckInProof::Staff {
+                // Staff check people in by hand; a venue code is the participant's own proof.
+                return Err(refuse(Refusal::WrongActor));
             }
             if !schedule.checkin_open(now) {
                 return Err(refuse(Refusal::CheckInClosed));
             }
             moved(S::CheckedIn, None, vec![])
+        }
+        (S::RefundRequested, Event::CheckIn { .. }) => {
+            permit()?;
+            return Err(refuse(Refusal::CancelRefundFirst));
         }
         (S::Paid, Event::RequestRefund { .. }) => {
             permit()?;

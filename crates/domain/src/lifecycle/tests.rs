@@ -83,7 +83,7 @@ fn the_journey_of_the_manual() {
         status.apply(&pay, Actor::PaymentProvider, &f),
         Ok(Step::Unchanged(Unchanged::AlreadyPaid))
     );
-    let checkin = Event::CheckIn { proof: CheckInProof::VenueCode };
+    let checkin = Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None };
     status.apply(&checkin, Actor::Participant, &facts(DURING_CHECKIN)).expect("checked in");
     assert_eq!(
         status.apply(&checkin, Actor::Participant, &facts(DURING_CHECKIN)),
@@ -177,8 +177,8 @@ fn withdraw_closes_an_open_order_but_not_a_payment_in_flight() {
 #[test]
 fn check_in_needs_the_window_and_the_venue_code() {
     let status = Status::new(State::Paid);
-    let code = Event::CheckIn { proof: CheckInProof::VenueCode };
-    let manual = Event::CheckIn { proof: CheckInProof::StaffManual };
+    let code = Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None };
+    let manual = Event::CheckIn { proof: CheckInProof::Staff, venue: None };
     let refusal = |event: &Event, actor, hours| {
         decide(status, event, actor, &facts(hours)).err().map(|e| e.refusal)
     };
@@ -195,6 +195,34 @@ fn check_in_needs_the_window_and_the_venue_code() {
     // A denied refund keeps the seat: the person may still check in.
     let denied = Status::new(State::RefundDenied);
     assert!(decide(denied, &code, Actor::Participant, &facts(DURING_CHECKIN)).is_ok());
+}
+
+#[test]
+fn check_in_proofs_belong_to_their_actors() {
+    let paid = Status::new(State::Paid);
+    let by = |proof, actor| {
+        decide(paid, &Event::CheckIn { proof, venue: None }, actor, &facts(DURING_CHECKIN))
+            .err()
+            .map(|e| e.refusal)
+    };
+    // The printed static code is a venue code too (recorded as such by the data layer).
+    assert_eq!(by(CheckInProof::StaticCode, Actor::Participant), None);
+    assert_eq!(by(CheckInProof::RotatingCode, Actor::Participant), None);
+    assert_eq!(by(CheckInProof::Staff, Actor::Admin), None);
+    // Staff check people in by hand, never "with a code".
+    assert_eq!(by(CheckInProof::RotatingCode, Actor::CheckinStaff), Some(Refusal::WrongActor));
+    // While a refund is requested, check-in asks to cancel the request first.
+    let requested = Status::new(State::RefundRequested);
+    let scan = Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None };
+    assert_eq!(
+        decide(requested, &scan, Actor::Participant, &facts(DURING_CHECKIN)).map_err(|e| e.refusal),
+        Err(Refusal::CancelRefundFirst)
+    );
+    // Before the window opens and after it closes: closed.
+    assert_eq!(
+        decide(paid, &scan, Actor::Participant, &facts(AFTER_SITTING)).map_err(|e| e.refusal),
+        Err(Refusal::CheckInClosed)
+    );
 }
 
 #[test]
@@ -362,7 +390,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         Just(Event::DeclareTransfer),
         any_reason().prop_map(|note| Event::TransferNotReceived { note }),
         (amount, method).prop_map(|(amount, via)| Event::ConfirmPayment { amount, via }),
-        proof.prop_map(|proof| Event::CheckIn { proof }),
+        proof.prop_map(|proof| Event::CheckIn { proof, venue: None }),
         any_reason().prop_map(|reason| Event::RequestRefund { reason }),
         Just(Event::CancelRefundRequest),
         Just(Event::ApproveRefund),
@@ -503,7 +531,7 @@ fn sample_event(kind: EventKind, actor: Actor) -> Event {
         PaymentMethod::BankTransfer
     };
     let proof =
-        if actor == A::Participant { CheckInProof::VenueCode } else { CheckInProof::StaffManual };
+        if actor == A::Participant { CheckInProof::RotatingCode } else { CheckInProof::Staff };
     match kind {
         E::Submit => Event::Submit,
         E::Resubmit => Event::Resubmit,
@@ -513,7 +541,7 @@ fn sample_event(kind: EventKind, actor: Actor) -> Event {
         E::DeclareTransfer => Event::DeclareTransfer,
         E::TransferNotReceived => Event::TransferNotReceived { note: reason("未到账") },
         E::ConfirmPayment => Event::ConfirmPayment { amount: fee(), via },
-        E::CheckIn => Event::CheckIn { proof },
+        E::CheckIn => Event::CheckIn { proof, venue: None },
         E::RequestRefund => Event::RequestRefund { reason: reason("时间冲突") },
         E::CancelRefundRequest => Event::CancelRefundRequest,
         E::ApproveRefund => Event::ApproveRefund,

@@ -233,7 +233,7 @@ impl Action {
             // Paying is possible exactly when declaring a transfer is: both need an approved,
             // unpaid registration (the amount is the fee by construction).
             Action::PayWechat | Action::DeclareTransfer => Event::DeclareTransfer,
-            Action::CheckIn => Event::CheckIn { proof: CheckInProof::VenueCode },
+            Action::CheckIn => Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None },
             Action::RequestRefund => Event::RequestRefund { reason: reason() },
             Action::CancelRefundRequest => Event::CancelRefundRequest,
         }

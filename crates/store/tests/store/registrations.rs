@@ -72,7 +72,7 @@ fn a_registration_walks_the_lifecycle(test: TestDb) {
         Err(ConfirmError::AlreadyConfirmed(again)) if again == id
     ));
     assert_eq!(registrations::get(&mut w.conn(), id).expect("registration").version, 6);
-    let checkin = Event::CheckIn { proof: CheckInProof::VenueCode };
+    let checkin = Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None };
     assert_eq!(moved_to(w.apply(id, checkin, me, later(CHECKIN_HOURS))), State::CheckedIn);
     assert_eq!(
         moved_to(w.apply(id, Event::SittingEnded, Who::Clock, later(AFTER_SITTING_HOURS))),

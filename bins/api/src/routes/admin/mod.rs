@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod checkin;
 pub mod export;
 pub mod finance;
 pub mod jobs;
@@ -19,6 +20,8 @@ pub const READERS: &[Role] = &[Role::Reviewer, Role::Finance, Role::Admin];
 pub const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
 /// Money: transfers, the ledger, refunds.
 pub const FINANCE: &[Role] = &[Role::Finance, Role::Admin];
+/// Check-in at the venue (the display's code, checking in by hand, live counts).
+pub const CHECKIN: &[Role] = &[Role::Checkin, Role::Admin];
 /// Administration (corrections, audit log, periods, full-ID exports).
 pub const ADMINS: &[Role] = &[Role::Admin];
 /// Any staff role.

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use baoming_domain::Money;
 use baoming_domain::ids::{ExamTypeId, PeriodId, RegionId, SubjectId, TypedId, VenueId};
 use baoming_domain::period::{
-    ExamTypeRule, Plan, PlanExamType, PlanRegion, PlanSubject, PlanVenue, Schedule, ScheduleInput,
-    SubjectOffer,
+    ExamTypeRule, Geofence, Plan, PlanExamType, PlanRegion, PlanSubject, PlanVenue, Schedule,
+    ScheduleInput, SliceLength, SubjectOffer,
 };
 use baoming_store::periods::{self, PlanError};
 use baoming_store::{StoreError, audit};
@@ -93,6 +93,27 @@ pub struct VenueBody {
     pub name: String,
     /// Address.
     pub address: String,
+    /// The code of the region whose participants check in here (omit: every participant).
+    pub region_code: Option<String>,
+    /// Accept the venue's printed static code (a fallback when the screen fails; off by
+    /// default; check-ins with it are recorded as `static`).
+    #[serde(default)]
+    pub static_code: bool,
+    /// Check-ins must be made from within this circle.
+    pub geofence: Option<GeofenceBody>,
+}
+
+/// A venue's geofence: GCJ-02 coordinates (as the Tencent map and `wx.getLocation` give them)
+/// and a radius.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeofenceBody {
+    /// Latitude, degrees (GCJ-02).
+    pub latitude: f64,
+    /// Longitude, degrees (GCJ-02).
+    pub longitude: f64,
+    /// Radius in metres (10–5000).
+    pub radius_m: u32,
 }
 
 /// A whole period (create, or replace on edit: rows with an id are updated, rows without are
@@ -128,6 +149,8 @@ pub struct PeriodBody {
     /// Ready-made rejection reasons.
     #[serde(default)]
     pub rejection_templates: Vec<String>,
+    /// How often the venues' check-in codes turn, in seconds (5–300; default 15).
+    pub checkin_slice_secs: Option<u32>,
 }
 
 /// A period as the back office sees it.
@@ -139,6 +162,29 @@ pub struct AdminPeriodView {
     pub closed: bool,
     /// Ready-made rejection reasons.
     pub rejection_templates: Vec<String>,
+    /// How often the venues' check-in codes turn, in seconds.
+    pub checkin_slice_secs: u32,
+    /// The venues' check-in settings.
+    pub venues: Vec<AdminVenueView>,
+}
+
+/// A venue's check-in settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminVenueView {
+    /// Id.
+    pub id: String,
+    /// Its number in the period (in its codes; the site of ticket numbers).
+    pub number: u16,
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: String,
+    /// The code of the region whose participants check in here (none: everyone).
+    pub region_code: Option<String>,
+    /// The printed static code is accepted.
+    pub static_code: bool,
+    /// The geofence, if any.
+    pub geofence: Option<GeofenceBody>,
 }
 
 fn problem(field: String, message: impl Into<String>) -> FieldProblem {
@@ -215,8 +261,24 @@ fn plan(body: PeriodBody) -> Result<Plan, ApiError> {
             id: id::<VenueId>(&v.id, format!("venues[{i}].id"), &mut problems),
             name: v.name,
             address: v.address,
+            region_code: v.region_code.map(|code| code.trim().to_owned()),
+            static_code: v.static_code,
+            geofence: v.geofence.and_then(|g| {
+                Geofence::new(g.latitude, g.longitude, g.radius_m)
+                    .map_err(|e| {
+                        problems.push(problem(format!("venues[{i}].geofence"), e.to_string()))
+                    })
+                    .ok()
+            }),
         })
         .collect();
+    let checkin_slice = match body.checkin_slice_secs {
+        None => SliceLength::DEFAULT,
+        Some(secs) => SliceLength::new(secs).unwrap_or_else(|e| {
+            problems.push(problem("checkin_slice_secs".into(), e.to_string()));
+            SliceLength::DEFAULT
+        }),
+    };
     let Some(schedule) = schedule else { return Err(ApiError::fields(problems)) };
     let plan = Plan {
         name: body.name,
@@ -227,6 +289,7 @@ fn plan(body: PeriodBody) -> Result<Plan, ApiError> {
         exam_types,
         venues,
         rejection_templates: body.rejection_templates,
+        checkin_slice,
     };
     if let Err(found) = plan.check() {
         problems.extend(found.into_iter().map(|p| problem(p.field, p.message)));
@@ -250,6 +313,26 @@ fn admin_view(
         period: PeriodView::new(detail, Utc::now()),
         closed: detail.closed,
         rejection_templates: periods::rejection_templates(conn, detail.id)?,
+        checkin_slice_secs: detail.checkin_slice.secs(),
+        venues: detail
+            .venues
+            .iter()
+            .map(|v| AdminVenueView {
+                id: v.id.to_string(),
+                number: v.number.get(),
+                name: v.name.clone(),
+                address: v.address.clone(),
+                region_code: v.region.and_then(|region| {
+                    detail.regions.iter().find(|r| r.id == region).map(|r| r.code.clone())
+                }),
+                static_code: v.static_code,
+                geofence: v.geofence.map(|g| GeofenceBody {
+                    latitude: g.centre().lat(),
+                    longitude: g.centre().lon(),
+                    radius_m: g.radius_m(),
+                }),
+            })
+            .collect(),
     })
 }
 

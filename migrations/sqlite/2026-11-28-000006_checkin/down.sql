@@ -1,0 +1,15 @@
+DROP INDEX participants_id_tail;
+ALTER TABLE participants DROP COLUMN id_number_tail;
+DROP INDEX registrations_checkin;
+ALTER TABLE registrations DROP COLUMN checkin_proof;
+ALTER TABLE registrations DROP COLUMN checkin_venue_id;
+ALTER TABLE registrations DROP COLUMN checked_in_at;
+DROP INDEX venues_number;
+ALTER TABLE venues DROP COLUMN geofence_radius_m;
+ALTER TABLE venues DROP COLUMN geofence_lon_e6;
+ALTER TABLE venues DROP COLUMN geofence_lat_e6;
+ALTER TABLE venues DROP COLUMN static_code;
+ALTER TABLE venues DROP COLUMN region_id;
+ALTER TABLE venues DROP COLUMN number;
+ALTER TABLE periods DROP COLUMN checkin_slice_secs;
+ALTER TABLE periods DROP COLUMN checkin_secret;
