@@ -99,29 +99,30 @@ pub fn check_in_with_code(
 ) -> Result<CheckedIn, CheckinError> {
     let key = period.checkin_key();
     retry(|| {
+        // Read before the write lock (SQLite takes it for the whole write transaction): the
+        // claim inside finds any change made since, and the attempt is retried.
+        let current = transition::load_for(conn, id, Who::Participant(participant))?;
+        if current.period != period.id {
+            return Err(StoreError::Misuse("a check-in against another period's venues").into());
+        }
+        if current.status.state == State::CheckedIn {
+            return Ok(CheckedIn { registration: current, already: true });
+        }
+        // The state machine first, with a venue code as the proof: state, window.
+        let facts = transition::facts(&current, period.schedule, period.closed, ctx.now);
+        let probe = Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None };
+        lifecycle::decide(current.status, &probe, Actor::Participant, &facts)?;
+        let (venue, proof) = accept_scan(
+            &key,
+            &period.venues,
+            current.region,
+            &scan.code,
+            scan.position.as_ref(),
+            ctx.now,
+        )?;
+        let event = Event::CheckIn { proof, venue: Some(venue.id) };
         write_tx(conn, |conn| {
-            let current = transition::load_for(conn, id, Who::Participant(participant))?;
-            if current.period != period.id {
-                return Err(StoreError::Misuse("a check-in against another period's venues").into());
-            }
-            if current.status.state == State::CheckedIn {
-                return Ok(CheckedIn { registration: current, already: true });
-            }
-            // The state machine first, with a venue code as the proof: state, window.
-            let facts =
-                transition::current_facts(conn, &current, lifecycle::EventKind::CheckIn, ctx.now)?;
-            let probe = Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None };
-            lifecycle::decide(current.status, &probe, Actor::Participant, &facts)?;
-            let (venue, proof) = accept_scan(
-                &key,
-                &period.venues,
-                current.region,
-                &scan.code,
-                scan.position.as_ref(),
-                ctx.now,
-            )?;
-            let event = Event::CheckIn { proof, venue: Some(venue.id) };
-            Ok(outcome(transition::apply_loaded(conn, current, &event, ctx, false)?))
+            Ok(outcome(transition::apply_claimed_with_facts(conn, current, &event, ctx, facts)?))
         })
     })
 }

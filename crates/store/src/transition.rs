@@ -384,13 +384,39 @@ pub(crate) fn apply_loaded(
     paying_now: bool,
 ) -> Result<Applied, StoreError> {
     claim(conn, &current)?;
+    let mut facts = current_facts(conn, &current, event.kind(), ctx.now)?;
+    facts.payment.in_flight = paying_now;
+    apply_with_facts(conn, current, event, ctx, facts)
+}
+
+/// [`apply_loaded`] with the facts the caller already read for `current` (its schedule, an
+/// open order, a payment in flight) — `current` is claimed here, so a registration that
+/// changed since it was read is a [`StoreError::Conflict`]. The seat, for an approval, is
+/// taken here.
+pub(crate) fn apply_claimed_with_facts(
+    conn: &mut DbConnection,
+    current: Registration,
+    event: &Event,
+    ctx: &Ctx,
+    facts: Facts,
+) -> Result<Applied, StoreError> {
+    claim(conn, &current)?;
+    apply_with_facts(conn, current, event, ctx, facts)
+}
+
+fn apply_with_facts(
+    conn: &mut DbConnection,
+    current: Registration,
+    event: &Event,
+    ctx: &Ctx,
+    facts: Facts,
+) -> Result<Applied, StoreError> {
     let seat = if event.kind().takes_seat() {
         if periods::take_seat(conn, current.region)? { SeatAnswer::Taken } else { SeatAnswer::Full }
     } else {
         SeatAnswer::NotAsked
     };
-    let mut facts = Facts { seat, ..current_facts(conn, &current, event.kind(), ctx.now)? };
-    facts.payment.in_flight = paying_now;
+    let facts = Facts { seat, ..facts };
     let decision = match lifecycle::decide(current.status, event, ctx.who.actor(), &facts)? {
         Step::Unchanged(why) => {
             return Ok(Applied::Unchanged { registration: current, why });
@@ -429,9 +455,19 @@ pub(crate) fn write_decision(
         _ => None,
     };
     let live_period = decision.to.state.is_live().then(|| sql::text(current.period));
+    // A check-in records when, where and how; every other change keeps what was recorded.
+    let checkin = match event {
+        Some(Event::CheckIn { proof, venue }) if decision.to.state == State::CheckedIn => {
+            Some(CheckIn { at: ctx.now, venue: *venue, proof: *proof })
+        }
+        _ => current.checkin,
+    };
     let written = diesel::update(registrations::table.find(sql::text(id)))
         .filter(registrations::version.eq(current.version))
         .set((
+            registrations::checked_in_at.eq(checkin.map(|c| sql::ts(c.at))),
+            registrations::checkin_proof.eq(checkin.map(|c| c.proof.as_str())),
+            registrations::checkin_venue_id.eq(checkin.and_then(|c| c.venue.map(sql::text))),
             registrations::state.eq(decision.to.state.as_str()),
             registrations::flag.eq(decision.to.flag.map(Flag::as_str)),
             registrations::version.eq(version),
@@ -445,25 +481,13 @@ pub(crate) fn write_decision(
     if written != 1 {
         return Err(conflict(conn, id)?);
     }
-    let checkin = match event {
-        Some(Event::CheckIn { proof, venue }) if decision.to.state == State::CheckedIn => {
-            diesel::update(registrations::table.find(sql::text(id)))
-                .set((
-                    registrations::checked_in_at.eq(sql::ts(ctx.now)),
-                    registrations::checkin_proof.eq(proof.as_str()),
-                    registrations::checkin_venue_id.eq(venue.map(sql::text)),
-                ))
-                .execute(conn)?;
-            Some((*proof, *venue))
-        }
-        _ => None,
-    };
+    let checkin_now = checkin.filter(|_| decision.event == EventKind::CheckIn);
     let details = EventDetails {
         amount_fen: amount.map(Money::fen),
         paid_via: decision.paid_via,
         effects: decision.effects.clone(),
-        checkin_proof: checkin.map(|(proof, _)| proof),
-        checkin_venue: checkin.and_then(|(_, venue)| venue.map(|v| v.to_string())),
+        checkin_proof: checkin_now.map(|c| c.proof),
+        checkin_venue: checkin_now.and_then(|c| c.venue.map(|v| v.to_string())),
     };
     log_event(
         conn,

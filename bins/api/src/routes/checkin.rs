@@ -97,8 +97,8 @@ pub async fn check_in(
     let cache = state.periods.clone();
     let answer = state
         .db(move |conn| {
-            let registration = registrations::get_for_participant(conn, id, me.id)?;
-            let period = cache.get(conn, registration.period)?;
+            let period = registrations::period_of(conn, id, me.id)?;
+            let period = cache.get(conn, period)?;
             let done = checkin::check_in_with_code(conn, &period, id, me.id, &scan, &ctx)
                 .map_err(|e| crate::error::checkin_error(e, &period.schedule))?;
             answer(conn, &cache, done, now)

@@ -41,29 +41,13 @@ async fn set_up(app: &TestApp) -> Venues {
     let (_, list) = app.admin(Method::GET, "/api/v1/admin/periods", Some(&admin), None).await;
     let view = &list[0];
     let p = &view["period"];
-    let body = json!({
-        "name": p["name"], "exam_name": p["exam_name"],
-        "registration_opens": p["registration_opens"], "registration_closes": p["registration_closes"],
-        "payment_deadline": p["payment_deadline"], "checkin_opens": p["checkin_opens"],
-        "checkin_closes": p["checkin_closes"], "exam_ends": p["exam_ends"],
-        "regions": p["regions"].as_array().expect("regions").iter()
-            .map(|r| json!({"id": r["id"], "code": r["code"], "name": r["name"], "capacity": r["capacity"]})).collect::<Vec<_>>(),
-        "subjects": p["subjects"].as_array().expect("subjects").iter()
-            .map(|s| json!({"id": s["id"], "code": s["code"], "name": s["name"], "specialties": s["specialties"],
-                            "exam_starts_at": s["exam_starts_at"], "exam_ends_at": s["exam_ends_at"]})).collect::<Vec<_>>(),
-        "exam_types": p["exam_types"].as_array().expect("exam types").iter()
-            .map(|e| json!({"id": e["id"], "code": e["code"], "name": e["name"], "subject_codes": e["subject_codes"],
-                            "min_subjects": e["min_subjects"], "max_subjects": e["max_subjects"],
-                            "prices": e["prices"].as_array().expect("prices").iter()
-                                .map(|x| json!({"subjects": x["subjects"], "fee_yuan": x["fee_yuan"]})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-        "venues": [
-            {"id": view["venues"][0]["id"], "name": "福州考点", "address": "福州市鼓楼区湖东路 1 号", "region_code": "01"},
-            {"name": "厦门考点", "address": "厦门市思明区 2 号", "region_code": "02", "static_code": true},
-            {"name": "泉州考点", "address": "泉州市丰泽区 3 号", "geofence": {"latitude": 26.08, "longitude": 119.30, "radius_m": 300}},
-        ],
-        "rejection_templates": view["rejection_templates"],
-        "checkin_slice_secs": 60,
-    });
+    let mut body = super::period_body(view);
+    body["venues"] = json!([
+        {"id": view["venues"][0]["id"], "name": "福州考点", "address": "福州市鼓楼区湖东路 1 号", "region_code": "01"},
+        {"name": "厦门考点", "address": "厦门市思明区 2 号", "region_code": "02", "static_code": true},
+        {"name": "泉州考点", "address": "泉州市丰泽区 3 号", "geofence": {"latitude": 26.08, "longitude": 119.30, "radius_m": 300}},
+    ]);
+    body["checkin_slice_secs"] = json!(60);
     let path = format!("/api/v1/admin/periods/{}", p["id"].as_str().expect("id"));
     let (status, edited) = app.admin(Method::PUT, &path, Some(&admin), Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{edited}");

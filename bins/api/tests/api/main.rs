@@ -245,6 +245,30 @@ pub(crate) fn bomb_png() -> Vec<u8> {
     png
 }
 
+/// The edit form of a period, from its back-office view (ids kept).
+pub(crate) fn period_body(view: &Value) -> Value {
+    let p = &view["period"];
+    json!({
+        "name": p["name"], "exam_name": p["exam_name"],
+        "registration_opens": p["registration_opens"], "registration_closes": p["registration_closes"],
+        "payment_deadline": p["payment_deadline"], "checkin_opens": p["checkin_opens"],
+        "checkin_closes": p["checkin_closes"], "exam_ends": p["exam_ends"],
+        "regions": p["regions"].as_array().expect("regions").iter()
+            .map(|r| json!({"id": r["id"], "code": r["code"], "name": r["name"], "capacity": r["capacity"]})).collect::<Vec<_>>(),
+        "subjects": p["subjects"].as_array().expect("subjects").iter()
+            .map(|s| json!({"id": s["id"], "code": s["code"], "name": s["name"], "specialties": s["specialties"],
+                            "exam_starts_at": s["exam_starts_at"], "exam_ends_at": s["exam_ends_at"]})).collect::<Vec<_>>(),
+        "exam_types": p["exam_types"].as_array().expect("exam types").iter()
+            .map(|e| json!({"id": e["id"], "code": e["code"], "name": e["name"], "subject_codes": e["subject_codes"],
+                            "min_subjects": e["min_subjects"], "max_subjects": e["max_subjects"],
+                            "prices": e["prices"].as_array().expect("prices").iter()
+                                .map(|x| json!({"subjects": x["subjects"], "fee_yuan": x["fee_yuan"]})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        "venues": p["venues"].as_array().expect("venues").iter()
+            .map(|v| json!({"id": v["id"], "name": v["name"], "address": v["address"]})).collect::<Vec<_>>(),
+        "rejection_templates": view["rejection_templates"],
+    })
+}
+
 pub(crate) fn form(period: &Value, photo: &str, region: usize, exam_type: &str) -> Value {
     let exam = period["exam_types"]
         .as_array()
