@@ -174,6 +174,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             .app_data(web::PayloadConfig::new(upload_limit + 64 * 1024))
             .wrap(from_fn(request_context))
             .configure(routes::configure)
+            .configure(crate::console::configure)
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(30)

@@ -109,6 +109,16 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The per-field problems of a form (field, message); a single error without fields is
+    /// listed under the field `""`.
+    pub fn field_messages(&self) -> Vec<(String, String)> {
+        if self.body.fields.is_empty() {
+            vec![(String::new(), self.body.message.clone())]
+        } else {
+            self.body.fields.iter().map(|f| (f.field.clone(), f.message.clone())).collect()
+        }
+    }
 }
 
 impl std::fmt::Display for ApiError {

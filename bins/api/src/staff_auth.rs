@@ -19,15 +19,22 @@ use crate::auth::RequestId;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The session cookie of the back office.
+/// The session cookie of the back office (the JSON API and the web console share it).
 pub const COOKIE: &str = "baoming_staff";
+/// The cookie holding the session's CSRF token for the web console's pages, which echo it in
+/// their forms (the JSON API's clients get it in the login answer).
+pub const CSRF_COOKIE: &str = "baoming_csrf";
 /// The header that must echo the CSRF token on every state-changing request.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The session cookie (HttpOnly, SameSite=Strict, Secure unless dev mode).
-pub fn session_cookie(token: &str, secure: bool, max_age: chrono::Duration) -> Cookie<'static> {
-    Cookie::build(COOKIE, token.to_owned())
-        .path("/api/v1/admin")
+fn cookie(
+    name: &'static str,
+    value: &str,
+    secure: bool,
+    max_age: chrono::Duration,
+) -> Cookie<'static> {
+    Cookie::build(name, value.to_owned())
+        .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(secure)
@@ -35,11 +42,47 @@ pub fn session_cookie(token: &str, secure: bool, max_age: chrono::Duration) -> C
         .finish()
 }
 
+/// The session cookie (HttpOnly, SameSite=Strict, Secure unless dev mode).
+pub fn session_cookie(token: &str, secure: bool, max_age: chrono::Duration) -> Cookie<'static> {
+    cookie(COOKIE, token, secure, max_age)
+}
+
+/// The CSRF cookie of the console (HttpOnly, SameSite=Strict, Secure unless dev mode).
+pub fn csrf_cookie(token: &str, secure: bool, max_age: chrono::Duration) -> Cookie<'static> {
+    cookie(CSRF_COOKIE, token, secure, max_age)
+}
+
+/// Cookies that remove the session and CSRF cookies.
+pub fn removal_cookies(secure: bool) -> [Cookie<'static>; 2] {
+    let mut session = session_cookie("", secure, chrono::Duration::zero());
+    session.make_removal();
+    let mut csrf = csrf_cookie("", secure, chrono::Duration::zero());
+    csrf.make_removal();
+    [session, csrf]
+}
+
 /// A cookie that removes the session cookie.
 pub fn removal_cookie(secure: bool) -> Cookie<'static> {
-    let mut cookie = session_cookie("", secure, chrono::Duration::zero());
-    cookie.make_removal();
-    cookie
+    let [session, _] = removal_cookies(secure);
+    session
+}
+
+/// The active session of a session token and its enabled staff user, if any.
+pub async fn staff_of_token(
+    state: &AppState,
+    token: String,
+) -> Result<Option<(sessions::Session, staff::StaffUser)>, ApiError> {
+    let now = chrono::Utc::now();
+    let found = state
+        .db(move |conn| {
+            let Some(session) = sessions::find_active(conn, &token, now)? else {
+                return Ok::<_, baoming_store::StoreError>(None);
+            };
+            let Owner::Staff(id) = session.owner else { return Ok(None) };
+            Ok(Some((session, staff::get(conn, id)?)))
+        })
+        .await?;
+    Ok(found.filter(|(_, user)| user.enabled))
 }
 
 /// The staff user of a valid session.
@@ -123,20 +166,8 @@ impl FromRequest for CurrentStaff {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&"AppState missing"))?;
             let token = token.ok_or_else(ApiError::unauthorized)?;
-            let now = chrono::Utc::now();
-            let found = state
-                .db(move |conn| {
-                    let Some(session) = sessions::find_active(conn, &token, now)? else {
-                        return Ok::<_, baoming_store::StoreError>(None);
-                    };
-                    let Owner::Staff(id) = session.owner else { return Ok(None) };
-                    Ok(Some((session, staff::get(conn, id)?)))
-                })
-                .await?;
-            let (session, user) = found.ok_or_else(ApiError::unauthorized)?;
-            if !user.enabled {
-                return Err(ApiError::unauthorized());
-            }
+            let (session, user) =
+                staff_of_token(&state, token).await?.ok_or_else(ApiError::unauthorized)?;
             if check_csrf {
                 let ok = match (&session.csrf_hash, &csrf) {
                     (Some(expected), Some(presented)) => {

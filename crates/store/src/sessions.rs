@@ -155,3 +155,21 @@ pub fn revoke(
         .execute(conn)?;
     Ok(())
 }
+
+/// Revokes every live session of a staff user but `except` (a password reset, a disabled
+/// account, or a password change keeping the current session): how many were revoked.
+pub fn revoke_staff_sessions(
+    conn: &mut DbConnection,
+    staff: StaffId,
+    except: Option<SessionId>,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut query = diesel::update(sessions::table)
+        .filter(sessions::staff_id.eq(sql::text(staff)))
+        .filter(sessions::revoked_at.is_null())
+        .into_boxed();
+    if let Some(keep) = except {
+        query = query.filter(sessions::id.ne(sql::text(keep)));
+    }
+    Ok(query.set(sessions::revoked_at.eq(sql::ts(now))).execute(conn)?)
+}

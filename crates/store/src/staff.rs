@@ -125,6 +125,17 @@ pub fn find_by_username(
         .transpose()
 }
 
+/// Every staff user, by login name.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<StaffUser>, StoreError> {
+    s::table
+        .order(s::username)
+        .select(Row::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
 /// Whether any staff user exists (dev mode creates a demo admin into an empty table).
 pub fn any(conn: &mut DbConnection) -> Result<bool, StoreError> {
     Ok(s::table.select(s::id).first::<String>(conn).optional()?.is_some())

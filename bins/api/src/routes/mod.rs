@@ -76,6 +76,11 @@ routes! {
     post "/api/v1/admin/auth/login" => admin::auth::login;
     post "/api/v1/admin/auth/logout" => admin::auth::logout;
     get "/api/v1/admin/me" => admin::auth::me;
+    post "/api/v1/admin/auth/password" => admin::staff::change_password;
+    get "/api/v1/admin/staff" => admin::staff::list;
+    post "/api/v1/admin/staff" => admin::staff::create;
+    post "/api/v1/admin/staff/{id}/password" => admin::staff::reset_password;
+    post "/api/v1/admin/staff/{id}/enabled" => admin::staff::set_enabled;
     get "/api/v1/admin/registrations" => admin::review::list;
     get "/api/v1/admin/registrations/counts" => admin::review::counts;
     post "/api/v1/admin/registrations/bulk" => admin::review::bulk;

@@ -396,3 +396,19 @@ impl TryFrom<LedgerRow> for PaymentRecord {
         })
     }
 }
+
+/// Money taken between `from` and `to`: the payments that paid their registration, in fen
+/// (the dashboard's "money taken today").
+pub fn taken_between(
+    conn: &mut DbConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let amounts: Vec<i64> = payments::table
+        .filter(payments::disposition.eq(Disposition::Applied.as_str()))
+        .filter(payments::received_at.ge(sql::ts(from)))
+        .filter(payments::received_at.lt(sql::ts(to)))
+        .select(payments::amount_fen)
+        .load(conn)?;
+    Ok(amounts.iter().sum())
+}

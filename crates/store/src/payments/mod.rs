@@ -23,6 +23,7 @@ pub mod transfers;
 pub use codes::{Disposition, OrderState, RefundState};
 pub use ledger::{
     IncomingPayment, PaymentFilter, PaymentRecord, Recorded, list_payments, record_payment,
+    taken_between,
 };
 pub use orders::{
     Order, OrderAnswer, OrderError, OrderOutcome, QUERY_ORDER_AFTER_MINUTES, WechatPaid,

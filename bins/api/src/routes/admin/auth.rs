@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::ANY_STAFF;
 use crate::auth::RequestId;
 use crate::error::{ApiError, ErrorBody};
-use crate::staff_auth::{CurrentStaff, client_ip, removal_cookie, session_cookie};
+use crate::staff_auth::{CurrentStaff, client_ip, csrf_cookie, removal_cookies, session_cookie};
 use crate::state::AppState;
 
 /// Staff credentials.
@@ -76,13 +76,34 @@ pub async fn login(
     body: web::Json<StaffLogin>,
 ) -> Result<HttpResponse, ApiError> {
     let StaffLogin { username, password } = body.into_inner();
+    let (user, issued, csrf) = authenticate(&state, &req, username, password).await?;
+    let ttl = state.staff_session_ttl;
+    Ok(HttpResponse::Ok()
+        .cookie(session_cookie(&issued.token, state.secure_cookies, ttl))
+        .cookie(csrf_cookie(&csrf, state.secure_cookies, ttl))
+        .json(StaffSession {
+            username: user.username,
+            display_name: user.display_name,
+            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            csrf_token: Some(csrf),
+        }))
+}
+
+/// Checks a staff user's credentials (throttled and audited) and issues a session: the user,
+/// the session and its CSRF token. Shared by the JSON login and the console's login form.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    username: String,
+    password: String,
+) -> Result<(staff::StaffUser, sessions::Issued, String), ApiError> {
     let username = username.trim().to_lowercase();
     let actor = audit::Actor {
         staff: None,
         username: Some(username.chars().take(64).collect()),
         role: None,
-        request_id: Some(RequestId::of(&req)),
-        client_ip: client_ip(&req),
+        request_id: Some(RequestId::of(req)),
+        client_ip: client_ip(req),
     };
     let ttl = state.staff_session_ttl;
     let outcome = state
@@ -140,17 +161,7 @@ pub async fn login(
         })
         .await?;
     match outcome {
-        Outcome::Ok(ok) => {
-            let (user, issued, csrf) = *ok;
-            Ok(HttpResponse::Ok()
-                .cookie(session_cookie(&issued.token, state.secure_cookies, ttl))
-                .json(StaffSession {
-                    username: user.username,
-                    display_name: user.display_name,
-                    roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-                    csrf_token: Some(csrf),
-                }))
-        }
+        Outcome::Ok(ok) => Ok(*ok),
         Outcome::Locked(until) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "account_locked",
@@ -196,7 +207,8 @@ pub async fn logout(
             )
         })
         .await?;
-    Ok(HttpResponse::NoContent().cookie(removal_cookie(state.secure_cookies)).finish())
+    let [session, csrf] = removal_cookies(state.secure_cookies);
+    Ok(HttpResponse::NoContent().cookie(session).cookie(csrf).finish())
 }
 
 /// The logged-in staff user.

@@ -121,6 +121,17 @@ pub async fn rerun(
 ) -> Result<HttpResponse, ApiError> {
     let role = me.require(ADMINS)?;
     let id: JobId = path_id(&id)?;
+    let job = rerun_job(&state, &me, role, id).await?;
+    Ok(HttpResponse::Ok().json(view(job, Utc::now())))
+}
+
+/// Runs a failed job again, audited (the JSON API and the console).
+pub(crate) async fn rerun_job(
+    state: &AppState,
+    me: &CurrentStaff,
+    role: baoming_accounts::Role,
+    id: JobId,
+) -> Result<JobInfo, ApiError> {
     let actor = me.audit_actor(role);
     let now = Utc::now();
     let rerun = state
@@ -149,10 +160,7 @@ pub async fn rerun(
             })
         })
         .await?;
-    match rerun {
-        Some(job) => Ok(HttpResponse::Ok().json(view(job, now))),
-        None => {
-            Err(ApiError::new(StatusCode::CONFLICT, "job_not_failed", "只有失败的任务可以重新运行"))
-        }
-    }
+    rerun.ok_or_else(|| {
+        ApiError::new(StatusCode::CONFLICT, "job_not_failed", "只有失败的任务可以重新运行")
+    })
 }

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod participants;
 pub mod periods;
 pub mod review;
+pub mod staff;
 
 use baoming_accounts::Role;
 

@@ -297,7 +297,8 @@ fn plan(body: PeriodBody) -> Result<Plan, ApiError> {
     if problems.is_empty() { Ok(plan) } else { Err(ApiError::fields(problems)) }
 }
 
-fn view(
+/// The back office's view of a period.
+pub(crate) fn view(
     conn: &mut baoming_store::DbConnection,
     id: PeriodId,
 ) -> Result<AdminPeriodView, StoreError> {
@@ -305,7 +306,7 @@ fn view(
     admin_view(conn, &detail)
 }
 
-fn admin_view(
+pub(crate) fn admin_view(
     conn: &mut baoming_store::DbConnection,
     detail: &periods::PeriodDetail,
 ) -> Result<AdminPeriodView, StoreError> {
@@ -397,9 +398,20 @@ pub async fn create(
     body: web::Json<PeriodBody>,
 ) -> Result<HttpResponse, ApiError> {
     let role = me.require(ADMINS)?;
-    let plan = plan(body.into_inner())?;
+    let view = create_period(&state, &me, role, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Creates a period, audited (the JSON API and the console).
+pub(crate) async fn create_period(
+    state: &AppState,
+    me: &CurrentStaff,
+    role: baoming_accounts::Role,
+    body: PeriodBody,
+) -> Result<AdminPeriodView, ApiError> {
+    let plan = plan(body)?;
     let actor = me.audit_actor(role);
-    let view = state
+    state
         .db(move |conn| {
             let now = Utc::now();
             let created = baoming_store::write_tx(conn, |conn| {
@@ -410,8 +422,7 @@ pub async fn create(
             })?;
             view(conn, created.id).map_err(ApiError::from)
         })
-        .await?;
-    Ok(HttpResponse::Created().json(view))
+        .await
 }
 
 /// Edits a period (see the form's description): 409 when a region would drop below its seats
@@ -433,7 +444,19 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let role = me.require(ADMINS)?;
     let id: PeriodId = path_id(&id)?;
-    let plan = plan(body.into_inner())?;
+    let view = update_period(&state, &me, role, id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Edits a period, audited (the JSON API and the console).
+pub(crate) async fn update_period(
+    state: &AppState,
+    me: &CurrentStaff,
+    role: baoming_accounts::Role,
+    id: PeriodId,
+    body: PeriodBody,
+) -> Result<AdminPeriodView, ApiError> {
+    let plan = plan(body)?;
     let actor = me.audit_actor(role);
     state.periods.forget(id);
     let view = state
@@ -455,7 +478,7 @@ pub async fn update(
         })
         .await?;
     state.periods.forget(id);
-    Ok(HttpResponse::Ok().json(view))
+    Ok(view)
 }
 
 /// Closes a period (it disappears from the mini-program's list).
@@ -474,6 +497,16 @@ pub async fn close(
 ) -> Result<HttpResponse, ApiError> {
     let role = me.require(ADMINS)?;
     let id: PeriodId = path_id(&id)?;
+    Ok(HttpResponse::Ok().json(close_period(&state, &me, role, id).await?))
+}
+
+/// Closes a period, audited (the JSON API and the console).
+pub(crate) async fn close_period(
+    state: &AppState,
+    me: &CurrentStaff,
+    role: baoming_accounts::Role,
+    id: PeriodId,
+) -> Result<AdminPeriodView, ApiError> {
     let actor = me.audit_actor(role);
     let view = state
         .db(move |conn| {
@@ -492,5 +525,5 @@ pub async fn close(
         })
         .await?;
     state.periods.forget(id);
-    Ok(HttpResponse::Ok().json(view))
+    Ok(view)
 }

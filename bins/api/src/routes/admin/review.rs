@@ -100,7 +100,7 @@ pub struct QueuePage {
     pub items: Vec<QueueItem>,
 }
 
-fn item(row: &review::Row) -> QueueItem {
+pub(crate) fn item(row: &review::Row) -> QueueItem {
     let r = &row.registration;
     let p = &row.participant.profile;
     QueueItem {
@@ -129,7 +129,7 @@ fn item(row: &review::Row) -> QueueItem {
     }
 }
 
-fn parse_filter(q: QueueQuery) -> Result<Filter, ApiError> {
+pub(crate) fn parse_filter(q: QueueQuery) -> Result<Filter, ApiError> {
     let mut problems = Vec::new();
     let mut bad = |field: &str, message: &str| {
         problems.push(FieldProblem {

@@ -1,0 +1,43 @@
+//! The console's pages, one file per area.
+
+mod audit;
+mod checkin;
+mod dashboard;
+mod jobs;
+mod login;
+mod periods;
+mod review;
+mod staff;
+
+use actix_web::web;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("", web::get().to(dashboard::redirect))
+        .route("/", web::get().to(dashboard::show))
+        .route("/login", web::get().to(login::form))
+        .route("/login", web::post().to(login::submit))
+        .route("/logout", web::post().to(login::logout))
+        .route("/password", web::get().to(login::password_form))
+        .route("/password", web::post().to(login::password_submit))
+        .route("/review", web::get().to(review::queue))
+        .route("/review/bulk", web::post().to(review::bulk))
+        .route("/registrations/{id}", web::get().to(review::detail))
+        .route("/registrations/{id}/approve", web::post().to(review::approve))
+        .route("/registrations/{id}/reject", web::post().to(review::reject))
+        .route("/checkin", web::get().to(checkin::desk))
+        .route("/checkin/registrations/{id}", web::post().to(checkin::check_in))
+        .route("/checkin/display/{venue}", web::get().to(checkin::display))
+        .route("/periods", web::get().to(periods::list))
+        .route("/periods/new", web::get().to(periods::new_form))
+        .route("/periods/new", web::post().to(periods::create))
+        .route("/periods/{id}", web::get().to(periods::edit_form))
+        .route("/periods/{id}", web::post().to(periods::update))
+        .route("/periods/{id}/close", web::post().to(periods::close))
+        .route("/staff", web::get().to(staff::list))
+        .route("/staff", web::post().to(staff::create))
+        .route("/staff/{id}/password", web::post().to(staff::reset_password))
+        .route("/staff/{id}/enabled", web::post().to(staff::set_enabled))
+        .route("/audit", web::get().to(audit::list))
+        .route("/jobs", web::get().to(jobs::list))
+        .route("/jobs/{id}/rerun", web::post().to(jobs::rerun));
+}
