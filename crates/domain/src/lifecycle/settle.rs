@@ -8,7 +8,7 @@
 //! Recognising the *same* payment delivered twice (a repeated notification, a query after the
 //! notification) is the ledger's job, by its provider reference, before this rule is asked.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     Actor, Decision, Event, EventKind, Facts, PaymentMethod, Refusal, State, Status, Step,
@@ -16,8 +16,8 @@ use super::{
 };
 use crate::money::Money;
 
-/// Why a payment is given back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Why a payment is given back (stored with the payment as JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cause", rename_all = "snake_case")]
 pub enum RefundCause {
     /// The registration was already paid (by another payment: the other method, or a second
