@@ -1,14 +1,16 @@
-//! The back office (后台): staff sessions, the review queue, corrections, audit, exports, the
-//! job queue.
+//! The back office (后台): staff sessions, the review queue, corrections, audit, exports,
+//! finance (transfers, refunds, invoices), the job queue.
 //! Every endpoint states the roles it allows (`ALLOWED_*`), checked by `CurrentStaff::require`.
 
 pub mod audit;
 pub mod auth;
 pub mod export;
 pub mod finance;
+pub mod invoices;
 pub mod jobs;
 pub mod participants;
 pub mod periods;
+pub mod refunds;
 pub mod review;
 
 use baoming_accounts::Role;
@@ -17,7 +19,7 @@ use baoming_accounts::Role;
 pub const READERS: &[Role] = &[Role::Reviewer, Role::Finance, Role::Admin];
 /// Reviewing (approve, reject, unmasked ID numbers).
 pub const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
-/// Money: transfers, the ledger, refunds.
+/// Money: transfers, the ledger, refunds, invoices.
 pub const FINANCE: &[Role] = &[Role::Finance, Role::Admin];
 /// Administration (corrections, audit log, periods, full-ID exports).
 pub const ADMINS: &[Role] = &[Role::Admin];
