@@ -4,12 +4,12 @@
 use baoming_domain::Money;
 use baoming_domain::ids::RegistrationId;
 use baoming_domain::lifecycle::{Actor, Event, Flag, PaymentMethod, RefundCause, State};
-use baoming_store::{audit, registrations};
 use baoming_store::payments::{
     self, Disposition, PaymentFilter, Recorded, RefundProgress, RefundRequestFilter, RefundState,
     Resolution, ReturnError, UnappliedFilter,
 };
 use baoming_store::testing::{TestDb, later, now};
+use baoming_store::{audit, registrations};
 
 use super::*;
 
