@@ -135,6 +135,11 @@ fn an_abnormal_refund_is_refunded_offline(test: TestDb) {
     assert!(matches!(twice, Err(ReturnError::NotFailed(RefundState::Succeeded))), "{twice:?}");
     progress(&w, &done, RefundProgress::Succeeded { provider_refund_id: provider("9") });
     assert_eq!(event_count(&w, id, EventKind::RefundSucceeded), 1);
+    // WeChat Pay never made it: reconciliation does not expect it in the bill.
+    let lines = baoming_store::reconciliation::ledger_lines(&mut w.conn(), now(), later(48))
+        .expect("ledger lines");
+    assert_eq!(lines.len(), 1, "the payment only: {lines:?}");
+    assert!(matches!(lines[0], baoming_store::reconciliation::LedgerLine::Payment { .. }));
     let audit = audit::list(
         &mut w.conn(),
         &audit::Filter { action: Some("refund_offline".into()), limit: 10, ..Default::default() },
