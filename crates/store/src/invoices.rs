@@ -161,7 +161,7 @@ pub fn save_settings(
                 invoice_settings::updated_by.eq(actor.staff.map(sql::text)),
             ))
             .execute(conn)?;
-        record(conn, actor, "invoice_settings_update", "invoice_settings", &scope.key(), now, {
+        record(conn, actor, "invoice_settings_update", "invoice_settings", Some(&scope.key()), now, {
             serde_json::json!({ "settings": settings })
         })?;
         self::settings(conn, scope)
@@ -180,7 +180,7 @@ pub fn clear_period_settings(
         let key = Scope::Period(period).key();
         let removed = diesel::delete(invoice_settings::table.find(&key)).execute(conn)?;
         if removed > 0 {
-            record(conn, actor, "invoice_settings_clear", "invoice_settings", &key, now, {
+            record(conn, actor, "invoice_settings_clear", "invoice_settings", Some(&key), now, {
                 serde_json::json!({})
             })?;
         }
@@ -193,7 +193,7 @@ fn record(
     actor: &audit::Actor,
     action: &str,
     kind: &str,
-    id: &str,
+    id: Option<&str>,
     now: DateTime<Utc>,
     summary: serde_json::Value,
 ) -> Result<(), StoreError> {
@@ -201,7 +201,7 @@ fn record(
         actor: actor.clone(),
         action: action.into(),
         target_kind: Some(kind.into()),
-        target_id: Some(id.into()),
+        target_id: id.map(str::to_owned),
         summary: Some(summary),
     };
     audit::record(conn, &entry, now)
@@ -621,7 +621,7 @@ fn export_in_tx<E>(
             .execute(conn)?;
     }
     let registrations: usize = list.iter().map(|i| i.draft.covers().len()).sum();
-    record(conn, actor, "invoice_export", "invoice_export", &id.to_string(), now, {
+    record(conn, actor, "invoice_export", "invoice_export", Some(&id.to_string()), now, {
         serde_json::json!({
             "period": period.to_string(),
             "invoices": list.len(),
@@ -999,7 +999,7 @@ pub fn record_issued(
         let issued = results.iter().filter(|r| matches!(r.outcome, IssuedOutcome::Issued { .. }));
         let issued: Vec<&str> = issued.map(|r| r.serial.as_str()).collect();
         let unmatched = results.iter().filter(|r| !r.outcome.matched()).count();
-        record(conn, actor, "invoice_import", "invoice", "", now, {
+        record(conn, actor, "invoice_import", "invoice", None, now, {
             serde_json::json!({
                 "rows": rows.len(),
                 "issued": issued,
@@ -1154,7 +1154,7 @@ pub fn mark_reversed(
             return Err(InvoiceActionError::NotIssued(invoice.state));
         }
         end_invoice(conn, id, InvoiceState::Reversed, note, now)?;
-        record(conn, actor, "invoice_reversed", "invoice", &id.to_string(), now, {
+        record(conn, actor, "invoice_reversed", "invoice", Some(&id.to_string()), now, {
             serde_json::json!({
                 "serial": invoice.serial,
                 "number": invoice.number,
@@ -1181,7 +1181,7 @@ pub fn cancel(
             return Err(InvoiceActionError::NotExported(invoice.state));
         }
         end_invoice(conn, id, InvoiceState::Cancelled, None, now)?;
-        record(conn, actor, "invoice_cancelled", "invoice", &id.to_string(), now, {
+        record(conn, actor, "invoice_cancelled", "invoice", Some(&id.to_string()), now, {
             serde_json::json!({ "serial": invoice.serial, "amount_fen": invoice.amount_fen })
         })?;
         Ok(get(conn, id)?)
