@@ -161,9 +161,15 @@ pub fn save_settings(
                 invoice_settings::updated_by.eq(actor.staff.map(sql::text)),
             ))
             .execute(conn)?;
-        record(conn, actor, "invoice_settings_update", "invoice_settings", Some(&scope.key()), now, {
-            serde_json::json!({ "settings": settings })
-        })?;
+        record(
+            conn,
+            actor,
+            "invoice_settings_update",
+            "invoice_settings",
+            Some(&scope.key()),
+            now,
+            serde_json::json!({ "settings": settings }),
+        )?;
         self::settings(conn, scope)
     })
 }
