@@ -186,9 +186,15 @@ pub fn clear_period_settings(
         let key = Scope::Period(period).key();
         let removed = diesel::delete(invoice_settings::table.find(&key)).execute(conn)?;
         if removed > 0 {
-            record(conn, actor, "invoice_settings_clear", "invoice_settings", Some(&key), now, {
-                serde_json::json!({})
-            })?;
+            record(
+                conn,
+                actor,
+                "invoice_settings_clear",
+                "invoice_settings",
+                Some(&key),
+                now,
+                serde_json::json!({}),
+            )?;
         }
         Ok(removed > 0)
     })
@@ -627,7 +633,13 @@ fn export_in_tx<E>(
             .execute(conn)?;
     }
     let registrations: usize = list.iter().map(|i| i.draft.covers().len()).sum();
-    record(conn, actor, "invoice_export", "invoice_export", Some(&id.to_string()), now, {
+    record(
+        conn,
+        actor,
+        "invoice_export",
+        "invoice_export",
+        Some(&id.to_string()),
+        now,
         serde_json::json!({
             "period": period.to_string(),
             "invoices": list.len(),
@@ -636,8 +648,8 @@ fn export_in_tx<E>(
             "registrations": registrations,
             "filter": filter,
             "serials": serials,
-        })
-    })?;
+        }),
+    )?;
     Ok(ExportSummary {
         id,
         period,
@@ -1005,13 +1017,19 @@ pub fn record_issued(
         let issued = results.iter().filter(|r| matches!(r.outcome, IssuedOutcome::Issued { .. }));
         let issued: Vec<&str> = issued.map(|r| r.serial.as_str()).collect();
         let unmatched = results.iter().filter(|r| !r.outcome.matched()).count();
-        record(conn, actor, "invoice_import", "invoice", None, now, {
+        record(
+            conn,
+            actor,
+            "invoice_import",
+            "invoice",
+            None,
+            now,
             serde_json::json!({
                 "rows": rows.len(),
                 "issued": issued,
                 "unmatched": unmatched,
-            })
-        })?;
+            }),
+        )?;
         Ok(results)
     })
 }
@@ -1160,15 +1178,21 @@ pub fn mark_reversed(
             return Err(InvoiceActionError::NotIssued(invoice.state));
         }
         end_invoice(conn, id, InvoiceState::Reversed, note, now)?;
-        record(conn, actor, "invoice_reversed", "invoice", Some(&id.to_string()), now, {
+        record(
+            conn,
+            actor,
+            "invoice_reversed",
+            "invoice",
+            Some(&id.to_string()),
+            now,
             serde_json::json!({
                 "serial": invoice.serial,
                 "number": invoice.number,
                 "amount_fen": invoice.amount_fen,
                 "left": invoice.covers.iter().filter(|c| c.left_at.is_some()).map(|c| c.name.as_str()).collect::<Vec<_>>(),
                 "note": note,
-            })
-        })?;
+            }),
+        )?;
         Ok(get(conn, id)?)
     })
 }
@@ -1187,9 +1211,15 @@ pub fn cancel(
             return Err(InvoiceActionError::NotExported(invoice.state));
         }
         end_invoice(conn, id, InvoiceState::Cancelled, None, now)?;
-        record(conn, actor, "invoice_cancelled", "invoice", Some(&id.to_string()), now, {
-            serde_json::json!({ "serial": invoice.serial, "amount_fen": invoice.amount_fen })
-        })?;
+        record(
+            conn,
+            actor,
+            "invoice_cancelled",
+            "invoice",
+            Some(&id.to_string()),
+            now,
+            serde_json::json!({ "serial": invoice.serial, "amount_fen": invoice.amount_fen }),
+        )?;
         Ok(get(conn, id)?)
     })
 }
