@@ -252,6 +252,15 @@ impl From<baoming_store::payments::ReturnError> for ApiError {
             ReturnError::AlreadyDone => {
                 ApiError::new(StatusCode::CONFLICT, "already_returned", message)
             }
+            ReturnError::TransferByHand => {
+                ApiError::new(StatusCode::CONFLICT, "transfer_by_hand", message)
+            }
+            ReturnError::NotFailed(_) => {
+                ApiError::new(StatusCode::CONFLICT, "refund_not_failed", message)
+            }
+            ReturnError::Superseded => {
+                ApiError::new(StatusCode::CONFLICT, "refund_already_retried", message)
+            }
             ReturnError::Store(s) => s.into(),
         }
     }
@@ -276,6 +285,62 @@ impl From<baoming_store::payments::ConfirmError> for ApiError {
             }
             ConfirmError::Store(s) => s.into(),
         }
+    }
+}
+
+impl From<baoming_store::invoices::InvoiceActionError> for ApiError {
+    fn from(e: baoming_store::invoices::InvoiceActionError) -> Self {
+        use baoming_store::invoices::InvoiceActionError;
+        let message = e.to_string();
+        match e {
+            InvoiceActionError::NotIssued(_) => {
+                ApiError::new(StatusCode::CONFLICT, "invoice_not_issued", message)
+            }
+            InvoiceActionError::NotExported(_) => {
+                ApiError::new(StatusCode::CONFLICT, "invoice_not_exported", message)
+            }
+            InvoiceActionError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<baoming_store::invoices::ExportError<crate::routes::admin::invoices::WorkbookFailure>>
+    for ApiError
+{
+    fn from(
+        e: baoming_store::invoices::ExportError<crate::routes::admin::invoices::WorkbookFailure>,
+    ) -> Self {
+        use crate::routes::admin::invoices::WorkbookFailure;
+        use baoming_exports::tax_workbook::TaxWorkbookError;
+        use baoming_store::invoices::ExportError;
+        let message = e.to_string();
+        match e {
+            ExportError::NothingToInvoice => {
+                ApiError::new(StatusCode::CONFLICT, "nothing_to_invoice", message)
+            }
+            ExportError::Grouping(g) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, g.code(), message)
+            }
+            ExportError::Workbook(WorkbookFailure::Workbook(
+                w @ (TaxWorkbookError::TooLong { .. }
+                | TaxWorkbookError::TooManyInvoices { .. }
+                | TaxWorkbookError::DuplicateSerial { .. }),
+            )) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, w.code(), message),
+            ExportError::Workbook(other) => ApiError::internal(&other),
+            ExportError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<baoming_exports::issued::ImportError> for ApiError {
+    fn from(e: baoming_exports::issued::ImportError) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
+    }
+}
+
+impl From<baoming_invoicing::ItemSettingsError> for ApiError {
+    fn from(e: baoming_invoicing::ItemSettingsError) -> Self {
+        ApiError::field(e.field(), e.code(), e.to_string())
     }
 }
 

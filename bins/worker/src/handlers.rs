@@ -57,8 +57,8 @@ pub fn run(
         }
         Job::QueryOrder { order } => crate::payments::query_order(conn, claimed, *order, services),
         Job::Refund { refund } => crate::payments::refund(conn, claimed, *refund, services),
-        Job::Notify { registration, notice, .. } => {
-            crate::notices::send(conn, claimed, *registration, *notice, services)
+        Job::Notify { registration, notice, version } => {
+            crate::notices::send(conn, claimed, *registration, *notice, *version, services)
         }
         Job::Reconcile { .. } => crate::reconcile::run(conn, claimed, services),
     }

@@ -1,5 +1,6 @@
 //! Subscribe messages (订阅消息) telling a participant their registration moved: approved,
-//! rejected (with the reason), paid, closed by a deadline.
+//! rejected (with the reason), paid, closed by a deadline; a refund approved, refused (with the
+//! reason), made, or failed at WeChat Pay.
 
 use baoming_domain::ids::RegistrationId;
 use baoming_store::jobs::{self, Claimed, Notice};
@@ -29,16 +30,24 @@ fn wording(notice: Notice, reason: Option<&str>) -> (&'static str, String) {
         Notice::Rejected => ("审核未通过", reason.unwrap_or("请查看原因后重新报名").to_owned()),
         Notice::Paid => ("缴费成功", "请按时到考点扫码报到".to_owned()),
         Notice::Closed => ("报名关闭", "未在规定时间内完成审核或缴费".to_owned()),
+        Notice::RefundApproved => ("退款通过", "报名费将退回原支付账户，请留意到账".to_owned()),
+        Notice::RefundDenied => {
+            ("退款未通过", reason.unwrap_or("请查看原因，仍可按时报到参加考试").to_owned())
+        }
+        Notice::Refunded => ("已退款", "报名费已退回，请留意到账".to_owned()),
+        Notice::RefundFailed => ("退款异常", "退款暂未完成，财务人员正在处理".to_owned()),
     }
 }
 
-/// Sends the notice. A participant who did not subscribe (43101) is a normal outcome, not a
-/// failure; a notice without a configured template is skipped.
+/// Sends the notice of the change that made the registration's `version`. A participant who
+/// did not subscribe (43101) is a normal outcome, not a failure; a notice without a
+/// configured template is skipped.
 pub fn send(
     conn: &mut DbConnection,
     claimed: &Claimed,
     registration: RegistrationId,
     notice: Notice,
+    version: i32,
     services: &Services,
 ) -> Result<(), JobError> {
     let templates = &services.templates;
@@ -47,6 +56,10 @@ pub fn send(
         Notice::Rejected => &templates.rejected,
         Notice::Paid => &templates.paid,
         Notice::Closed => &templates.closed,
+        Notice::RefundApproved => &templates.refund_approved,
+        Notice::RefundDenied => &templates.refund_denied,
+        Notice::Refunded => &templates.refunded,
+        Notice::RefundFailed => &templates.refund_failed,
     };
     let Some(template) = template.as_deref().filter(|t| !t.is_empty()) else {
         tracing::info!(?notice, "no subscribe-message template configured: not sent");
@@ -55,7 +68,15 @@ pub fn send(
     let r = registrations::get(conn, registration)?;
     let openid = participants::openid(conn, r.participant)?;
     let period = periods::detail(conn, r.period)?;
-    let (status, note) = wording(notice, r.rejection_reason.as_deref());
+    // The reason of a refusal is the one given with that change (the event log's row).
+    let refusal_reason = match notice {
+        Notice::RefundDenied => registrations::history(conn, registration)?
+            .into_iter()
+            .find(|e| e.version == version)
+            .and_then(|e| e.reason),
+        _ => r.rejection_reason.clone(),
+    };
+    let (status, note) = wording(notice, refusal_reason.as_deref());
     let mut message = SubscribeMessage::new(openid, template);
     message.page = Some(format!("pages/registration/detail?id={registration}"));
     message.data.insert("thing1".into(), thing(&period.name));
@@ -91,9 +112,14 @@ mod tests {
 
     #[test]
     fn statuses_fit_a_phrase() {
-        for notice in [Notice::Approved, Notice::Rejected, Notice::Paid, Notice::Closed] {
-            assert!(wording(notice, None).0.chars().count() <= 5);
+        for notice in Notice::ALL {
+            assert!(wording(notice, None).0.chars().count() <= 5, "{notice:?}");
+            assert!(!wording(notice, None).1.is_empty(), "{notice:?}");
         }
         assert_eq!(wording(Notice::Rejected, Some("照片不是白底")).1, "照片不是白底");
+        assert_eq!(
+            wording(Notice::RefundDenied, Some("已过退款期限")),
+            ("退款未通过", "已过退款期限".into())
+        );
     }
 }

@@ -21,6 +21,7 @@ baoming_store::on_both_backends!(
     sigterm_stops_gracefully,
     payment_jobs_against_the_simulator,
     a_killed_worker_requests_each_refund_once,
+    closed_refunds_are_retried_once_by_a_killed_worker,
 );
 
 /// Seconds a claimed job stays leased in these tests.
@@ -46,6 +47,10 @@ fn worker(test: &TestDb, data: &Path, log: &str, args: &[&str]) -> Command {
         .env("BAOMING_WECHAT__TEMPLATES__REJECTED", "")
         .env("BAOMING_WECHAT__TEMPLATES__PAID", "")
         .env("BAOMING_WECHAT__TEMPLATES__CLOSED", "")
+        .env("BAOMING_WECHAT__TEMPLATES__REFUND_APPROVED", "")
+        .env("BAOMING_WECHAT__TEMPLATES__REFUND_DENIED", "")
+        .env("BAOMING_WECHAT__TEMPLATES__REFUNDED", "")
+        .env("BAOMING_WECHAT__TEMPLATES__REFUND_FAILED", "")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log file"))
         .stderr(log);
@@ -641,4 +646,124 @@ fn a_killed_worker_requests_each_refund_once(test: TestDb) {
         .filter(|j| j.kind == "refund")
         .count();
     assert_eq!(refund_jobs, 20);
+}
+
+fn closed_refunds_are_retried_once_by_a_killed_worker(test: TestDb) {
+    let data = tempfile::tempdir().expect("data dir");
+    let world = PayWorld::new(data.path());
+    let f = Fixture::new(&test.db, Utc::now());
+    let mut conn = test.db.conn().expect("connection");
+    // 12 registrations paid by WeChat, each refund approved; WeChat Pay closes every one.
+    let ids: Vec<_> =
+        (0..12u32).map(|n| f.in_state(300 + n, "02", State::AwaitingPayment)).collect();
+    for &id in &ids {
+        let no = world.order(&mut conn, &f, id);
+        world.pay_unnoticed(&no);
+    }
+    due_now(&mut conn, "query_order");
+    let inline = world.worker(&test.db);
+    drain_until(&inline, || {
+        let mut conn = test.db.conn().expect("c");
+        ids.iter()
+            .all(|&id| registrations::get(&mut conn, id).expect("r").status.state == State::Paid)
+    });
+    world
+        .pay_sim
+        .set_faults(Faults { closed_refunds: Some(12), ..Faults::default() })
+        .expect("faults");
+    for &id in &ids {
+        let owner = registrations::Who::Participant(f.owner(id));
+        f.apply(
+            id,
+            Event::RequestRefund { reason: Reason::parse("时间冲突").expect("r") },
+            owner,
+            Utc::now(),
+        )
+        .expect("requested");
+        f.apply(id, Event::ApproveRefund, staff(Actor::Finance), Utc::now()).expect("approved");
+    }
+    drain_until(&inline, || {
+        let mut conn = test.db.conn().expect("c");
+        ids.iter().all(|&id| refund_of(&mut conn, id).state == RefundState::Closed)
+    });
+    for &id in &ids {
+        let status = registrations::get(&mut conn, id).expect("r").status;
+        assert_eq!((status.state, status.flag), (State::Refunding, Some(Flag::RefundFailed)));
+    }
+    let closed: Vec<payments::Refund> = ids.iter().map(|&id| refund_of(&mut conn, id)).collect();
+
+    // Finance retries each: a new refund number linked to the closed one.
+    let finance = registrations::Ctx {
+        who: staff(Actor::Finance),
+        now: Utc::now(),
+        request_id: Some("retry".into()),
+    };
+    let retries: Vec<payments::Refund> = closed
+        .iter()
+        .map(|old| {
+            payments::retry_refund(
+                &mut conn,
+                old.id,
+                &finance,
+                &baoming_store::audit::Actor::default(),
+            )
+            .expect("retried")
+        })
+        .collect();
+    let live = |conn: &mut DbConnection| -> Vec<payments::Refund> {
+        retries.iter().map(|r| payments::get_refund(conn, r.id).expect("refund")).collect()
+    };
+    let sim_env = |cmd: &mut Command| {
+        cmd.env("BAOMING_WECHATPAY__SIMULATOR_LISTEN", world.pay_sim.addr().to_string())
+            .env("BAOMING_WORKER__REFUND_RECHECK_SECS", "1");
+    };
+    let new_numbers = |requests: &BTreeMap<String, u64>| {
+        retries
+            .iter()
+            .filter(|r| requests.contains_key(r.out_refund_no.as_deref().expect("no")))
+            .count()
+    };
+
+    // The worker is killed while it works through the retries.
+    let mut run = worker(&test, data.path(), "run.log", &["run"]);
+    sim_env(&mut run);
+    let mut run = run.spawn().expect("worker");
+    let started = Instant::now();
+    while new_numbers(&world.pay_sim.refund_requests()) < 3
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    run.kill().expect("SIGKILL");
+    run.wait().expect("reaped");
+    let at_kill = new_numbers(&world.pay_sim.refund_requests());
+    eprintln!("killed after {at_kill} of 12 retries were requested");
+    assert!(at_kill < 12, "the kill came after all the work");
+
+    std::thread::sleep(Duration::from_millis(LEASE_SECS * 1000 + 500));
+    for round in 0..30 {
+        let mut once = worker(&test, data.path(), "once.log", &["once"]);
+        sim_env(&mut once);
+        assert!(once.status().expect("once").success(), "{}", logs(data.path()));
+        if live(&mut conn).iter().all(|r| r.state == RefundState::Succeeded) {
+            break;
+        }
+        assert!(round < 29, "retries did not finish: {:?}\n{}", live(&mut conn), logs(data.path()));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // One request per refund number: the closed ones and their retries.
+    let requests = world.pay_sim.refund_requests();
+    assert_eq!(requests.len(), 24, "{requests:?}");
+    assert!(requests.values().all(|&n| n == 1), "{requests:?}");
+    for (old, new) in closed.iter().zip(live(&mut conn)) {
+        assert_eq!(new.retry_of, Some(old.id));
+        assert_eq!(
+            payments::get_refund(&mut conn, old.id).expect("old").state,
+            RefundState::Closed
+        );
+        let status = registrations::get(&mut conn, new.registration).expect("r").status;
+        assert_eq!((status.state, status.flag), (State::Refunded, None));
+    }
+    let counts = jobs::counts(&mut conn, Utc::now()).expect("counts");
+    assert_eq!((counts.running, counts.failed), (0, 0), "{counts:?}");
 }

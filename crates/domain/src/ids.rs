@@ -116,6 +116,10 @@ typed_id! {
     StaffId => "staff";
     /// A saved invoice title (发票抬头) of a participant.
     InvoiceTitleId => "invoice_title";
+    /// An invoice finance exported for issue (its serial, 发票流水号, is stable).
+    InvoiceId => "invoice";
+    /// One bulk-issue workbook finance exported (kept, to be downloaded again).
+    InvoiceExportId => "invoice_export";
     /// An uploaded ID photo.
     PhotoId => "photo";
     /// A row of the registration event log.

@@ -1,8 +1,8 @@
 //! The pure invoicing rules of baoming: invoice titles (发票抬头), the buyer's tax ID
 //! (Unified Social Credit Code and older taxpayer IDs), the snapshot a registration keeps of
 //! its title, joint-invoice (同单位合开) remarks, the grouping of paid registrations into the
-//! invoices finance issues in bulk, and the settings of the invoice line (item name, tax
-//! classification code, VAT rate).
+//! invoices finance issues in bulk, the settings of the invoice line (item name, tax
+//! classification code, VAT rate), and where an invoice stands (issued, reversed …).
 //!
 //! No I/O, no clock, no database: every rule is a function of its inputs, tested with the worked
 //! examples of the domain rules and with property tests. Every `parse` normalises its input and
@@ -76,6 +76,7 @@ pub mod item;
 pub mod joint;
 pub mod money;
 pub mod snapshot;
+pub mod status;
 pub mod tax_id;
 pub mod title;
 
@@ -92,6 +93,7 @@ pub use item::{
 pub use joint::{JointInvoiceRemark, REMARK_MAX_CHARS, RemarkError, RemarkText, invoice_remark};
 pub use money::Fen;
 pub use snapshot::InvoiceSnapshot;
+pub use status::{InvoiceFacts, InvoiceProgress, InvoiceState, UnknownInvoiceState};
 pub use tax_id::{ParsedTaxId, TaxId, TaxIdError, TaxIdWarning, uscc_check_char};
 pub use title::{
     InvalidInvoiceType, InvalidTitleKind, InvoiceTitle, InvoiceTitleInput, InvoiceType,

@@ -177,6 +177,14 @@ pub struct RawTemplates {
     pub paid: Option<String>,
     /// 报名关闭 (closed by a deadline).
     pub closed: Option<String>,
+    /// 退款审核通过 (finance approved the refund).
+    pub refund_approved: Option<String>,
+    /// 退款申请未通过 (finance refused the refund, with the reason).
+    pub refund_denied: Option<String>,
+    /// 退款成功 (the money went back).
+    pub refunded: Option<String>,
+    /// 退款未成功 (WeChat Pay could not refund; finance is handling it).
+    pub refund_failed: Option<String>,
 }
 
 /// `[pii]`
@@ -372,6 +380,14 @@ pub struct Templates {
     pub paid: Option<String>,
     /// 报名关闭 (closed by a deadline).
     pub closed: Option<String>,
+    /// 退款审核通过 (finance approved the refund).
+    pub refund_approved: Option<String>,
+    /// 退款申请未通过 (finance refused the refund, with the reason).
+    pub refund_denied: Option<String>,
+    /// 退款成功 (the money went back).
+    pub refunded: Option<String>,
+    /// 退款未成功 (WeChat Pay could not refund; finance is handling it).
+    pub refund_failed: Option<String>,
 }
 
 /// Validated settings of the background worker.
@@ -614,6 +630,10 @@ impl RawConfig {
                 rejected: dev(&raw.rejected, "rejected"),
                 paid: dev(&raw.paid, "paid"),
                 closed: dev(&raw.closed, "closed"),
+                refund_approved: dev(&raw.refund_approved, "refund_approved"),
+                refund_denied: dev(&raw.refund_denied, "refund_denied"),
+                refunded: dev(&raw.refunded, "refunded"),
+                refund_failed: dev(&raw.refund_failed, "refund_failed"),
             }
         } else {
             Templates {
@@ -621,6 +641,10 @@ impl RawConfig {
                 rejected: raw.rejected.clone(),
                 paid: raw.paid.clone(),
                 closed: raw.closed.clone(),
+                refund_approved: raw.refund_approved.clone(),
+                refund_denied: raw.refund_denied.clone(),
+                refunded: raw.refunded.clone(),
+                refund_failed: raw.refund_failed.clone(),
             }
         };
         Ok(Settings {

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod invoice_titles;
+pub mod invoices;
 pub mod jobs;
 pub mod participants;
 pub mod payments;

@@ -33,7 +33,8 @@ pub enum LedgerLine {
 }
 
 /// The ledger's WeChat lines of `[from, to)`: payments by the time the money arrived, refunds
-/// by the time they succeeded.
+/// by the time they succeeded (not those finance refunded offline: WeChat Pay never made
+/// them).
 pub fn ledger_lines(
     conn: &mut DbConnection,
     from: DateTime<Utc>,
@@ -50,6 +51,7 @@ pub fn ledger_lines(
     let refunded = refunds::table
         .filter(refunds::method.eq(wechat))
         .filter(refunds::state.eq(RefundState::Succeeded.as_str()))
+        .filter(refunds::offline_note.is_null())
         .filter(refunds::updated_at.ge(sql::ts(from)))
         .filter(refunds::updated_at.lt(sql::ts(to)))
         .select((refunds::out_refund_no, refunds::amount_fen))

@@ -251,6 +251,12 @@ diesel::joinable!(payments -> registrations (registration_id));
 diesel::joinable!(payment_notifications -> payments (payment_id));
 diesel::joinable!(refunds -> payments (payment_id));
 diesel::joinable!(bank_transfers -> registrations (registration_id));
+diesel::joinable!(invoice_exports -> periods (period_id));
+diesel::joinable!(invoices -> periods (period_id));
+diesel::joinable!(invoice_registrations -> invoices (invoice_id));
+diesel::joinable!(invoice_registrations -> registrations (registration_id));
+diesel::joinable!(invoice_export_items -> invoice_exports (export_id));
+diesel::joinable!(invoice_export_items -> invoices (invoice_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     participants,
@@ -276,6 +282,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     bank_transfers,
     reconciliation_reports,
+    invoice_settings,
+    invoice_exports,
+    invoices,
+    invoice_registrations,
+    invoice_export_items,
 );
 
 diesel::table! {
@@ -362,6 +373,10 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        retry_of -> Nullable<Text>,
+        superseded_by -> Nullable<Text>,
+        offline_note -> Nullable<Text>,
+        settled_by -> Nullable<Text>,
     }
 }
 
@@ -380,5 +395,68 @@ diesel::table! {
         bill_lines -> Integer,
         ledger_lines -> Integer,
         differences -> Text,
+    }
+}
+
+diesel::table! {
+    invoice_settings (scope) {
+        scope -> Text,
+        settings -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    invoice_exports (id) {
+        id -> Text,
+        period_id -> Text,
+        filters -> Text,
+        settings -> Text,
+        invoice_count -> Integer,
+        workbook -> Binary,
+        created_at -> Timestamp,
+        created_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> Text,
+        serial -> Text,
+        period_id -> Text,
+        kind -> Text,
+        invoice_type -> Text,
+        buyer -> Text,
+        amount_fen -> BigInt,
+        remark -> Text,
+        state -> Text,
+        number -> Nullable<Text>,
+        issued_on -> Nullable<Text>,
+        issued_recorded_at -> Nullable<Timestamp>,
+        reversal_flagged_at -> Nullable<Timestamp>,
+        reversed_at -> Nullable<Timestamp>,
+        reversal_note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_registrations (invoice_id, registration_id) {
+        invoice_id -> Text,
+        registration_id -> Text,
+        name -> Text,
+        paid_fen -> BigInt,
+        left_at -> Nullable<Timestamp>,
+        released_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    invoice_export_items (export_id, invoice_id) {
+        export_id -> Text,
+        invoice_id -> Text,
+        position -> Integer,
     }
 }

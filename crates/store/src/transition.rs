@@ -13,7 +13,8 @@
 //!    WeChat order is open) and, for an approval, takes a seat atomically;
 //! 4. asks the state machine (`lifecycle::decide`); a refusal rolls everything back;
 //! 5. writes the new status (`version + 1`), the seat change, the event-log row, and what the
-//!    decision's effects and notice schedule: jobs, and the refund row of a refund.
+//!    decision's effects and notice schedule: jobs, the refund row of a refund, the 冲红 flag
+//!    of an invoice whose money went back.
 //!
 //! Nothing else in the store writes `registrations.state`.
 
@@ -36,7 +37,7 @@ use crate::error::StoreError;
 use crate::jobs::{self, Job};
 use crate::payments::{OrderState, refunds};
 use crate::schema::{payment_orders, registration_events, registrations};
-use crate::{periods, sql};
+use crate::{invoices, periods, sql};
 
 /// Who causes a change (the event log's "who").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -523,6 +524,10 @@ pub(crate) fn write_decision(
                     reason.map_or("退款申请已通过", Reason::as_str),
                     ctx.now,
                 )?;
+            }
+            // The money went back: the registration's issued invoice is flagged for 冲红.
+            Effect::ReverseInvoice => {
+                invoices::registration_refunded(conn, current.id, ctx.now)?;
             }
         }
     }

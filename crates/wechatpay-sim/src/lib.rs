@@ -52,8 +52,10 @@
 //!   what is left to refund (else `400 INVALID_REQUEST`); unknown order `404
 //!   RESOURCE_NOT_EXISTS`. One refund per `out_refund_no` forever: a repeat with the identical
 //!   body answers the existing refund (in its current status), a different body `400
-//!   INVALID_REQUEST`. After the settle delay the refund becomes `SUCCESS` (or `ABNORMAL`, by
-//!   the fault switch) and `REFUND.SUCCESS` / `REFUND.ABNORMAL` goes to its `notify_url`. The
+//!   INVALID_REQUEST`. After the settle delay the refund becomes `SUCCESS` (or `ABNORMAL` or
+//!   `CLOSED`, by the fault switches) and `REFUND.SUCCESS` / `REFUND.ABNORMAL` /
+//!   `REFUND.CLOSED` goes to its `notify_url`; a `CLOSED` refund's amount becomes refundable
+//!   again (a new `out_refund_no` may ask for it), an `ABNORMAL` one's stays taken. The
 //!   order's `trade_state` becomes `REFUND` as soon as a refund is accepted. Every correctly
 //!   signed POST is counted per `out_refund_no` ([`Simulator::refund_requests`]).
 //! * `GET /v3/refund/domestic/refunds/{out_refund_no}` → the refund; unknown `404
@@ -113,7 +115,7 @@
 //!   sets some ([`Faults`], every field optional) and answers the same:
 //!   `{"drop_notifications": N, "duplicate_notifications": bool, "notification_delay_ms": ms,
 //!   "hold_notifications": bool, "fail_next": {"path_prefix": "/v3/refund", "status": 500,
-//!   "code": "SYSTEM_ERROR", "after_processing": false}, "abnormal_refunds": N,
+//!   "code": "SYSTEM_ERROR", "after_processing": false}, "abnormal_refunds": N, "closed_refunds": N,
 //!   "expire_order": "<out_trade_no>", "sign_test_probes": N}`.
 //!   - *drop*: the next N notifications are never sent (no retries) — the order still reads
 //!     SUCCESS, so a lost notification must be recovered by querying.
@@ -126,6 +128,8 @@
 //!     once (default `500 SYSTEM_ERROR`); with `after_processing` the call is carried out
 //!     first and only its answer is lost. Each POST queues one more.
 //!   - *abnormal_refunds*: the next N refunds end ABNORMAL (REFUND.ABNORMAL).
+//!   - *closed_refunds*: the next N refunds end CLOSED (REFUND.CLOSED); abnormal ones are
+//!     used up first.
 //!   - *expire_order*: as the expire endpoint.
 //!   - *sign_test_probes*: the next N notifications are each preceded by a probe signed
 //!     `WECHATPAY/SIGNTEST/…`, which a correct receiver must refuse (never retried; recorded

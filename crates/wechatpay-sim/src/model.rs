@@ -31,6 +31,10 @@ pub struct Faults {
     /// The next N refunds end ABNORMAL instead of SUCCESS (replaces the remaining count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abnormal_refunds: Option<u32>,
+    /// The next N refunds end CLOSED instead of SUCCESS (replaces the remaining count; the
+    /// abnormal count is used up first). A closed refund's amount may be refunded again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_refunds: Option<u32>,
     /// Expire this (unpaid) order now: it reads CLOSED from then on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_order: Option<String>,
@@ -95,6 +99,8 @@ pub struct FaultStatus {
     pub fail_next: Vec<ApiFailure>,
     /// How many of the next refunds will end ABNORMAL.
     pub abnormal_refunds: u32,
+    /// How many of the next refunds will end CLOSED.
+    pub closed_refunds: u32,
     /// How many of the next notifications will be preceded by a signature probe.
     pub sign_test_probes: u32,
 }

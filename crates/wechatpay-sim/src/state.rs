@@ -178,6 +178,7 @@ enum RefundStatus {
     Processing,
     Success,
     Abnormal,
+    Closed,
 }
 
 impl RefundStatus {
@@ -186,6 +187,7 @@ impl RefundStatus {
             Self::Processing => "PROCESSING",
             Self::Success => "SUCCESS",
             Self::Abnormal => "ABNORMAL",
+            Self::Closed => "CLOSED",
         }
     }
 }
@@ -204,8 +206,8 @@ struct Refund {
     create_time: DateTime<Utc>,
     success_time: Option<DateTime<Utc>>,
     bill_date: Option<NaiveDate>,
-    /// Decided when accepted (abnormal-refund fault).
-    ends_abnormal: bool,
+    /// How it ends, decided when accepted: SUCCESS, or ABNORMAL / CLOSED by the faults.
+    ends: RefundStatus,
 }
 
 impl Refund {
@@ -273,6 +275,7 @@ struct FaultState {
     hold: bool,
     fail_next: VecDeque<ApiFailure>,
     abnormal_refunds: u32,
+    closed_refunds: u32,
     probes: u32,
 }
 
@@ -640,10 +643,15 @@ impl State {
         order.refunded += refund;
         order.state = TradeState::Refund;
         let transaction_id = order.transaction_id.clone().unwrap_or_default();
-        let ends_abnormal = self.faults.abnormal_refunds > 0;
-        if ends_abnormal {
+        let ends = if self.faults.abnormal_refunds > 0 {
             self.faults.abnormal_refunds -= 1;
-        }
+            RefundStatus::Abnormal
+        } else if self.faults.closed_refunds > 0 {
+            self.faults.closed_refunds -= 1;
+            RefundStatus::Closed
+        } else {
+            RefundStatus::Success
+        };
         let refund = Refund {
             request: request_value,
             refund_id: format!(
@@ -661,7 +669,7 @@ impl State {
             create_time: now,
             success_time: None,
             bill_date: None,
-            ends_abnormal,
+            ends,
         };
         let reply = Reply::json(refund.json());
         self.refunds.insert(out_refund_no.to_owned(), refund);
@@ -676,8 +684,9 @@ impl State {
         Ok((Reply::json(refund.json()), Vec::new()))
     }
 
-    /// Ends a PROCESSING refund (SUCCESS, or ABNORMAL when the fault said so); returns its
-    /// notification when it has a `notify_url`.
+    /// Ends a PROCESSING refund (SUCCESS, or ABNORMAL / CLOSED when a fault said so); returns
+    /// its notification when it has a `notify_url`. A CLOSED refund gives its amount back to
+    /// the order: it may be refunded again (under a new `out_refund_no`).
     pub(crate) fn settle_refund(
         &mut self,
         out_refund_no: &str,
@@ -689,14 +698,24 @@ impl State {
         if refund.status != RefundStatus::Processing {
             return None;
         }
-        let (event_type, summary) = if refund.ends_abnormal {
-            refund.status = RefundStatus::Abnormal;
-            ("REFUND.ABNORMAL", "退款异常")
-        } else {
-            refund.status = RefundStatus::Success;
-            refund.success_time = Some(now);
-            refund.bill_date = Some(bill_date);
-            ("REFUND.SUCCESS", "退款成功")
+        let (event_type, summary) = match refund.ends {
+            RefundStatus::Abnormal => {
+                refund.status = RefundStatus::Abnormal;
+                ("REFUND.ABNORMAL", "退款异常")
+            }
+            RefundStatus::Closed => {
+                refund.status = RefundStatus::Closed;
+                if let Some(order) = self.orders.get_mut(&refund.out_trade_no) {
+                    order.refunded -= refund.refund;
+                }
+                ("REFUND.CLOSED", "退款关闭")
+            }
+            RefundStatus::Success | RefundStatus::Processing => {
+                refund.status = RefundStatus::Success;
+                refund.success_time = Some(now);
+                refund.bill_date = Some(bill_date);
+                ("REFUND.SUCCESS", "退款成功")
+            }
         };
         let url = refund.notify_url.clone()?;
         let resource = refund.notification_json(&mchid);
@@ -1042,6 +1061,7 @@ impl State {
             held_notifications: self.held.len(),
             fail_next: self.faults.fail_next.iter().cloned().collect(),
             abnormal_refunds: self.faults.abnormal_refunds,
+            closed_refunds: self.faults.closed_refunds,
             sign_test_probes: self.faults.probes,
         }
     }
@@ -1084,6 +1104,9 @@ impl State {
         }
         if let Some(n) = faults.abnormal_refunds {
             self.faults.abnormal_refunds = n;
+        }
+        if let Some(n) = faults.closed_refunds {
+            self.faults.closed_refunds = n;
         }
         if let Some(n) = faults.sign_test_probes {
             self.faults.probes = n;

@@ -817,6 +817,59 @@ async fn abnormal_refund_fault() {
 }
 
 #[tokio::test]
+async fn closed_refund_fault_frees_the_amount_for_a_new_refund() {
+    let sim = sim().await;
+    let receiver = Receiver::start(&[]).await;
+    order(&sim, "closed001", &receiver.url, 100).await;
+    sim.pay("closed001").expect("paid");
+    let status =
+        sim.set_faults(Faults { closed_refunds: Some(1), ..Faults::default() }).expect("set");
+    assert_eq!(status.closed_refunds, 1);
+    let answer = post(
+        &sim,
+        "/v3/refund/domestic/refunds",
+        &refund_body("closed001", "RC1", 100, 100, &receiver.url),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let received = receiver.wait_for(2).await;
+    assert_eq!(received[1].json()["event_type"], "REFUND.CLOSED");
+    assert_eq!(received[1].resource()["refund_status"], "CLOSED");
+    assert_eq!(get(&sim, "/v3/refund/domestic/refunds/RC1").await.json()["status"], "CLOSED");
+    // The money was not refunded: a new refund number may ask for it, and it succeeds.
+    let again = post(
+        &sim,
+        "/v3/refund/domestic/refunds",
+        &refund_body("closed001", "RC2", 100, 100, &receiver.url),
+    )
+    .await;
+    assert_eq!(again.status, 200);
+    let received = receiver.wait_for(3).await;
+    assert_eq!(received[2].json()["event_type"], "REFUND.SUCCESS");
+    assert_eq!(sim.refund_requests().get("RC1"), Some(&1));
+    assert_eq!(sim.refund_requests().get("RC2"), Some(&1));
+    // Whereas an abnormal refund keeps the amount taken.
+    order(&sim, "abnorm002", &receiver.url, 100).await;
+    sim.pay("abnorm002").expect("paid");
+    sim.set_faults(Faults { abnormal_refunds: Some(1), ..Faults::default() }).expect("set");
+    let first = post(
+        &sim,
+        "/v3/refund/domestic/refunds",
+        &refund_body("abnorm002", "RA2", 100, 100, &receiver.url),
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    let _ = receiver.wait_for(5).await;
+    let second = post(
+        &sim,
+        "/v3/refund/domestic/refunds",
+        &refund_body("abnorm002", "RA3", 100, 100, &receiver.url),
+    )
+    .await;
+    assert_eq!((second.status, second.code().as_str()), (400, "INVALID_REQUEST"));
+}
+
+#[tokio::test]
 async fn injected_errors_answer_once() {
     let sim = sim().await;
     let url = "http://127.0.0.1:9/notify";

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use baoming_domain::ids::{
     ExamTypeId, InvoiceTitleId, PeriodId, PhotoId, RegionId, RegistrationId, TypedId,
 };
-use baoming_domain::lifecycle::Tab;
+use baoming_domain::lifecycle::{Event, Reason, Tab};
 use baoming_invoicing::{InvoiceSnapshot, JointInvoiceRemark};
 use baoming_store::registrations::{self, NewRegistration};
 use baoming_store::{DbConnection, StoreError, invoice_titles};
@@ -325,4 +325,74 @@ pub async fn my_exams(
         }
     }
     Ok(HttpResponse::Ok().json(MyExams { tabs }))
+}
+
+/// Why the participant asks for the fee back.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequestBody {
+    /// The reason (required, at most 500 characters), shown to finance.
+    pub reason: String,
+}
+
+/// Asks for the fee back (申请退款): a paid registration that was not checked in, before or
+/// after the sitting ended (→ 退款审核中); finance decides.
+#[utoipa::path(
+    post,
+    path = "/api/v1/registrations/{id}/refund-request",
+    tag = "registrations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "registration id")),
+    request_body = RefundRequestBody,
+    responses(
+        (status = 200, body = RegistrationView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not paid, or checked in: the message names the state", body = ErrorBody),
+        (status = 422, description = "no reason, or too long", body = ErrorBody),
+    )
+)]
+pub async fn request_refund(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    id: web::Path<String>,
+    body: web::Json<RefundRequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id: RegistrationId = path_id(&id)?;
+    let reason = Reason::parse(&body.reason)
+        .map_err(|e| ApiError::field("reason", "invalid_reason", e.to_string()))?;
+    let event = Event::RequestRefund { reason };
+    let view = view_after(&state, move |conn| {
+        Ok(registrations::apply(conn, id, &event, &me.ctx())?.registration().clone())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Takes the refund request back (撤回退款申请) while finance has not decided (→ 已支付).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/registrations/{id}/refund-request",
+    tag = "registrations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "registration id")),
+    responses(
+        (status = 200, body = RegistrationView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "no refund request under review: the message names the state", body = ErrorBody),
+    )
+)]
+pub async fn cancel_refund_request(
+    state: web::Data<AppState>,
+    me: CurrentParticipant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: RegistrationId = path_id(&id)?;
+    let view = view_after(&state, move |conn| {
+        let applied = registrations::apply(conn, id, &Event::CancelRefundRequest, &me.ctx())?;
+        Ok(applied.registration().clone())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

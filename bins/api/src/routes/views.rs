@@ -1,10 +1,11 @@
 //! The views the participant's routes share: a registration as "My exams" shows it, with its
-//! tab, tag and the actions allowed now (asked of the state machine).
+//! tab, tag, its invoice (待开票 / 已开票 + number) and the actions allowed now (asked of the
+//! state machine, and only those a route carries out).
 
 use baoming_domain::lifecycle::{Action, Tab, Tag};
 use baoming_invoicing::InvoiceSnapshot;
 use baoming_store::registrations::{self, Registration};
-use baoming_store::{DbConnection, StoreError};
+use baoming_store::{DbConnection, StoreError, invoices};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -66,6 +67,9 @@ pub struct RegistrationView {
     pub invoice: Option<InvoiceSnapshot>,
     /// The joint-invoice remark.
     pub joint_invoice_remark: Option<String>,
+    /// Where the invoice stands (absent while there is nothing to invoice: no title chosen,
+    /// or not paid).
+    pub invoice_status: Option<InvoiceStatusView>,
     /// Photo id.
     pub photo_id: Option<String>,
     /// First submission.
@@ -89,6 +93,40 @@ pub struct CheckInView {
     pub proof: String,
 }
 
+/// A registration's invoice as the participant sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceStatusView {
+    /// `pending`, `issued`, `reversal_pending` or `reversed`.
+    pub state: String,
+    /// 待开票, 已开票, 已开票（待冲红）, 已冲红.
+    pub label: String,
+    /// The 数电发票 number, once issued.
+    pub number: Option<String>,
+    /// The issue date (YYYY-MM-DD), once issued.
+    pub issued_on: Option<chrono::NaiveDate>,
+}
+
+/// The participant's route that carries out each action of "My exams" (method, path). An
+/// action without a route is never offered.
+pub(crate) fn action_route(action: Action) -> Option<(&'static str, &'static str)> {
+    match action {
+        Action::Resubmit => Some(("put", "/api/v1/registrations/{id}")),
+        Action::Withdraw => Some(("post", "/api/v1/registrations/{id}/withdraw")),
+        Action::PayWechat => Some(("post", "/api/v1/registrations/{id}/pay/wechat")),
+        Action::DeclareTransfer => Some(("post", "/api/v1/registrations/{id}/pay/transfer")),
+        Action::RequestRefund => Some(("post", "/api/v1/registrations/{id}/refund-request")),
+        Action::CancelRefundRequest => {
+            Some(("delete", "/api/v1/registrations/{id}/refund-request"))
+        }
+        Action::CheckIn => Some(("post", "/api/v1/registrations/{id}/check-in")),
+    }
+}
+
+/// Whether an action has its route in the route table.
+fn offered(action: Action) -> bool {
+    action_route(action).is_some_and(|route| super::ROUTES.contains(&route))
+}
+
 /// Builds the views, loading each period once.
 pub(crate) fn views(
     conn: &mut DbConnection,
@@ -96,6 +134,9 @@ pub(crate) fn views(
     list: Vec<Registration>,
     now: DateTime<Utc>,
 ) -> Result<Vec<RegistrationView>, StoreError> {
+    let wanted: Vec<_> =
+        list.iter().map(|r| (r.id, r.status.state, r.invoice_snapshot.is_some())).collect();
+    let mut invoices = invoices::progress_of(conn, &wanted)?;
     let mut out = Vec::with_capacity(list.len());
     for r in list {
         let period = cache.get(conn, r.period)?;
@@ -139,10 +180,17 @@ pub(crate) fn views(
             rejection_reason: r.rejection_reason.clone(),
             actions: Action::available(r.status, &facts)
                 .into_iter()
+                .filter(|a| offered(*a))
                 .map(|a| a.as_str().into())
                 .collect(),
             invoice: r.invoice_snapshot.clone(),
             joint_invoice_remark: r.joint_invoice_remark.clone(),
+            invoice_status: invoices.remove(&r.id).map(|v| InvoiceStatusView {
+                state: v.progress.as_str().into(),
+                label: v.progress.label_zh().into(),
+                number: v.number,
+                issued_on: v.issued_on,
+            }),
             photo_id: r.photo.map(|p| p.to_string()),
             submitted_at: r.submitted_at,
             updated_at: r.updated_at,

@@ -28,8 +28,10 @@ macro_rules! on_both_backends {
 
 mod back_office;
 mod checkin;
+mod invoices;
 mod participant;
 mod payments;
+mod refunds;
 
 pub(crate) struct TestApp {
     base: String,
@@ -40,6 +42,7 @@ pub(crate) struct TestApp {
     /// The server's clock: tests move it instead of sleeping.
     pub(crate) clock: baoming_api::time::Clock,
     db: TestDb,
+    settings: baoming_api::runtime::config::Settings,
     _data: tempfile::TempDir,
 }
 
@@ -57,9 +60,10 @@ impl TestApp {
         raw.wechatpay.simulator_time_scale = Some(0.001);
         raw.wechatpay.simulator_listen = "127.0.0.1:0".into();
         raw.wechat.simulator_listen = "127.0.0.1:0".into();
-        raw.wechat.simulator_listen = "127.0.0.1:0".into();
+        // The in-process worker asks about a refund still processing after a second.
+        raw.worker.refund_recheck_secs = 1;
         let settings = raw.validate().expect("settings");
-        let mut running = baoming_api::start(settings).await.expect("started");
+        let mut running = baoming_api::start(settings.clone()).await.expect("started");
         let sim = running.simulator.take().expect("dev mode starts the simulator");
         let pay_sim = running.pay_simulator.take().expect("dev mode starts the pay simulator");
         let handle = running.handle.clone();
@@ -78,8 +82,55 @@ impl TestApp {
             handle,
             clock,
             db,
+            settings,
             _data: data,
         }
+    }
+
+    /// A worker in this process, on the app's database, talking to the app's simulators
+    /// (WeChat Pay's notifications go to the app's notify endpoint).
+    pub(crate) fn worker(&self) -> TestWorker {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("worker runtime");
+        let s = &self.settings;
+        let pay = baoming_api::runtime::pay::Pay::new(
+            &s.pay,
+            &s.wechat_appid,
+            &self.pay_sim.base_url(),
+            self.url("/api/v1/wechatpay/notify"),
+        )
+        .expect("pay client");
+        let wechat = baoming_wechat::WechatClient::new(baoming_wechat::WechatConfig {
+            api_base: self.sim.base_url(),
+            appid: s.wechat_appid.clone(),
+            secret: s.wechat_secret.clone(),
+            timeout: std::time::Duration::from_secs(5),
+        })
+        .expect("wechat client");
+        let services = baoming_worker::Services {
+            pay,
+            wechat,
+            templates: s.templates.clone(),
+            runtime: runtime.handle().clone(),
+            refund_recheck: s.worker.refund_recheck,
+        };
+        let worker = baoming_worker::Worker::new(self.db.db.clone(), s.worker, services);
+        TestWorker { worker: std::sync::Arc::new(worker), runtime: Some(runtime) }
+    }
+
+    /// Subscribe messages the WeChat simulator accepted: (template id, thing3 note).
+    pub(crate) fn messages(&self) -> Vec<(String, String)> {
+        self.sim
+            .sent_messages()
+            .into_iter()
+            .map(|m| {
+                let note = m.data["thing3"]["value"].as_str().unwrap_or_default().to_owned();
+                (m.template_id, note)
+            })
+            .collect()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -169,6 +220,43 @@ impl TestApp {
         let (status, periods) = self.get("/api/v1/periods", token).await;
         assert_eq!(status, StatusCode::OK);
         periods[0].clone()
+    }
+}
+
+/// A worker running in the test's process.
+pub(crate) struct TestWorker {
+    worker: std::sync::Arc<baoming_worker::Worker>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl TestWorker {
+    /// Runs every due job once (on a blocking thread).
+    pub(crate) async fn drain(&self) {
+        let worker = self.worker.clone();
+        actix_web::rt::task::spawn_blocking(move || worker.drain().expect("drained"))
+            .await
+            .expect("joined");
+    }
+
+    /// Drains the queue until `done` holds (at most ~15 s).
+    pub(crate) async fn until(&self, what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..150 {
+            self.drain().await;
+            if done() {
+                return;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the worker never got there: {what}");
+    }
+}
+
+impl Drop for TestWorker {
+    fn drop(&mut self) {
+        // Dropped inside the test's async runtime: no blocking shutdown there.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

@@ -30,7 +30,7 @@ crate::on_both_backends!(
 );
 
 /// An approved registration of a new participant `n`: (participant token, registration id).
-async fn approved(app: &TestApp, admin: &Staff, n: u32) -> (String, String) {
+pub(crate) async fn approved(app: &TestApp, admin: &Staff, n: u32) -> (String, String) {
     let (token, photo) = app.ready_participant(n).await;
     let period = app.period(&token).await;
     let (status, body) = app
@@ -50,19 +50,19 @@ async fn approved(app: &TestApp, admin: &Staff, n: u32) -> (String, String) {
     (token, id)
 }
 
-async fn pay_wechat(app: &TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn pay_wechat(app: &TestApp, token: &str, id: &str) -> Value {
     let (status, body) =
         app.post(&format!("/api/v1/registrations/{id}/pay/wechat"), token, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
 
-fn state_of(app: &TestApp, id: &str) -> State {
+pub(crate) fn state_of(app: &TestApp, id: &str) -> State {
     let id = RegistrationId::parse(id).expect("id");
     registrations::get(&mut app.conn(), id).expect("registration").status.state
 }
 
-fn events(app: &TestApp, id: &str, kind: EventKind) -> usize {
+pub(crate) fn events(app: &TestApp, id: &str, kind: EventKind) -> usize {
     let id = RegistrationId::parse(id).expect("id");
     registrations::history(&mut app.conn(), id)
         .expect("history")
@@ -71,7 +71,7 @@ fn events(app: &TestApp, id: &str, kind: EventKind) -> usize {
         .count()
 }
 
-fn ledger(app: &TestApp, id: &str) -> Vec<payments::PaymentRecord> {
+pub(crate) fn ledger(app: &TestApp, id: &str) -> Vec<payments::PaymentRecord> {
     let filter = PaymentFilter {
         registration: Some(RegistrationId::parse(id).expect("id")),
         ..PaymentFilter::default()
@@ -80,7 +80,7 @@ fn ledger(app: &TestApp, id: &str) -> Vec<payments::PaymentRecord> {
 }
 
 /// Waits (up to 10 s) until the registration reaches `state`.
-async fn until_state(app: &TestApp, id: &str, state: State) {
+pub(crate) async fn until_state(app: &TestApp, id: &str, state: State) {
     for _ in 0..200 {
         if state_of(app, id) == state {
             return;
@@ -136,7 +136,7 @@ fn notification(
     (headers.to_pairs(), body)
 }
 
-async fn post_notification(
+pub(crate) async fn post_notification(
     app: &TestApp,
     headers: &[(&'static str, String)],
     body: Vec<u8>,
@@ -152,7 +152,10 @@ async fn post_notification(
     req.send().await.expect("notify").status()
 }
 
-fn genuine(out_trade_no: &str, total_fen: i64) -> (Vec<(&'static str, String)>, Vec<u8>) {
+pub(crate) fn genuine(
+    out_trade_no: &str,
+    total_fen: i64,
+) -> (Vec<(&'static str, String)>, Vec<u8>) {
     notification(
         out_trade_no,
         total_fen,

@@ -137,6 +137,9 @@ pub enum Event {
         /// The provider's reason.
         reason: Reason,
     },
+    /// Finance asks the provider again for a refund it could not make (closed or abnormal):
+    /// a new provider refund, linked to the failed one.
+    RetryRefund,
     /// The clock: the period's payment deadline passed.
     PaymentDeadlinePassed,
     /// The clock: the sitting ended.
@@ -176,6 +179,8 @@ coded_enum! {
         RefundSucceeded = "refund_succeeded",
         /// See [`Event::RefundFailed`].
         RefundFailed = "refund_failed",
+        /// See [`Event::RetryRefund`].
+        RetryRefund = "retry_refund",
         /// See [`Event::PaymentDeadlinePassed`].
         PaymentDeadlinePassed = "payment_deadline_passed",
         /// See [`Event::SittingEnded`].
@@ -210,6 +215,7 @@ impl Event {
             Event::DenyRefund { .. } => EventKind::DenyRefund,
             Event::RefundSucceeded => EventKind::RefundSucceeded,
             Event::RefundFailed { .. } => EventKind::RefundFailed,
+            Event::RetryRefund => EventKind::RetryRefund,
             Event::PaymentDeadlinePassed => EventKind::PaymentDeadlinePassed,
             Event::SittingEnded => EventKind::SittingEnded,
         }

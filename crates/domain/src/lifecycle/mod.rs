@@ -151,6 +151,10 @@ pub enum Effect {
     /// Give a bank transfer back by hand: record its refund, which finance returns to the
     /// employer's account and then marks done.
     ReturnTransferByHand,
+    /// The money went back: an invoice already issued for it must be reversed (冲红). The data
+    /// layer flags the registration's issued invoice, if it has one (a joint invoice as a whole,
+    /// naming the person who left).
+    ReverseInvoice,
 }
 
 /// How the seat count of the registration's region changes.
@@ -202,6 +206,28 @@ pub enum Notice {
     Paid,
     /// Closed by the clock (deadline passed or the sitting ended).
     Closed,
+    /// Finance approved the refund: the money is on its way back.
+    RefundApproved,
+    /// Finance refused the refund, with the reason (the seat is kept).
+    RefundDenied,
+    /// The money went back.
+    Refunded,
+    /// WeChat Pay could not make the refund: finance is handling it.
+    RefundFailed,
+}
+
+impl Notice {
+    /// Every notice.
+    pub const ALL: [Notice; 8] = [
+        Notice::Approved,
+        Notice::Rejected,
+        Notice::Paid,
+        Notice::Closed,
+        Notice::RefundApproved,
+        Notice::RefundDenied,
+        Notice::Refunded,
+        Notice::RefundFailed,
+    ];
 }
 
 impl Decision {
@@ -214,6 +240,10 @@ impl Decision {
             (EventKind::PaymentDeadlinePassed | EventKind::SittingEnded, State::Closed) => {
                 Some(Notice::Closed)
             }
+            (EventKind::ApproveRefund, State::Refunding) => Some(Notice::RefundApproved),
+            (EventKind::DenyRefund, State::RefundDenied) => Some(Notice::RefundDenied),
+            (EventKind::RefundSucceeded, State::Refunded) => Some(Notice::Refunded),
+            (EventKind::RefundFailed, State::Refunding) => Some(Notice::RefundFailed),
             _ => None,
         }
     }
@@ -307,6 +337,9 @@ pub enum Refusal {
     /// The seat answer was missing for an approval (a caller bug, refused rather than guessed).
     #[error("名额未确认")]
     SeatNotAsked,
+    /// A refund retry was asked for while the provider has not reported the refund failed.
+    #[error("该退款未失败，无需重新发起")]
+    RefundNotFailed,
 }
 
 impl Refusal {
@@ -331,6 +364,7 @@ impl Refusal {
             Refusal::DeadlineNotReached => "deadline_not_reached",
             Refusal::SittingNotEnded => "sitting_not_ended",
             Refusal::SeatNotAsked => "seat_not_asked",
+            Refusal::RefundNotFailed => "refund_not_failed",
         }
     }
 }
@@ -383,9 +417,10 @@ fn actor_allowed(event: &Event, actor: Actor) -> bool {
         | Event::RequestRefund { .. }
         | Event::CancelRefundRequest => actor == A::Participant,
         Event::Approve | Event::Reject { .. } => staff(A::Reviewer),
-        Event::TransferNotReceived { .. } | Event::ApproveRefund | Event::DenyRefund { .. } => {
-            staff(A::Finance)
-        }
+        Event::TransferNotReceived { .. }
+        | Event::ApproveRefund
+        | Event::DenyRefund { .. }
+        | Event::RetryRefund => staff(A::Finance),
         Event::ConfirmPayment { via: PaymentMethod::WechatPay, .. } => actor == A::PaymentProvider,
         Event::ConfirmPayment { via: PaymentMethod::BankTransfer, .. } => staff(A::Finance),
         Event::CheckIn { .. } => actor == A::Participant || staff(A::CheckinStaff),
@@ -420,6 +455,12 @@ pub fn decide(
     let moved = |to, flag, effects| Step::Moved(decision(to, flag, effects));
     let close_order = || {
         if facts.payment.open_order { vec![Effect::CloseProviderOrder] } else { vec![] }
+    };
+    // WeChat money goes back through WeChat Pay; finance returns a transfer by hand and then
+    // confirms the refund.
+    let refund_effects = || match facts.payment.paid_via {
+        Some(PaymentMethod::WechatPay) => vec![Effect::StartProviderRefund],
+        Some(PaymentMethod::BankTransfer) | None => vec![Effect::ReturnTransferByHand],
     };
 
     // Each arm is one row (or a few rows) of the spec's table: the actor is checked first,
@@ -511,12 +552,7 @@ pub fn decide(
         }
         (S::RefundRequested, Event::ApproveRefund) => {
             permit()?;
-            let effects = match facts.payment.paid_via {
-                Some(PaymentMethod::WechatPay) => vec![Effect::StartProviderRefund],
-                // Finance returns a transfer by hand and then confirms the refund.
-                Some(PaymentMethod::BankTransfer) | None => vec![Effect::ReturnTransferByHand],
-            };
-            moved(S::Refunding, None, effects)
+            moved(S::Refunding, None, refund_effects())
         }
         (S::RefundRequested, Event::DenyRefund { .. }) => {
             permit()?;
@@ -524,11 +560,20 @@ pub fn decide(
         }
         (S::Refunding, Event::RefundSucceeded) => {
             permit()?;
-            moved(S::Refunded, None, vec![])
+            moved(S::Refunded, None, vec![Effect::ReverseInvoice])
         }
         (S::Refunding, Event::RefundFailed { .. }) => {
             permit()?;
             moved(S::Refunding, Some(Flag::RefundFailed), vec![])
+        }
+        // "finance retries or refunds offline": a retry clears the flag and starts a new
+        // provider refund (an offline refund is `RefundSucceeded` by finance).
+        (S::Refunding, Event::RetryRefund) => {
+            permit()?;
+            if status.flag != Some(Flag::RefundFailed) {
+                return Err(refuse(Refusal::RefundNotFailed));
+            }
+            moved(S::Refunding, None, refund_effects())
         }
         (S::AwaitingTransfer, Event::PaymentDeadlinePassed) => {
             permit()?;

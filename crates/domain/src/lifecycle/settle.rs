@@ -8,7 +8,7 @@
 //! Recognising the *same* payment delivered twice (a repeated notification, a query after the
 //! notification) is the ledger's job, by its provider reference, before this rule is asked.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     Actor, Decision, Event, EventKind, Facts, PaymentMethod, Refusal, State, Status, Step,
@@ -16,8 +16,8 @@ use super::{
 };
 use crate::money::Money;
 
-/// Why a payment is given back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Why a payment is given back (stored with the payment as JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cause", rename_all = "snake_case")]
 pub enum RefundCause {
     /// The registration was already paid (by another payment: the other method, or a second
@@ -27,6 +27,14 @@ pub enum RefundCause {
     NotPayable {
         /// The state it is in.
         state: State,
+    },
+    /// The amount paid differs from the fee: the money is given back whole, and the
+    /// registration stays unpaid, so the participant can pay the right amount anew.
+    AmountMismatch {
+        /// The fee.
+        expected: Money,
+        /// What arrived.
+        received: Money,
     },
 }
 
@@ -38,6 +46,18 @@ impl RefundCause {
             RefundCause::NotPayable { state } => {
                 format!("报名状态为{}，款项退回", state.label_zh())
             }
+            RefundCause::AmountMismatch { expected, received } => {
+                format!("支付金额{received}元与应缴费用{expected}元不符，款项退回")
+            }
+        }
+    }
+
+    /// A stable code: `already_paid`, `not_payable` or `amount_mismatch`.
+    pub fn code(self) -> &'static str {
+        match self {
+            RefundCause::AlreadyPaid => "already_paid",
+            RefundCause::NotPayable { .. } => "not_payable",
+            RefundCause::AmountMismatch { .. } => "amount_mismatch",
         }
     }
 }
@@ -47,8 +67,8 @@ impl RefundCause {
 pub enum Settlement {
     /// The registration becomes paid: write the decision with its event-log row.
     Pay(Decision),
-    /// The amount differs from the fee: the payment is recorded and flagged for finance; the
-    /// registration does not change.
+    /// The amount differs from the fee: the payment is recorded, flagged for finance and given
+    /// back ([`Settlement::give_back`]); the registration does not change.
     Mismatch {
         /// The fee.
         expected: Money,
@@ -57,6 +77,22 @@ pub enum Settlement {
     },
     /// The registration cannot take the money: the payment is recorded and given back.
     Refund(RefundCause),
+}
+
+impl Settlement {
+    /// Whether the money goes back to the payer, and why: all money a registration could not
+    /// take does — a payment it cannot take ([`Settlement::Refund`]) and a payment of the wrong
+    /// amount ([`Settlement::Mismatch`]: never kept to be topped up or partly refunded; the
+    /// participant pays the fee anew).
+    pub fn give_back(&self) -> Option<RefundCause> {
+        match self {
+            Settlement::Pay(_) => None,
+            Settlement::Mismatch { expected, received } => {
+                Some(RefundCause::AmountMismatch { expected: *expected, received: *received })
+            }
+            Settlement::Refund(cause) => Some(*cause),
+        }
+    }
 }
 
 /// Decides what a new payment of `amount` by `via` does to a registration in `status`.

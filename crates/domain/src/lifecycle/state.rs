@@ -115,6 +115,13 @@ impl State {
         )
     }
 
+    /// Whether a registration in this state may be invoiced: its fee was paid and is kept
+    /// (paid, a refund refused, checked in, completed). A refund under review or under way
+    /// waits for its outcome; refunded money is not invoiced.
+    pub fn is_invoiceable(self) -> bool {
+        matches!(self, State::Paid | State::RefundDenied | State::CheckedIn | State::Completed)
+    }
+
     /// Whether the registration still counts as the participant's registration for its period
     /// (a second one may only be submitted when none is live).
     pub fn is_live(self) -> bool {

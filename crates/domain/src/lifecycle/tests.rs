@@ -246,6 +246,73 @@ fn refunds_follow_the_payment_method() {
 }
 
 #[test]
+fn a_failed_refund_is_retried_once_flagged_and_reverses_the_invoice_when_done() {
+    let mut f = facts(AFTER_SITTING);
+    f.payment.paid_via = Some(PaymentMethod::WechatPay);
+    let refunding = Status::new(State::Refunding);
+    // Nothing failed: nothing to retry.
+    assert_eq!(
+        decide(refunding, &Event::RetryRefund, Actor::Finance, &f).map_err(|e| e.refusal),
+        Err(Refusal::RefundNotFailed)
+    );
+    let failed = Status { state: State::Refunding, flag: Some(Flag::RefundFailed) };
+    assert_eq!(
+        decide(failed, &Event::RetryRefund, Actor::Participant, &f).map_err(|e| e.refusal),
+        Err(Refusal::WrongActor)
+    );
+    let d = moved(decide(failed, &Event::RetryRefund, Actor::Finance, &f).expect("retried"));
+    assert_eq!(d.to, refunding, "the retry clears the flag");
+    assert_eq!(d.effects, vec![Effect::StartProviderRefund]);
+    assert_eq!(d.seat_change(), SeatChange::Keep);
+    assert_eq!(d.notice(), None);
+    // However the money went back (provider, or finance offline), an issued invoice is reversed.
+    for actor in [Actor::PaymentProvider, Actor::Finance, Actor::Admin] {
+        let d = moved(decide(failed, &Event::RefundSucceeded, actor, &f).expect("refunded"));
+        assert_eq!(d.effects, vec![Effect::ReverseInvoice]);
+        assert_eq!(d.notice(), Some(Notice::Refunded));
+    }
+}
+
+#[test]
+fn refund_decisions_tell_the_participant() {
+    let mut f = facts(DURING_REGISTRATION);
+    f.payment.paid_via = Some(PaymentMethod::WechatPay);
+    let requested = Status::new(State::RefundRequested);
+    let notice = |status, event: Event, actor| {
+        moved(decide(status, &event, actor, &f).expect("moved")).notice()
+    };
+    assert_eq!(
+        notice(requested, Event::ApproveRefund, Actor::Finance),
+        Some(Notice::RefundApproved)
+    );
+    assert_eq!(
+        notice(requested, Event::DenyRefund { reason: reason("已过退款期限") }, Actor::Finance),
+        Some(Notice::RefundDenied)
+    );
+    let failed = Event::RefundFailed { reason: reason("CLOSED") };
+    assert_eq!(
+        notice(Status::new(State::Refunding), failed, Actor::PaymentProvider),
+        Some(Notice::RefundFailed)
+    );
+    // Asking and taking the request back are the participant's own doing: no message.
+    let me = Actor::Participant;
+    let ask = Event::RequestRefund { reason: reason("时间冲突") };
+    assert_eq!(notice(Status::new(State::Paid), ask, me), None);
+    assert_eq!(notice(requested, Event::CancelRefundRequest, me), None);
+    assert_eq!(Notice::ALL.len(), 8);
+}
+
+#[test]
+fn only_kept_fees_are_invoiced() {
+    let invoiceable: Vec<State> =
+        State::ALL.iter().copied().filter(|s| s.is_invoiceable()).collect();
+    assert_eq!(invoiceable, [State::Paid, State::RefundDenied, State::CheckedIn, State::Completed]);
+    for state in invoiceable {
+        assert!(state.holds_seat(), "{state:?}: an invoiced registration keeps its seat");
+    }
+}
+
+#[test]
 fn the_clock_respects_its_deadlines() {
     let awaiting = Status::new(State::AwaitingPayment);
     let early =
@@ -345,6 +412,8 @@ const TABLE: &[(State, EventKind, &[Actor], State)] = &[
     (S::RefundRequested, E::DenyRefund, STAFF_FINANCE, S::RefundDenied),
     (S::Refunding, E::RefundSucceeded, &[A::PaymentProvider, A::Finance, A::Admin], S::Refunded),
     (S::Refunding, E::RefundFailed, &[A::PaymentProvider], S::Refunding),
+    // "finance retries or refunds offline" (the flag is cleared, a new provider refund starts)
+    (S::Refunding, E::RetryRefund, STAFF_FINANCE, S::Refunding),
     (S::CheckedIn, E::SittingEnded, CLOCK, S::Completed),
     (S::PendingReview, E::SittingEnded, CLOCK, S::Closed),
     (S::AwaitingPayment, E::PaymentDeadlinePassed, CLOCK, S::Closed),
@@ -397,6 +466,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         any_reason().prop_map(|reason| Event::DenyRefund { reason }),
         Just(Event::RefundSucceeded),
         any_reason().prop_map(|reason| Event::RefundFailed { reason }),
+        Just(Event::RetryRefund),
         Just(Event::PaymentDeadlinePassed),
         Just(Event::SittingEnded),
     ]
@@ -484,9 +554,11 @@ proptest! {
             payment: PaymentFacts { in_flight: false, open_order, ..facts.payment },
             ..facts_at(hours)
         };
+        // A retry is of a refund the provider failed (the flag it clears).
+        let flag = (kind == E::RetryRefund).then_some(Flag::RefundFailed);
         for &actor in who {
             let event = sample_event(kind, actor);
-            match decide(Status::new(from), &event, actor, &good) {
+            match decide(Status { state: from, flag }, &event, actor, &good) {
                 Ok(Step::Moved(d)) => prop_assert_eq!(d.to.state, to),
                 other => prop_assert!(false, "{from:?} --{kind:?} by {actor:?}: {other:?}"),
             }
@@ -548,6 +620,7 @@ fn sample_event(kind: EventKind, actor: Actor) -> Event {
         E::DenyRefund => Event::DenyRefund { reason: reason("已过退款期限") },
         E::RefundSucceeded => Event::RefundSucceeded,
         E::RefundFailed => Event::RefundFailed { reason: reason("ABNORMAL") },
+        E::RetryRefund => Event::RetryRefund,
         E::PaymentDeadlinePassed => Event::PaymentDeadlinePassed,
         E::SittingEnded => Event::SittingEnded,
     }
@@ -622,6 +695,16 @@ mod settlement {
             &facts(DURING_REGISTRATION),
         );
         assert_eq!(settled, Ok(Settlement::Mismatch { expected: fee(), received: short }));
+        // The wrong amount goes back whole, with the reason the payer sees.
+        let cause = settled.as_ref().ok().and_then(Settlement::give_back);
+        assert_eq!(cause, Some(RefundCause::AmountMismatch { expected: fee(), received: short }));
+        let cause = cause.expect("given back");
+        assert_eq!(cause.reason_zh(), "支付金额1279.99元与应缴费用1280.00元不符，款项退回");
+        assert_eq!(cause.code(), "amount_mismatch");
+        assert_eq!(
+            serde_json::to_value(cause).expect("json"),
+            serde_json::json!({"cause": "amount_mismatch", "expected": 128_000, "received": 127_999})
+        );
     }
 
     #[test]
@@ -676,6 +759,8 @@ mod settlement {
             let unpaid = matches!(state, State::AwaitingPayment | State::AwaitingTransfer);
             prop_assert_eq!(matches!(settled, Settlement::Pay(_)), unpaid && amount == fee());
             prop_assert_eq!(matches!(settled, Settlement::Mismatch { .. }), unpaid && amount != fee());
+            // Whatever is not taken goes back.
+            prop_assert_eq!(settled.give_back().is_none(), matches!(settled, Settlement::Pay(_)));
         }
     }
 }

@@ -39,6 +39,9 @@ codes! {
         Paid = "paid",
         /// Closed at WeChat: it can no longer be paid.
         Closed = "closed",
+        /// Paid with an amount other than its fee: the money is given back, and the
+        /// registration may be paid with a new order.
+        Mismatched = "mismatched",
     }
 }
 
@@ -67,5 +70,31 @@ codes! {
         Abnormal = "abnormal",
         /// WeChat closed the refund.
         Closed = "closed",
+    }
+}
+
+impl RefundState {
+    /// WeChat Pay could not make the refund (closed, or abnormal): finance retries it or
+    /// refunds offline.
+    pub fn failed_at_provider(self) -> bool {
+        matches!(self, RefundState::Closed | RefundState::Abnormal)
+    }
+
+    /// The money went back, or never will by this refund (succeeded, or closed).
+    pub fn is_final(self) -> bool {
+        matches!(self, RefundState::Succeeded | RefundState::Closed)
+    }
+}
+
+impl RefundState {
+    /// Finance's word for it.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            RefundState::Pending => "待办理",
+            RefundState::Processing => "退款处理中",
+            RefundState::Succeeded => "已退款",
+            RefundState::Abnormal => "退款异常",
+            RefundState::Closed => "退款关闭",
+        }
     }
 }

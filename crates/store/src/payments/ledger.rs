@@ -1,9 +1,12 @@
 //! The payment ledger: every payment that arrives — a WeChat notification, a query that found
 //! the order paid, a transfer finance confirmed — is recorded once (`payments`, unique by
 //! where the money came from) and settled by the domain (`lifecycle::settle`) in the same
-//! transaction: it pays the registration (written by [`crate::transition`]), or is flagged for
-//! finance (amount mismatch), or is given back (a refund row; WeChat money gets a job that
-//! carries it out). The same payment delivered again changes nothing.
+//! transaction: it pays the registration (written by [`crate::transition`]), or is given back
+//! (a refund row; WeChat money gets a job that carries it out) — a payment the registration
+//! cannot take, and a payment of the wrong amount, which is also flagged for finance and
+//! leaves its order `mismatched` so the participant can pay the fee with a new order. The
+//! same payment delivered again changes nothing. [`unapplied_payments`] lists the money that
+//! could not be taken, with where its return stands.
 
 use baoming_domain::Money;
 use baoming_domain::ids::{PaymentId, RefundId, RegistrationId};
@@ -71,7 +74,7 @@ pub enum Recorded {
         /// The ledger row recorded the first time.
         payment: PaymentId,
     },
-    /// The amount differs from the fee: recorded and flagged for finance.
+    /// The amount differs from the fee: recorded, flagged for finance and given back.
     Mismatch {
         /// The ledger row.
         payment: PaymentId,
@@ -79,6 +82,8 @@ pub enum Recorded {
         expected: Money,
         /// What arrived.
         received: Money,
+        /// The refund of the money.
+        refund: RefundId,
     },
     /// The registration could not take the money: recorded, and a refund was scheduled.
     Refunding {
@@ -162,11 +167,12 @@ pub(crate) fn record_in_tx(
         &facts,
     )?;
     let payment: PaymentId = crate::new_id();
-    let (disposition, cause) = match &settlement {
-        Settlement::Pay(_) => (Disposition::Applied, None),
-        Settlement::Mismatch { .. } => (Disposition::Mismatch, None),
-        Settlement::Refund(cause) => (Disposition::Refund, Some(*cause)),
+    let disposition = match &settlement {
+        Settlement::Pay(_) => Disposition::Applied,
+        Settlement::Mismatch { .. } => Disposition::Mismatch,
+        Settlement::Refund(_) => Disposition::Refund,
     };
+    let cause = settlement.give_back();
     let cause_text =
         cause.map(|c| serde_json::to_string(&c)).transpose().map_err(StoreError::corrupt)?;
     let recorded_by = match ctx.who {
@@ -200,9 +206,14 @@ pub(crate) fn record_in_tx(
         })?;
     note_notification(conn, payment, incoming, ctx.now)?;
     if let Some(no) = &incoming.out_trade_no {
+        // A wrong amount does not use the order up: the fee can be paid with a new one.
+        let order_state = match settlement {
+            Settlement::Mismatch { .. } => OrderState::Mismatched,
+            Settlement::Pay(_) | Settlement::Refund(_) => OrderState::Paid,
+        };
         diesel::update(payment_orders::table.filter(payment_orders::out_trade_no.eq(no)))
             .set((
-                payment_orders::state.eq(OrderState::Paid.as_str()),
+                payment_orders::state.eq(order_state.as_str()),
                 payment_orders::updated_at.eq(sql::ts(ctx.now)),
             ))
             .execute(conn)?;
@@ -223,11 +234,21 @@ pub(crate) fn record_in_tx(
             }
         }
         Settlement::Mismatch { expected, received } => {
+            let reason = cause.map(|c| c.reason_zh()).unwrap_or_default();
+            let refund = refunds::create_refund(
+                conn,
+                payment,
+                current.id,
+                incoming.method,
+                incoming.amount,
+                &reason,
+                ctx.now,
+            )?;
             tracing::warn!(
-                registration = %incoming.registration, %payment, %expected, %received,
-                "payment amount differs from the fee: flagged for finance"
+                registration = %incoming.registration, %payment, %expected, %received, %refund,
+                "payment amount differs from the fee: flagged for finance and given back"
             );
-            Recorded::Mismatch { payment, expected, received }
+            Recorded::Mismatch { payment, expected, received, refund }
         }
         Settlement::Refund(cause) => {
             let reason = cause.reason_zh();
@@ -303,7 +324,7 @@ pub struct PaymentRecord {
     pub transfer_batch: Option<String>,
     /// Finance's note.
     pub note: Option<String>,
-    /// Its refund's state, if it is being given back.
+    /// Its (live) refund's state, if it is being given back.
     pub refund_state: Option<RefundState>,
     /// WeChat Pay's last word on a refund that could not be started or completed.
     pub refund_error: Option<String>,
@@ -327,7 +348,9 @@ pub fn list_payments(
     limit: i64,
 ) -> Result<Vec<PaymentRecord>, StoreError> {
     let mut query = payments::table
-        .left_join(refunds_table::table)
+        .left_join(refunds_table::table.on(
+            refunds_table::payment_id.eq(payments::id).and(refunds_table::superseded_by.is_null()),
+        ))
         .select(LedgerRow::as_select())
         .order((payments::recorded_at.desc(), payments::id.desc()))
         .limit(limit)
@@ -411,4 +434,193 @@ pub fn taken_between(
         .select(payments::amount_fen)
         .load(conn)?;
     Ok(amounts.iter().sum())
+}
+
+/// Where the return of money a registration could not take stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Being refunded through WeChat Pay (the worker is on it).
+    Refunding,
+    /// WeChat Pay refunded it.
+    Refunded,
+    /// Finance refunded it offline after WeChat Pay could not.
+    RefundedOffline,
+    /// Finance returned the bank transfer.
+    ReturnedByHand,
+    /// WeChat Pay closed the refund or reported it abnormal: finance retries it or refunds
+    /// offline.
+    NeedsFinance,
+    /// A bank transfer finance must return by hand.
+    ToReturnByHand,
+    /// No refund was recorded (a wrong amount recorded before such money was given back):
+    /// finance decides.
+    Unresolved,
+}
+
+impl Resolution {
+    /// Where a payment's return stands, from its live refund.
+    pub fn of(refund: Option<&refunds::Refund>) -> Resolution {
+        let Some(refund) = refund else { return Resolution::Unresolved };
+        let by_hand = refund.method == PaymentMethod::BankTransfer;
+        match refund.state {
+            RefundState::Succeeded if by_hand => Resolution::ReturnedByHand,
+            RefundState::Succeeded if refund.offline_note.is_some() => Resolution::RefundedOffline,
+            RefundState::Succeeded => Resolution::Refunded,
+            RefundState::Closed | RefundState::Abnormal => Resolution::NeedsFinance,
+            RefundState::Pending if by_hand => Resolution::ToReturnByHand,
+            RefundState::Pending | RefundState::Processing => Resolution::Refunding,
+        }
+    }
+
+    /// Whether finance still has something to do or wait for.
+    pub fn is_open(self) -> bool {
+        !matches!(
+            self,
+            Resolution::Refunded | Resolution::RefundedOffline | Resolution::ReturnedByHand
+        )
+    }
+}
+
+/// Money a registration could not take: what arrived, what happened and where its return
+/// stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnappliedPayment {
+    /// The ledger row.
+    pub payment: PaymentId,
+    /// For which registration.
+    pub registration: RegistrationId,
+    /// Its period.
+    pub period: baoming_domain::ids::PeriodId,
+    /// The participant's name.
+    pub name: Option<String>,
+    /// The participant's employer.
+    pub employer: Option<String>,
+    /// The registration's state now.
+    pub registration_state: lifecycle::State,
+    /// How it was paid.
+    pub method: PaymentMethod,
+    /// The WeChat order.
+    pub out_trade_no: Option<String>,
+    /// WeChat's transaction id or the bank statement reference.
+    pub transaction_id: Option<String>,
+    /// The amount, in fen.
+    pub amount_fen: i64,
+    /// `mismatch` (the wrong amount) or `refund` (the registration could not take it).
+    pub disposition: Disposition,
+    /// What happened: `amount_mismatch` (with the fee and what arrived), `already_paid` (a
+    /// second payment) or `not_payable` (with the state: withdrawn, closed …).
+    pub cause: Option<RefundCause>,
+    /// When the money arrived.
+    pub received_at: DateTime<Utc>,
+    /// Its live refund (retries replace the ones WeChat Pay could not make).
+    pub refund: Option<refunds::Refund>,
+    /// Where its return stands.
+    pub resolution: Resolution,
+}
+
+/// Filters of [`unapplied_payments`].
+#[derive(Debug, Clone, Default)]
+pub struct UnappliedFilter {
+    /// Only this period.
+    pub period: Option<baoming_domain::ids::PeriodId>,
+    /// Only the money whose return is not done yet.
+    pub open_only: bool,
+}
+
+/// The money registrations could not take (amount mismatches, payments for a closed or
+/// withdrawn registration, second payments), newest first, at most `limit` (1–1000).
+pub fn unapplied_payments(
+    conn: &mut DbConnection,
+    filter: &UnappliedFilter,
+    limit: i64,
+) -> Result<Vec<UnappliedPayment>, StoreError> {
+    use crate::schema::{participants, registrations};
+    let mut query = payments::table
+        .inner_join(registrations::table.inner_join(participants::table))
+        .filter(payments::disposition.ne(Disposition::Applied.as_str()))
+        .select((
+            payments::id,
+            payments::registration_id,
+            registrations::period_id,
+            participants::name,
+            participants::employer,
+            registrations::state,
+            payments::method,
+            payments::out_trade_no,
+            payments::transaction_id,
+            payments::amount_fen,
+            payments::disposition,
+            payments::refund_cause,
+            payments::received_at,
+        ))
+        .order((payments::recorded_at.desc(), payments::id.desc()))
+        .limit(limit.clamp(1, 1000))
+        .into_boxed();
+    if let Some(period) = filter.period {
+        query = query.filter(registrations::period_id.eq(sql::text(period)));
+    }
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+        String,
+        Option<String>,
+        NaiveDateTime,
+    );
+    let rows: Vec<Row> = query.load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let mut refunds = refunds::live_refunds_of(conn, &ids)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (
+        id,
+        registration,
+        period,
+        name,
+        employer,
+        state,
+        method,
+        out_trade_no,
+        transaction_id,
+        amount_fen,
+        disposition,
+        cause,
+        received_at,
+    ) in rows
+    {
+        let refund = refunds.remove(&id);
+        let resolution = Resolution::of(refund.as_ref());
+        if filter.open_only && !resolution.is_open() {
+            continue;
+        }
+        out.push(UnappliedPayment {
+            payment: sql::id(&id)?,
+            registration: sql::id(&registration)?,
+            period: sql::id(&period)?,
+            name,
+            employer,
+            registration_state: lifecycle::State::parse(&state).map_err(StoreError::corrupt)?,
+            method: PaymentMethod::parse(&method).map_err(StoreError::corrupt)?,
+            out_trade_no,
+            transaction_id,
+            amount_fen,
+            disposition: Disposition::parse(&disposition)?,
+            cause: cause
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            received_at: sql::utc(received_at),
+            refund,
+            resolution,
+        });
+    }
+    Ok(out)
 }

@@ -3,9 +3,11 @@
 //! `baoming_store::testing::Fixture`.
 
 mod backends;
+mod invoices;
 mod participants;
 mod payments;
 mod queue;
+mod refunds;
 mod registrations;
 
 use baoming_domain::identity::mod11_2_check_char;

@@ -1,5 +1,5 @@
-//! The back office (后台): staff sessions, the review queue, corrections, audit, exports, the
-//! job queue.
+//! The back office (后台): staff sessions, the review queue, corrections, audit, exports,
+//! finance (transfers, refunds, invoices), the job queue.
 //! Every endpoint states the roles it allows (`ALLOWED_*`), checked by `CurrentStaff::require`.
 
 pub mod audit;
@@ -7,9 +7,11 @@ pub mod auth;
 pub mod checkin;
 pub mod export;
 pub mod finance;
+pub mod invoices;
 pub mod jobs;
 pub mod participants;
 pub mod periods;
+pub mod refunds;
 pub mod review;
 pub mod staff;
 
@@ -19,7 +21,7 @@ use baoming_accounts::Role;
 pub const READERS: &[Role] = &[Role::Reviewer, Role::Finance, Role::Admin];
 /// Reviewing (approve, reject, unmasked ID numbers).
 pub const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
-/// Money: transfers, the ledger, refunds.
+/// Money: transfers, the ledger, refunds, invoices.
 pub const FINANCE: &[Role] = &[Role::Finance, Role::Admin];
 /// Check-in at the venue (the display's code, checking in by hand, live counts).
 pub const CHECKIN: &[Role] = &[Role::Checkin, Role::Admin];

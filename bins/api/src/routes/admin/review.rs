@@ -628,6 +628,11 @@ pub async fn bulk(
     let items = state
         .db(move |conn| Ok::<_, StoreError>(review::bulk(conn, &ids, &event, &ctx, &actor)))
         .await?;
+    Ok(HttpResponse::Ok().json(bulk_response(items)))
+}
+
+/// The per-id results of a bulk decision.
+pub(crate) fn bulk_response(items: Vec<review::BulkItem>) -> BulkResponse {
     let results: Vec<BulkResult> = items
         .into_iter()
         .map(|item| match item.result {
@@ -659,5 +664,5 @@ pub async fn bulk(
         })
         .collect();
     let applied = results.iter().filter(|r| r.ok).count();
-    Ok(HttpResponse::Ok().json(BulkResponse { applied, refused: results.len() - applied, results }))
+    BulkResponse { applied, refused: results.len() - applied, results }
 }
