@@ -56,3 +56,8 @@ run-worker:
 bench *ARGS:
     cargo build --release -p baoming-api -p baoming-loadtest
     target/release/baoming-loadtest {{ARGS}}
+
+# How long the console's pages take with 10,000 registrations in a period (docs/performance.md);
+# e.g. `just bench-console --postgres --report docs/bench.md`.
+bench-console *ARGS:
+    BAOMING_TEST_POSTGRES_URL={{pg_url}} cargo run --release -p baoming-api --example console_bench -- {{ARGS}}

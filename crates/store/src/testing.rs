@@ -286,7 +286,10 @@ impl Fixture {
             step(Event::Approve, staff(Actor::Reviewer), self.at);
         }
         if wanted >= 2 {
-            step(Event::DeclareTransfer, owner, self.at);
+            // As the participant does it: the transfer's reference is recorded too.
+            let mut conn = self.db.conn().expect("connection");
+            payments::declare_transfer(&mut conn, id, &self.ctx(owner, self.at))
+                .expect("transfer declared");
         }
         if wanted >= 3 {
             let mut conn = self.db.conn().expect("connection");
