@@ -1,6 +1,6 @@
 //! Integration tests: the QR payload as a third party sees it, and rendering with the system's
-//! Noto Sans CJK (tests that need it skip with a message when it is absent; so do the
-//! `pdftotext` checks when poppler-utils is missing).
+//! Noto Sans CJK (`fonts-noto-cjk`) read back with `pdftotext` (`poppler-utils`); both are
+//! installed by `.ci/run`, and a test fails, saying which package, when one is missing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -34,14 +34,11 @@ fn fonts() -> Option<&'static Fonts> {
         .as_ref()
 }
 
-macro_rules! fonts_or_skip {
+macro_rules! cjk_fonts {
     () => {
         match fonts() {
             Some(f) => f,
-            None => {
-                eprintln!("SKIPPED: {REGULAR} not found (apt-get install fonts-noto-cjk)");
-                return;
-            }
+            None => panic!("{REGULAR} not found (apt-get install fonts-noto-cjk)"),
         }
     };
 }
@@ -138,7 +135,7 @@ fn samples_dir() -> PathBuf {
     dir
 }
 
-fn pdftotext(pdf: &[u8], name: &str) -> Option<String> {
+fn pdftotext(pdf: &[u8], name: &str) -> String {
     let path = samples_dir().join(name);
     std::fs::write(&path, pdf).unwrap();
     match Command::new("pdftotext").arg("-raw").arg(&path).arg("-").output() {
@@ -148,12 +145,9 @@ fn pdftotext(pdf: &[u8], name: &str) -> Option<String> {
                 "pdftotext failed: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            Some(String::from_utf8(out.stdout).unwrap())
+            String::from_utf8(out.stdout).unwrap()
         }
-        Err(_) => {
-            eprintln!("SKIPPED: pdftotext not found (apt-get install poppler-utils)");
-            None
-        }
+        Err(e) => panic!("pdftotext cannot run ({e}): apt-get install poppler-utils"),
     }
 }
 
@@ -306,7 +300,7 @@ const DOC_TEXT: &str = "BMT1:RRQQJ9P60DO0NF6TF6HFCA7B97L*ED%96746B46*E5*E5*E5*E5
 
 #[test]
 fn png_is_1080_wide_and_its_qr_verifies() {
-    let fonts = fonts_or_skip!();
+    let fonts = cjk_fonts!();
     let t = ticket("王䶮");
     let png = render_png(fonts, &layout(), &t).unwrap();
     std::fs::write(samples_dir().join("ticket.png"), &png).unwrap();
@@ -324,14 +318,14 @@ fn png_is_1080_wide_and_its_qr_verifies() {
 
 #[test]
 fn pdf_has_real_text() {
-    let fonts = fonts_or_skip!();
+    let fonts = cjk_fonts!();
     let t = ticket("王䶮");
     let pdf = render_pdf(fonts, &layout(), &t).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     eprintln!("ticket PDF: {} bytes", pdf.len());
     let raw = String::from_utf8_lossy(&pdf);
     assert!(raw.contains("/CreationDate(D:20261201000000"), "the issue date is the creation date");
-    let Some(text) = pdftotext(&pdf, "ticket.pdf") else { return };
+    let text = pdftotext(&pdf, "ticket.pdf");
     for needle in ["王䶮", "2635010307", "准考证", "考场规则", "110105********002X"] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
@@ -343,7 +337,7 @@ fn pdf_has_real_text() {
 
 #[test]
 fn render_ticket_gives_both() {
-    let fonts = fonts_or_skip!();
+    let fonts = cjk_fonts!();
     let both = render_ticket(fonts, &layout(), &ticket("张三")).unwrap();
     assert!(both.png.starts_with(b"\x89PNG"));
     assert!(both.pdf.starts_with(b"%PDF-"));
@@ -351,7 +345,7 @@ fn render_ticket_gives_both() {
 
 #[test]
 fn long_names_render() {
-    let fonts = fonts_or_skip!();
+    let fonts = cjk_fonts!();
     let name = "阿卜杜热合曼·买买提明·艾力".repeat(3);
     let name: String = name.chars().take(50).collect();
     let mut t = ticket(&name);
@@ -359,14 +353,15 @@ fn long_names_render() {
     let png = render_png(fonts, &layout(), &t).unwrap();
     std::fs::write(samples_dir().join("ticket-long-name.png"), &png).unwrap();
     let pdf = render_pdf(fonts, &layout(), &t).unwrap();
-    if let Some(text) = pdftotext(&pdf, "ticket-long-name.pdf") {
+    {
+        let text = pdftotext(&pdf, "ticket-long-name.pdf");
         assert!(text.replace(['\n', ' '], "").contains("阿卜杜热合曼·买买提明"), "{text}");
     }
 }
 
 #[test]
 fn missing_glyphs_are_named_not_dropped() {
-    let fonts = fonts_or_skip!();
+    let fonts = cjk_fonts!();
     // U+4DAE (CJK Extension A) is in Noto Sans CJK SC.
     assert!(fonts.covers('䶮'));
     for (name, missing) in [("张\u{E000}三", '\u{E000}'), ("李😀", '😀')] {
@@ -386,7 +381,7 @@ fn missing_glyphs_are_named_not_dropped() {
 
 #[test]
 fn bad_photo_is_refused() {
-    let fonts = fonts_or_skip!();
+    let fonts = cjk_fonts!();
     let t = Ticket { photo_jpeg: b"not a jpeg".to_vec(), ..ticket("王五") };
     assert_eq!(render_png(fonts, &layout(), &t).unwrap_err(), RenderError::BadPhoto);
     assert_eq!(render_pdf(fonts, &layout(), &t).unwrap_err(), RenderError::BadPhoto);
@@ -394,7 +389,7 @@ fn bad_photo_is_refused() {
 
 #[test]
 fn room_sheet_paginates() {
-    let fonts = fonts_or_skip!();
+    let fonts = cjk_fonts!();
     let photo = photo();
     let names = [
         "王䶮", "张伟", "李娜", "刘洋", "陈静", "杨帆", "赵敏", "黄磊", "周杰", "吴昊", "徐丽",
@@ -420,7 +415,7 @@ fn room_sheet_paginates() {
     };
     let pdf = render_room_sheet_pdf(fonts, &sheet).unwrap();
     eprintln!("sheet PDF: {} bytes", pdf.len());
-    let Some(text) = pdftotext(&pdf, "room-sheet.pdf") else { return };
+    let text = pdftotext(&pdf, "room-sheet.pdf");
     assert_eq!(text.matches('\u{c}').count(), 2, "two pages");
     for n in names {
         assert!(text.contains(n), "{n} missing");

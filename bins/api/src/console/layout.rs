@@ -172,3 +172,28 @@ pub fn field_error(errors: &[(String, String)], field: &str) -> Markup {
         }
     }
 }
+
+/// The outcome of a bulk action, one row per registration: its new state, or why not.
+pub fn bulk_results(
+    results: &[(String, Result<String, String>)],
+    back: &str,
+    back_label: &str,
+) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "报名" } th { "结果" } } }
+            tbody {
+                @for (id, outcome) in results {
+                    tr {
+                        td { a href=(format!("/admin/registrations/{id}")) { (id) } }
+                        td { @match outcome {
+                            Ok(label) => { (label) }
+                            Err(message) => { span.error { (message) } }
+                        } }
+                    }
+                }
+            }
+        }
+        p { a href=(back) { (back_label) } }
+    }
+}

@@ -27,7 +27,9 @@ macro_rules! on_both_backends {
 }
 
 mod back_office;
+mod browser;
 mod checkin;
+mod console;
 mod invoices;
 mod participant;
 mod payments;

@@ -127,6 +127,59 @@
     });
   }
 
+  // --- the sum of the ticked rows' amounts (finance confirms a transfer against it) ---
+  function sumOfTicked(form) {
+    const name = form.dataset.sum;
+    const total = form.querySelector("[data-sum-total]");
+    const boxes = () => Array.from(document.querySelectorAll(`input[type="checkbox"][name="${name}"][data-fen]`));
+    const update = () => {
+      const fen = boxes().filter((b) => b.checked).reduce((sum, b) => sum + Number(b.dataset.fen), 0);
+      total.textContent = (fen / 100).toFixed(2);
+    };
+    document.addEventListener("change", (e) => {
+      if (e.target.matches(`input[type="checkbox"][name="${name}"], [data-select-all="${name}"]`)) update();
+    });
+    update();
+  }
+
+  // --- a file sent as the body of a JSON API call (the invoice import), its answer shown ---
+  function upload(form) {
+    const out = form.parentElement.querySelector("[data-upload-result]");
+    const cell = (row, text) => { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); };
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const file = form.querySelector('input[type="file"]').files[0];
+      if (!file) return;
+      out.textContent = "正在导入…";
+      try {
+        const res = await fetch(form.dataset.upload, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-CSRF-Token": csrf(), "Content-Type": file.type || "application/octet-stream" },
+          body: file,
+        });
+        const body = await res.json();
+        out.textContent = "";
+        if (!res.ok) {
+          const p = document.createElement("p"); p.className = "error"; p.setAttribute("role", "alert");
+          p.textContent = body.message || "导入失败"; out.appendChild(p); return;
+        }
+        const p = document.createElement("p"); p.className = "notice"; p.setAttribute("role", "status");
+        p.textContent = `已登记 ${body.issued} 张；未登记 ${body.not_recorded} 行。`;
+        out.appendChild(p);
+        const table = document.createElement("table");
+        const head = table.createTHead().insertRow();
+        for (const h of ["行", "发票流水号", "发票号码", "结果"]) { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); }
+        const tbody = table.createTBody();
+        for (const r of body.rows) { const tr = tbody.insertRow(); cell(tr, r.row); cell(tr, r.serial); cell(tr, r.number); cell(tr, r.message); }
+        for (const r of body.problems) { const tr = tbody.insertRow(); cell(tr, r.row); cell(tr, r.serial || ""); cell(tr, ""); cell(tr, r.messages.join("；")); }
+        out.appendChild(table);
+      } catch (err) {
+        out.textContent = "导入失败，请重试";
+      }
+    });
+  }
+
   function confirmations(form) {
     form.addEventListener("submit", (e) => {
       if (!window.confirm(form.dataset.confirm)) e.preventDefault();
@@ -141,7 +194,8 @@
     for (const b of document.querySelectorAll("[data-select-all]")) selectAll(b);
     for (const b of document.querySelectorAll("[data-reveal-id]")) revealId(b);
     for (const f of document.querySelectorAll("form[data-confirm]")) confirmations(f);
+    for (const f of document.querySelectorAll("form[data-sum]")) sumOfTicked(f);
+    for (const f of document.querySelectorAll("form[data-upload]")) upload(f);
     shortcuts();
-    void csrf;
   });
 })();

@@ -3,6 +3,7 @@
 mod audit;
 mod checkin;
 mod dashboard;
+mod finance;
 mod jobs;
 mod login;
 mod periods;
@@ -24,6 +25,23 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/registrations/{id}", web::get().to(review::detail))
         .route("/registrations/{id}/approve", web::post().to(review::approve))
         .route("/registrations/{id}/reject", web::post().to(review::reject))
+        .route("/finance", web::get().to(finance::transfers))
+        .route("/finance/transfers/confirm", web::post().to(finance::confirm))
+        .route("/finance/transfers/{id}/not-received", web::post().to(finance::not_received))
+        .route("/finance/refunds", web::get().to(finance::refunds))
+        .route("/finance/requests/approve", web::post().to(finance::approve_batch))
+        .route("/finance/requests/{id}/approve", web::post().to(finance::approve))
+        .route("/finance/requests/{id}/deny", web::post().to(finance::deny))
+        .route("/finance/refunds/{id}/retry", web::post().to(finance::retry))
+        .route("/finance/refunds/{id}/offline", web::post().to(finance::offline))
+        .route("/finance/refunds/{id}/returned", web::post().to(finance::returned))
+        .route("/finance/unapplied", web::get().to(finance::unapplied))
+        .route("/finance/ledger", web::get().to(finance::ledger))
+        .route("/finance/reconciliation", web::get().to(finance::reconciliation))
+        .route("/finance/invoices", web::get().to(finance::invoices_page))
+        .route("/finance/invoices/export", web::post().to(finance::export_invoices))
+        .route("/finance/invoices/{id}/reversed", web::post().to(finance::invoice_reversed))
+        .route("/finance/invoices/{id}/cancel", web::post().to(finance::invoice_cancel))
         .route("/checkin", web::get().to(checkin::desk))
         .route("/checkin/registrations/{id}", web::post().to(checkin::check_in))
         .route("/checkin/display/{venue}", web::get().to(checkin::display))

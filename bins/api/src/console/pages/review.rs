@@ -165,33 +165,17 @@ pub(super) async fn bulk(
             Ok::<_, baoming_store::StoreError>(review::bulk(conn, &ids, &event, &ctx, &actor))
         })
         .await?;
-    let results: Vec<(String, Result<State, String>)> = results
+    let results: Vec<(String, Result<String, String>)> = results
         .into_iter()
         .map(|r| {
             let outcome = r
                 .result
-                .map(|applied| applied.registration().status.state)
+                .map(|applied| state_label(applied.registration().status.state).to_owned())
                 .map_err(|e| ApiError::from(e).message().to_owned());
             (r.id, outcome)
         })
         .collect();
-    let body = html! {
-        table {
-            thead { tr { th { "报名" } th { "结果" } } }
-            tbody {
-                @for (id, outcome) in &results {
-                    tr {
-                        td { a href=(format!("/admin/registrations/{id}")) { (id) } }
-                        td { @match outcome {
-                            Ok(state) => { (state_label(*state)) }
-                            Err(message) => { span.error { (message) } }
-                        } }
-                    }
-                }
-            }
-        }
-        p { a href="/admin/review" { "返回审核列表" } }
-    };
+    let body = layout::bulk_results(&results, "/admin/review", "返回审核列表");
     Ok(layout::ok(page(&post.me, "批量操作结果", "/admin/review", body)))
 }
 
@@ -218,7 +202,7 @@ async fn render_detail(
     error: Option<&str>,
 ) -> Result<Markup, ConsoleError> {
     let cipher = state.cipher.clone();
-    let (r, participant, history, period, templates, ledger, next) = state
+    let (r, participant, history, period, templates, ledger, next, invoice) = state
         .db(move |conn| {
             let r = registrations::get(conn, id)?;
             let participant = baoming_store::participants::get(conn, &cipher, r.participant)?;
@@ -231,6 +215,10 @@ async fn render_detail(
                 50,
             )?;
             let next = next_pending(conn, &cipher, r.period, id)?;
+            let wants_invoice = r.invoice_snapshot.is_some();
+            let invoice =
+                baoming_store::invoices::progress_of(conn, &[(id, r.status.state, wants_invoice)])?
+                    .remove(&id);
             Ok::<_, baoming_store::StoreError>((
                 r,
                 participant,
@@ -239,6 +227,7 @@ async fn render_detail(
                 templates,
                 ledger,
                 next,
+                invoice,
             ))
         })
         .await?;
@@ -286,6 +275,14 @@ async fn render_detail(
                     dt { "费用" } dd { "¥" (r.fee.to_yuan_string()) }
                     dt { "发票抬头" } dd { @if let Some(inv) = &r.invoice_snapshot { (inv.name) @if let Some(t) = &inv.tax_id { " · " (t) } } @else { "无" } }
                     @if let Some(remark) = &r.joint_invoice_remark { dt { "合开备注" } dd { (remark) } }
+                    @if let Some(invoice) = &invoice {
+                        dt { "发票" }
+                        dd {
+                            (invoice.progress.label_zh())
+                            @if let Some(number) = &invoice.number { " · 号码 " (number) }
+                            @if let Some(on) = invoice.issued_on { " · " (on.format("%Y-%m-%d").to_string()) }
+                        }
+                    }
                     @if let Some(reason) = &r.rejection_reason { dt { "驳回原因" } dd { (reason) } }
                     @if let Some(c) = &r.checkin { dt { "报到" } dd { (layout::time(c.at)) " · " (c.proof.as_str()) } }
                 }

@@ -355,18 +355,25 @@ pub async fn export(
         employer: body.employer.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()),
     };
     let actor = me.audit_actor(role);
-    let summary = state
-        .db(move |conn| {
-            invoices::export(conn, period, &filter, &actor, Utc::now(), |settings, list| {
-                let mut writer = TaxWorkbookWriter::new(settings)?;
-                for item in list {
-                    writer.push(&InvoiceSerial::parse(&item.serial)?, &item.draft)?;
-                }
-                Ok::<_, WorkbookFailure>(writer.finish()?)
-            })
-        })
-        .await?;
+    let summary = state.db(move |conn| make_export(conn, period, &filter, &actor)).await?;
     Ok(HttpResponse::Created().json(ExportView::from(summary)))
+}
+
+/// Exports a period's invoices and writes their workbook (the JSON route's and the console's).
+pub(crate) fn make_export(
+    conn: &mut baoming_store::DbConnection,
+    period: PeriodId,
+    filter: &ExportFilter,
+    actor: &baoming_store::audit::Actor,
+) -> Result<ExportSummary, ApiError> {
+    let summary = invoices::export(conn, period, filter, actor, Utc::now(), |settings, list| {
+        let mut writer = TaxWorkbookWriter::new(settings)?;
+        for item in list {
+            writer.push(&InvoiceSerial::parse(&item.serial)?, &item.draft)?;
+        }
+        Ok::<_, WorkbookFailure>(writer.finish()?)
+    })?;
+    Ok(summary)
 }
 
 /// Filters of the export list.
