@@ -190,7 +190,8 @@ impl Decision {
     }
 }
 
-/// What the participant is told (a WeChat subscribe message) when a status change happens.
+/// What the participant is told (a WeChat subscribe message) when a status change happens,
+/// or when their admission ticket is ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Notice {
@@ -202,6 +203,15 @@ pub enum Notice {
     Paid,
     /// Closed by the clock (deadline passed or the sitting ended).
     Closed,
+    /// The admission ticket (准考证) was published and is ready to open and save. Not a status
+    /// change: the registration stays checked in; [`Decision::notice`] never returns it.
+    TicketPublished,
+}
+
+impl Notice {
+    /// Every notice.
+    pub const ALL: [Notice; 5] =
+        [Notice::Approved, Notice::Rejected, Notice::Paid, Notice::Closed, Notice::TicketPublished];
 }
 
 impl Decision {
