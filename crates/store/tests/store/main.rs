@@ -7,6 +7,7 @@ mod participants;
 mod payments;
 mod queue;
 mod registrations;
+mod tickets;
 
 use baoming_domain::identity::mod11_2_check_char;
 use baoming_domain::ids::{ParticipantId, RegistrationId, StaffId};
