@@ -1,5 +1,6 @@
 //! Subscribe messages (订阅消息) telling a participant their registration moved: approved,
-//! rejected (with the reason), paid, closed by a deadline.
+//! rejected (with the reason), paid, closed by a deadline; and that their admission ticket
+//! is ready.
 
 use baoming_domain::ids::RegistrationId;
 use baoming_store::jobs::{self, Claimed, Notice};
@@ -29,6 +30,7 @@ fn wording(notice: Notice, reason: Option<&str>) -> (&'static str, String) {
         Notice::Rejected => ("审核未通过", reason.unwrap_or("请查看原因后重新报名").to_owned()),
         Notice::Paid => ("缴费成功", "请按时到考点扫码报到".to_owned()),
         Notice::Closed => ("报名关闭", "未在规定时间内完成审核或缴费".to_owned()),
+        Notice::TicketPublished => ("已发准考证", "请在“我的考试”中查看并保存准考证".to_owned()),
     }
 }
 
@@ -47,6 +49,7 @@ pub fn send(
         Notice::Rejected => &templates.rejected,
         Notice::Paid => &templates.paid,
         Notice::Closed => &templates.closed,
+        Notice::TicketPublished => &templates.ticket_published,
     };
     let Some(template) = template.as_deref().filter(|t| !t.is_empty()) else {
         tracing::info!(?notice, "no subscribe-message template configured: not sent");
@@ -91,7 +94,7 @@ mod tests {
 
     #[test]
     fn statuses_fit_a_phrase() {
-        for notice in [Notice::Approved, Notice::Rejected, Notice::Paid, Notice::Closed] {
+        for notice in Notice::ALL {
             assert!(wording(notice, None).0.chars().count() <= 5);
         }
         assert_eq!(wording(Notice::Rejected, Some("照片不是白底")).1, "照片不是白底");
