@@ -30,6 +30,7 @@ mod back_office;
 mod checkin;
 mod participant;
 mod payments;
+mod tickets;
 
 pub(crate) struct TestApp {
     base: String,
@@ -39,8 +40,10 @@ pub(crate) struct TestApp {
     handle: actix_web::dev::ServerHandle,
     /// The server's clock: tests move it instead of sleeping.
     pub(crate) clock: baoming_api::time::Clock,
+    /// The settings the server runs with (the worker of the ticket tests uses them too).
+    pub(crate) settings: baoming_api::runtime::Settings,
     db: TestDb,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -59,7 +62,7 @@ impl TestApp {
         raw.wechat.simulator_listen = "127.0.0.1:0".into();
         raw.wechat.simulator_listen = "127.0.0.1:0".into();
         let settings = raw.validate().expect("settings");
-        let mut running = baoming_api::start(settings).await.expect("started");
+        let mut running = baoming_api::start(settings.clone()).await.expect("started");
         let sim = running.simulator.take().expect("dev mode starts the simulator");
         let pay_sim = running.pay_simulator.take().expect("dev mode starts the pay simulator");
         let handle = running.handle.clone();
@@ -77,9 +80,15 @@ impl TestApp {
             pay_sim,
             handle,
             clock,
+            settings,
             db,
-            _data: data,
+            data,
         }
+    }
+
+    /// The server's data directory.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
