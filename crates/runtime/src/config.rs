@@ -1199,6 +1199,12 @@ mod tests {
         assert_eq!(raw.mode, Mode::Production);
         assert!(!raw.wechat.simulator);
         assert_eq!(raw.worker.lease_secs, 300);
+        assert_eq!(raw.tickets.signing_keys[0].kid, "2026a");
+        assert_eq!(raw.tickets.font.index, 2);
+        assert_eq!(
+            raw.wechat.templates.ticket_published.as_deref(),
+            Some("TEMPLATE_ID_TICKET_PUBLISHED")
+        );
     }
 
     #[test]
