@@ -363,7 +363,7 @@ impl RawConfig {
         figment = figment.merge(
             Env::prefixed("BAOMING_")
                 // Variables of the tooling, not of the service.
-                .ignore(&["config", "test_postgres_url"])
+                .ignore(&["config", "test_postgres_url", "require_fonts"])
                 .split("__"),
         );
         figment.extract().map_err(|e| ConfigError::Read(Box::new(e)))
