@@ -160,6 +160,12 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         pay,
         payee: settings.payee.clone(),
         clock: clock.clone(),
+        tickets: crate::state::TicketState {
+            fonts: Arc::new(baoming_runtime::tickets::TicketFonts::new(
+                settings.tickets.fonts.clone(),
+            )),
+            keys: settings.tickets.keys.clone(),
+        },
     };
     let data = web::Data::new(state);
     let upload_limit = settings.photo_max_upload_bytes;

@@ -433,6 +433,7 @@ impl From<baoming_store::periods::PlanError> for ApiError {
                     match what {
                         "region" => "地区",
                         "subject" => "科目",
+                        "venue" => "考点",
                         _ => "考试类型",
                     }
                 ),
@@ -459,6 +460,22 @@ impl From<baoming_store::checkin::CheckinError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code(), refusal.to_string())
             }
             CheckinError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<baoming_store::tickets::TicketError> for ApiError {
+    fn from(e: baoming_store::tickets::TicketError) -> Self {
+        use baoming_store::tickets::TicketError;
+        let (code, message) = (e.code(), e.to_string());
+        match e {
+            TicketError::Published | TicketError::NothingAssigned | TicketError::SchemeChanged => {
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
+            TicketError::NoVenue { .. } | TicketError::Number(_) | TicketError::Seating(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
+            TicketError::Store(s) => s.into(),
         }
     }
 }

@@ -27,6 +27,19 @@ enum Command {
     /// Manage back-office staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Admission tickets.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TicketsCommand {
+    /// Verify a scanned ticket QR code against the configured signing keys: prints what the
+    /// code says and whether its signature holds (exit code 0 only when it does).
+    Verify {
+        /// The scanned text (`BMT1:…`).
+        text: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +96,9 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::Serve => serve(settings),
         Command::Staff(command) => staff(&settings, command),
+        Command::Tickets(TicketsCommand::Verify { text }) => {
+            return verify_ticket(&settings, &text);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,6 +129,39 @@ fn serve(settings: Settings) -> Result<(), String> {
         tracing::info!("baoming api stopped");
         result
     })
+}
+
+/// `tickets verify`: the facts of a scanned code and the verdict on its signature.
+#[allow(clippy::print_stdout)]
+fn verify_ticket(settings: &Settings, text: &str) -> ExitCode {
+    use baoming_tickets::signing;
+    let text = text.trim();
+    let keys = settings.tickets.keys.verifying();
+    let verdict = signing::verify(text, keys);
+    match signing::decode_unverified(text) {
+        Ok(read) => {
+            let c = &read.claims;
+            println!("ticket number: {}", c.ticket_number);
+            println!("period:        {}", uuid::Uuid::from_bytes(c.period));
+            println!("name:          {}", c.name);
+            println!("ID number:     {}", c.masked_id);
+            println!("site:          {}", c.site);
+            println!("room:          {}", c.room);
+            println!("seat:          {}", c.seat);
+            println!("key id:        {}", read.kid);
+        }
+        Err(e) => println!("not a ticket code: {e} ({})", e.code()),
+    }
+    match verdict {
+        Ok(_) => {
+            println!("signature:     valid");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("signature:     INVALID — {e} ({})", e.code());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The password to set: from standard input, or generated (and then printed).

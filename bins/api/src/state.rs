@@ -41,6 +41,17 @@ pub struct AppState {
     pub payee: baoming_runtime::config::Payee,
     /// The service's clock.
     pub clock: crate::time::Clock,
+    /// Admission tickets: the fonts (read on first use) and the signing keys.
+    pub tickets: TicketState,
+}
+
+/// What the ticket routes share.
+#[derive(Debug, Clone)]
+pub struct TicketState {
+    /// The fonts of the sign-in sheets (read on the first sheet, then shared).
+    pub fonts: Arc<baoming_runtime::tickets::TicketFonts>,
+    /// The signing keys (their public halves are published).
+    pub keys: Arc<baoming_runtime::tickets::TicketKeys>,
 }
 
 impl AppState {

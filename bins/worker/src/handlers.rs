@@ -38,6 +38,8 @@ pub struct Services {
     pub runtime: tokio::runtime::Handle,
     /// How long before a processing refund is asked about again.
     pub refund_recheck: chrono::Duration,
+    /// Admission tickets: fonts, keys, storage.
+    pub tickets: crate::tickets::TicketServices,
 }
 
 /// Runs a claimed job and, when it succeeds, marks it completed (or snoozes it when there is
@@ -61,6 +63,18 @@ pub fn run(
             crate::notices::send(conn, claimed, *registration, *notice, *version, services)
         }
         Job::Reconcile { .. } => crate::reconcile::run(conn, claimed, services),
+        Job::RenderTickets { period, registrations, .. } => {
+            crate::tickets::render(conn, claimed, *period, registrations, services)
+        }
+        Job::TicketNotice { registration } => crate::notices::send(
+            conn,
+            claimed,
+            *registration,
+            jobs::Notice::TicketPublished,
+            // Not a status change: no event-log version to read a reason from.
+            0,
+            services,
+        ),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod notices;
 pub mod payments;
 pub mod reconcile;
 pub mod runner;
+pub mod tickets;
 
 pub use handlers::Services;
 pub use runner::{Ran, Worker};

@@ -83,6 +83,17 @@ fn services(settings: &Settings) -> Result<baoming_worker::Services, String> {
         templates: settings.templates.clone(),
         runtime: tokio::runtime::Handle::current(),
         refund_recheck: settings.worker.refund_recheck,
+        tickets: baoming_worker::tickets::TicketServices {
+            fonts: Arc::new(baoming_runtime::tickets::TicketFonts::new(
+                settings.tickets.fonts.clone(),
+            )),
+            keys: settings.tickets.keys.clone(),
+            storage: Arc::new(baoming_photos::storage::FsStorage::new(
+                settings.data_dir.join("files"),
+            )),
+            cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+        },
     };
     Ok(services)
 }
@@ -92,6 +103,14 @@ fn services(settings: &Settings) -> Result<baoming_worker::Services, String> {
 async fn start(settings: Settings) -> Result<Arc<Worker>, String> {
     let worker = settings.worker;
     let services = services(&settings)?;
+    if settings.mode == baoming_runtime::Mode::Production {
+        // Production renders tickets: fonts that cannot be read stop the start, naming them.
+        let fonts = services.tickets.fonts.clone();
+        tokio::task::spawn_blocking(move || fonts.get().map(drop))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("configuration key `tickets.font`: {e}"))?;
+    }
     let db = tokio::task::spawn_blocking(move || {
         let (db, applied) = open_database(&settings).map_err(|e| e.to_string())?;
         for name in &applied {

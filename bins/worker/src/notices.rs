@@ -1,6 +1,6 @@
 //! Subscribe messages (订阅消息) telling a participant their registration moved: approved,
 //! rejected (with the reason), paid, closed by a deadline; a refund approved, refused (with the
-//! reason), made, or failed at WeChat Pay.
+//! reason), made, or failed at WeChat Pay; and that their admission ticket is ready.
 
 use baoming_domain::ids::RegistrationId;
 use baoming_store::jobs::{self, Claimed, Notice};
@@ -36,6 +36,7 @@ fn wording(notice: Notice, reason: Option<&str>) -> (&'static str, String) {
         }
         Notice::Refunded => ("已退款", "报名费已退回，请留意到账".to_owned()),
         Notice::RefundFailed => ("退款异常", "退款暂未完成，财务人员正在处理".to_owned()),
+        Notice::TicketPublished => ("已发准考证", "请在“我的考试”中查看并保存准考证".to_owned()),
     }
 }
 
@@ -60,6 +61,7 @@ pub fn send(
         Notice::RefundDenied => &templates.refund_denied,
         Notice::Refunded => &templates.refunded,
         Notice::RefundFailed => &templates.refund_failed,
+        Notice::TicketPublished => &templates.ticket_published,
     };
     let Some(template) = template.as_deref().filter(|t| !t.is_empty()) else {
         tracing::info!(?notice, "no subscribe-message template configured: not sent");

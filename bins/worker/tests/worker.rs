@@ -22,6 +22,7 @@ baoming_store::on_both_backends!(
     payment_jobs_against_the_simulator,
     a_killed_worker_requests_each_refund_once,
     closed_refunds_are_retried_once_by_a_killed_worker,
+    render_jobs_render_each_ticket_once,
 );
 
 /// Seconds a claimed job stays leased in these tests.
@@ -51,6 +52,7 @@ fn worker(test: &TestDb, data: &Path, log: &str, args: &[&str]) -> Command {
         .env("BAOMING_WECHAT__TEMPLATES__REFUND_DENIED", "")
         .env("BAOMING_WECHAT__TEMPLATES__REFUNDED", "")
         .env("BAOMING_WECHAT__TEMPLATES__REFUND_FAILED", "")
+        .env("BAOMING_WECHAT__TEMPLATES__TICKET_PUBLISHED", "")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log file"))
         .stderr(log);
@@ -314,6 +316,17 @@ impl PayWorld {
             templates: settings.templates.clone(),
             runtime: runtime.handle().clone(),
             refund_recheck: chrono::Duration::milliseconds(150),
+            tickets: baoming_worker::tickets::TicketServices {
+                fonts: std::sync::Arc::new(baoming_runtime::tickets::TicketFonts::new(
+                    settings.tickets.fonts.clone(),
+                )),
+                keys: settings.tickets.keys.clone(),
+                storage: std::sync::Arc::new(baoming_photos::storage::FsStorage::new(
+                    data.join("files"),
+                )),
+                cipher: baoming_store::testing::cipher(),
+                threads: 2,
+            },
         };
         PayWorld { runtime, pay_sim, wechat_sim, services, settings }
     }
@@ -766,4 +779,167 @@ fn closed_refunds_are_retried_once_by_a_killed_worker(test: TestDb) {
     }
     let counts = jobs::counts(&mut conn, Utc::now()).expect("counts");
     assert_eq!((counts.running, counts.failed), (0, 0), "{counts:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admission tickets
+
+/// Debian's Noto Sans CJK must be installed (`.ci/run` installs it): a rendering test fails,
+/// naming the package, without it.
+fn require_fonts() {
+    let font = baoming_runtime::tickets::DEFAULT_REGULAR_FONT;
+    assert!(Path::new(font).is_file(), "{font} is missing: apt-get install fonts-noto-cjk");
+}
+
+/// A 295 × 413 JPEG as the photo pipeline stores it.
+fn test_photo() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(295, 413, |x, y| {
+        let (dx, dy) = (x as f32 - 147.0, y as f32 - 170.0);
+        if (dx / 80.0).powi(2) + (dy / 100.0).powi(2) <= 1.0 {
+            image::Rgb([210, 170, 140])
+        } else {
+            image::Rgb([250, 250, 250])
+        }
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode(img.as_raw(), 295, 413, image::ExtendedColorType::Rgb8)
+        .expect("jpeg");
+    out
+}
+
+fn ticket_rows(db: &Db) -> BTreeMap<String, (Option<chrono::NaiveDateTime>, Option<String>)> {
+    use baoming_store::schema::tickets as t;
+    use diesel::prelude::*;
+    t::table
+        .select((t::registration_id, t::rendered_at, t::render_error_code))
+        .load::<(String, Option<chrono::NaiveDateTime>, Option<String>)>(
+            &mut *db.conn().expect("c"),
+        )
+        .expect("tickets")
+        .into_iter()
+        .map(|(id, at, code)| (id, (at, code)))
+        .collect()
+}
+
+fn jobs_of(db: &Db, kind: &str, state: JobState) -> usize {
+    jobs::list(&mut db.conn().expect("c"), state, Utc::now(), 500)
+        .expect("jobs")
+        .iter()
+        .filter(|j| j.kind == kind)
+        .count()
+}
+
+fn render_jobs_render_each_ticket_once(test: TestDb) {
+    use baoming_store::tickets::{self, AssignOptions};
+    require_fonts();
+    let data = tempfile::tempdir().expect("data dir");
+    let mut world = PayWorld::new(data.path());
+    // No subscribe messages to the fixture's participants (they are not WeChat users).
+    world.services.templates = baoming_runtime::config::Templates::default();
+    let worker = world.worker(&test.db);
+    let storage = world.services.tickets.storage.clone();
+    let f = Fixture::new(&test.db, Utc::now());
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        let mut profile = baoming_store::testing::fixture_profile(n, f.at);
+        profile.employer = Some(format!("单位{n}"));
+        if n == 3 {
+            // U+2A6D6 (CJK Extension B) is a valid name character no Noto CJK face has.
+            profile.identity.name =
+                Some(baoming_domain::PersonName::parse("王\u{2A6D6}").expect("name"));
+        }
+        ids.push(f.in_state_with(n, "01", State::CheckedIn, &profile));
+        storage.put(&format!("photos/{n}/normalized.jpg"), &test_photo()).expect("photo");
+    }
+    let admin = baoming_store::audit::Actor::default();
+    let mut conn = test.db.conn().expect("connection");
+    let options = AssignOptions { seed: 42, force: false, extra_rooms: 0 };
+    tickets::assign(&mut conn, f.period.id, &options, &admin, f.at).expect("assigned");
+    tickets::publish(&mut conn, f.period.id, &admin, f.at).expect("published");
+    // A first run recorded ticket 0 before it crashed: the job renders only the rest.
+    let earlier = chrono::SubsecRound::trunc_subsecs(f.at, 0).naive_utc();
+    {
+        use baoming_store::schema::tickets as t;
+        use diesel::prelude::*;
+        diesel::update(t::table.find(ids[0].to_string()))
+            .set((
+                t::rendered_at.eq(Some(earlier)),
+                t::png_key.eq(Some("tickets/earlier.png")),
+                t::pdf_key.eq(Some("tickets/earlier.pdf")),
+                t::qr_text.eq(Some("BMT1:EARLIER")),
+            ))
+            .execute(&mut *conn)
+            .expect("marked");
+    }
+    drain_until(&worker, || jobs_of(&test.db, "render_tickets", JobState::Completed) == 1);
+    let rows = ticket_rows(&test.db);
+    let row = |i: usize| rows[&ids[i].to_string()].clone();
+    assert_eq!(row(0).0, Some(earlier), "recorded before: untouched");
+    let (png0, _) = baoming_runtime::tickets::file_keys(f.period.id, ids[0]);
+    assert!(storage.get(&png0).is_err(), "ticket 0 was not rendered again");
+    for i in [1, 3, 4] {
+        assert!(row(i).0.is_some(), "ticket {i} rendered");
+        let (png, pdf) = baoming_runtime::tickets::file_keys(f.period.id, ids[i]);
+        assert!(storage.get(&png).expect("png").starts_with(b"\x89PNG"));
+        assert!(storage.get(&pdf).expect("pdf").starts_with(b"%PDF"));
+    }
+    // The name with the missing glyph: a failure for staff, not a ticket.
+    assert_eq!(row(2), (None, Some("ticket_missing_glyphs".to_owned())));
+    let failed = tickets::failed(&mut conn, f.period.id).expect("failed");
+    assert_eq!(failed[0].failure.missing, vec!['\u{2A6D6}']);
+    assert!(failed[0].failure.message.contains("U+2A6D6"), "{}", failed[0].failure.message);
+    assert_eq!(jobs_of(&test.db, "ticket_notice", JobState::Completed), 3, "one notice each");
+
+    // The QR code of a rendered PNG decodes and verifies with the configured keys.
+    let (png, _) = baoming_runtime::tickets::file_keys(f.period.id, ids[1]);
+    let image = image::load_from_memory(&storage.get(&png).expect("png")).expect("png").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    let (_, text) = grids.first().expect("a QR code").decode().expect("decoded");
+    let claims = baoming_tickets::signing::verify(&text, world.settings.tickets.keys.verifying())
+        .expect("verifies");
+    let stored = tickets::get(&mut conn, ids[1]).expect("get").expect("ticket");
+    assert_eq!(
+        (claims.ticket_number.as_str(), claims.room, claims.seat),
+        (stored.number.as_str(), stored.room, stored.seat)
+    );
+
+    // The same batch again (say a duplicate job): nothing is rendered or recorded twice.
+    let again = Job::RenderTickets {
+        period: f.period.id,
+        registrations: ids.clone(),
+        requested_at: f.at + chrono::Duration::seconds(1),
+    };
+    jobs::enqueue(&mut conn, &again, Utc::now(), Utc::now()).expect("enqueued");
+    drain_until(&worker, || jobs_of(&test.db, "render_tickets", JobState::Completed) == 2);
+    assert_eq!(ticket_rows(&test.db), rows);
+    assert_eq!(jobs_of(&test.db, "ticket_notice", JobState::Completed), 3);
+
+    // Without fonts the job fails (to be retried) and no ticket is marked failed.
+    let mut broken = world.services.clone();
+    broken.tickets.fonts = std::sync::Arc::new(baoming_runtime::tickets::TicketFonts::new(
+        baoming_runtime::tickets::FontFiles {
+            regular: baoming_runtime::tickets::FontFile {
+                path: "/nonexistent/font.ttc".into(),
+                index: 0,
+            },
+            bold: None,
+            fallbacks: vec![],
+        },
+    ));
+    let broken_worker = Worker::new(test.db.clone(), world.settings.worker, broken);
+    assert_eq!(
+        tickets::retry_failed(&mut conn, f.period.id, &admin, Utc::now()).expect("retry"),
+        1
+    );
+    let report = broken_worker.drain().expect("drained");
+    assert_eq!((report.done, report.retrying), (0, 1));
+    let info = jobs::list(&mut conn, JobState::Pending, Utc::now(), 100).expect("jobs");
+    let job = info.iter().find(|j| j.kind == "render_tickets").expect("retrying");
+    assert!(
+        job.last_error.as_deref().is_some_and(|e| e.contains("/nonexistent/font.ttc")),
+        "{job:?}"
+    );
+    assert_eq!(ticket_rows(&test.db)[&ids[2].to_string()], (None, None), "pending, not failed");
 }

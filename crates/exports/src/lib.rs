@@ -3,7 +3,8 @@
 //! - [`ExportWriter`] (this page): a period's registrations as an `.xlsx` workbook;
 //! - [`tax_workbook`]: the tax bureau's bulk-issue invoice workbook (数电发票批量开具), from the
 //!   invoice drafts of `baoming_invoicing`;
-//! - [`issued`]: reading back the workbook of issued invoice numbers.
+//! - [`issued`]: reading back the workbook of issued invoice numbers;
+//! - [`seat_plan`]: a period's seat plan (考场编排表), one row per admission ticket.
 //!
 //! [`ExportWriter`] writes a period's registrations as an `.xlsx` workbook
 //! with bounded memory: it uses `rust_xlsxwriter`'s "constant memory"
@@ -60,6 +61,7 @@ use std::io::Write;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
 pub mod issued;
+pub mod seat_plan;
 pub mod tax_workbook;
 
 /// The name of the export's only worksheet.

@@ -1074,3 +1074,40 @@ mod tax {
         assert_eq!(err, ImportError::MissingHeaders { missing: vec!["发票号码", "开票日期"] });
     }
 }
+
+#[test]
+fn a_seat_plan_reads_back() {
+    use baoming_exports::seat_plan::{self, SeatPlanRow, SeatPlanWriter};
+    let mut writer = SeatPlanWriter::new("2026年第二期 考场编排").unwrap();
+    let row = |seat: u32, name: &str| SeatPlanRow {
+        site: "01".into(),
+        site_name: "福建建设培训中心".into(),
+        room: "02".into(),
+        seat: format!("{seat:02}"),
+        row: "1".into(),
+        column: seat.to_string(),
+        ticket_number: format!("26010102{seat:02}"),
+        name: name.into(),
+        gender: "男".into(),
+        id_number: "110105********002X".into(),
+        employer: "=某监理公司".into(),
+        region: "福州".into(),
+    };
+    writer.push(&row(1, "王䶮")).unwrap();
+    writer.push(&row(2, "李四")).unwrap();
+    let xlsx = writer.finish().unwrap();
+    let book = read_part(&xlsx, "xl/workbook.xml");
+    assert!(book.contains(seat_plan::SHEET_NAME), "{book}");
+    let sheet = read_part(&xlsx, "xl/worksheets/sheet1.xml");
+    assert_eq!(cell_text(&sheet, "A1").as_deref(), Some("2026年第二期 考场编排"));
+    for (col, header) in seat_plan::HEADERS.iter().enumerate() {
+        assert_eq!(cell_text(&sheet, &format!("{}2", column_name(col))).as_deref(), Some(*header));
+    }
+    assert_eq!(cell_text(&sheet, "G3").as_deref(), Some("2601010201"));
+    assert_eq!(cell_text(&sheet, "H3").as_deref(), Some("王䶮"));
+    assert_eq!(cell_text(&sheet, "H4").as_deref(), Some("李四"));
+    // A formula-looking employer stays text, with the quote prefix.
+    assert_eq!(cell_text(&sheet, "K3").as_deref(), Some("=某监理公司"));
+    let styles = read_part(&xlsx, "xl/styles.xml");
+    assert!(cell_xfs(&styles)[cell_style(&sheet, "K3")].contains("quotePrefix=\"1\""));
+}

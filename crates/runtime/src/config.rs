@@ -68,6 +68,65 @@ pub struct RawConfig {
     pub wechatpay: RawWechatPay,
     /// The account employers transfer fees to.
     pub payee: RawPayee,
+    /// Admission tickets: fonts and signing keys.
+    pub tickets: RawTickets,
+}
+
+/// `[tickets]`: the fonts tickets are drawn with and the keys their QR codes are signed with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTickets {
+    /// The regular face (default: Debian's Noto Sans CJK SC, face 2 of
+    /// `NotoSansCJK-Regular.ttc`).
+    pub font: RawFont,
+    /// The bold face of titles (default: face 2 of `NotoSansCJK-Bold.ttc`).
+    pub bold_font: Option<RawFont>,
+    /// Faces tried, in order, for characters the regular face lacks.
+    #[serde(default)]
+    pub fallback_fonts: Vec<RawFont>,
+    /// The signing keys `[{ kid, seed_file }]`: the first signs new tickets, every one
+    /// verifies (keep an old key listed while its tickets are in use). Required in production;
+    /// dev mode generates one into the data directory.
+    #[serde(default)]
+    pub signing_keys: Vec<RawSigningKey>,
+}
+
+impl Default for RawTickets {
+    fn default() -> Self {
+        Self {
+            font: RawFont {
+                path: PathBuf::from(crate::tickets::DEFAULT_REGULAR_FONT),
+                index: crate::tickets::DEFAULT_FACE_INDEX,
+            },
+            bold_font: Some(RawFont {
+                path: PathBuf::from(crate::tickets::DEFAULT_BOLD_FONT),
+                index: crate::tickets::DEFAULT_FACE_INDEX,
+            }),
+            fallback_fonts: Vec::new(),
+            signing_keys: Vec::new(),
+        }
+    }
+}
+
+/// A font file and the face in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFont {
+    /// The file.
+    pub path: PathBuf,
+    /// The face within a collection (`.ttc`); 0 for a single font.
+    #[serde(default)]
+    pub index: u32,
+}
+
+/// A ticket signing key: its id and the file holding its Ed25519 seed (64 hex digits).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSigningKey {
+    /// The key id (1–8 of `A-Z a-z 0-9 . _ -`), printed in every QR code it signs.
+    pub kid: String,
+    /// The file holding the 32-byte seed as 64 hex digits (`openssl rand -hex 32`).
+    pub seed_file: PathBuf,
 }
 
 /// `[wechatpay]`
@@ -185,6 +244,8 @@ pub struct RawTemplates {
     pub refunded: Option<String>,
     /// 退款未成功 (WeChat Pay could not refund; finance is handling it).
     pub refund_failed: Option<String>,
+    /// 准考证已发布 (the admission ticket is ready).
+    pub ticket_published: Option<String>,
 }
 
 /// `[pii]`
@@ -271,6 +332,7 @@ impl Default for RawConfig {
             wechatpay: RawWechatPay::default(),
             payee: RawPayee::default(),
             worker: RawWorker::default(),
+            tickets: RawTickets::default(),
         }
     }
 }
@@ -309,7 +371,7 @@ impl RawConfig {
         figment = figment.merge(
             Env::prefixed("BAOMING_")
                 // Variables of the tooling, not of the service.
-                .ignore(&["config", "test_postgres_url"])
+                .ignore(&["config", "test_postgres_url", "chromium", "chromedriver"])
                 .split("__"),
         );
         figment.extract().map_err(|e| ConfigError::Read(Box::new(e)))
@@ -367,6 +429,18 @@ pub struct Settings {
     pub wechat_simulator_listen: SocketAddr,
     /// The background worker.
     pub worker: WorkerSettings,
+    /// Admission tickets.
+    pub tickets: TicketSettings,
+}
+
+/// Validated ticket settings: the font files (read on first use) and the signing keys
+/// (loaded).
+#[derive(Debug, Clone)]
+pub struct TicketSettings {
+    /// The faces.
+    pub fonts: crate::tickets::FontFiles,
+    /// The keys.
+    pub keys: std::sync::Arc<crate::tickets::TicketKeys>,
 }
 
 /// Subscribe-message template ids, one per notice; a notice without a template is not sent.
@@ -388,6 +462,8 @@ pub struct Templates {
     pub refunded: Option<String>,
     /// 退款未成功 (WeChat Pay could not refund; finance is handling it).
     pub refund_failed: Option<String>,
+    /// 准考证已发布 (the admission ticket is ready).
+    pub ticket_published: Option<String>,
 }
 
 /// Validated settings of the background worker.
@@ -621,6 +697,7 @@ impl RawConfig {
             // Demo data only ever lands in a dev database.
             tracing::warn!("demo_data is ignored in production mode");
         }
+        let tickets = ticket_settings(&self.tickets, &self.data_dir, dev)?;
         let raw = &w.templates;
         let templates = if simulator {
             let dev =
@@ -634,6 +711,7 @@ impl RawConfig {
                 refund_denied: dev(&raw.refund_denied, "refund_denied"),
                 refunded: dev(&raw.refunded, "refunded"),
                 refund_failed: dev(&raw.refund_failed, "refund_failed"),
+                ticket_published: dev(&raw.ticket_published, "ticket_published"),
             }
         } else {
             Templates {
@@ -645,6 +723,7 @@ impl RawConfig {
                 refund_denied: raw.refund_denied.clone(),
                 refunded: raw.refunded.clone(),
                 refund_failed: raw.refund_failed.clone(),
+                ticket_published: raw.ticket_published.clone(),
             }
         };
         Ok(Settings {
@@ -676,8 +755,104 @@ impl RawConfig {
             pay,
             payee,
             worker,
+            tickets,
         })
     }
+}
+
+/// `[tickets]`: the font files (in production they must exist; in dev mode a missing font
+/// only means tickets cannot be rendered, which the worker reports) and the signing keys
+/// (production: required; dev mode without any: one generated once into
+/// `<data_dir>/dev-ticket-key.txt`).
+fn ticket_settings(
+    raw: &RawTickets,
+    data_dir: &Path,
+    dev: bool,
+) -> Result<TicketSettings, ConfigError> {
+    use crate::tickets::{FontFile, FontFiles, TicketKeys};
+    let file = |f: &RawFont| FontFile { path: f.path.clone(), index: f.index };
+    let fonts = FontFiles {
+        regular: file(&raw.font),
+        bold: raw.bold_font.as_ref().map(file),
+        fallbacks: raw.fallback_fonts.iter().map(file).collect(),
+    };
+    let mut named: Vec<(&'static str, &FontFile)> = vec![("tickets.font", &fonts.regular)];
+    named.extend(fonts.bold.iter().map(|f| ("tickets.bold_font", f)));
+    named.extend(fonts.fallbacks.iter().map(|f| ("tickets.fallback_fonts", f)));
+    for (key, font) in named {
+        if !font.path.is_file() {
+            let problem = format!(
+                "no font file at {} (install Debian's fonts-noto-cjk, or configure the path)",
+                font.path.display()
+            );
+            if dev {
+                tracing::warn!(key, %problem, "admission tickets cannot be rendered");
+            } else {
+                return Err(invalid(key, problem));
+            }
+        }
+    }
+    let keys = if raw.signing_keys.is_empty() {
+        if !dev {
+            return Err(invalid(
+                "tickets.signing_keys",
+                "required in production mode: [{ kid = \"…\", seed_file = \"…\" }]",
+            ));
+        }
+        vec![dev_ticket_key(data_dir)?]
+    } else {
+        raw.signing_keys
+            .iter()
+            .map(|k| {
+                let text = std::fs::read_to_string(&k.seed_file).map_err(|e| {
+                    invalid(
+                        "tickets.signing_keys",
+                        format!("key {}: cannot read {}: {e}", k.kid, k.seed_file.display()),
+                    )
+                })?;
+                let seed = seed_hex(text.trim()).ok_or_else(|| {
+                    invalid(
+                        "tickets.signing_keys",
+                        format!("key {}: {} must hold 64 hex digits", k.kid, k.seed_file.display()),
+                    )
+                })?;
+                Ok((k.kid.clone(), seed))
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?
+    };
+    let keys = TicketKeys::new(keys).map_err(|e| invalid("tickets.signing_keys", e))?;
+    Ok(TicketSettings { fonts, keys: std::sync::Arc::new(keys) })
+}
+
+fn seed_hex(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text).ok()?;
+    <[u8; 32]>::try_from(bytes.as_slice()).ok()
+}
+
+/// Dev mode: a ticket signing key generated once and kept in the data directory (`dev1`), so
+/// tickets rendered before a restart still verify.
+fn dev_ticket_key(data_dir: &Path) -> Result<(String, [u8; 32]), ConfigError> {
+    let path = data_dir.join("dev-ticket-key.txt");
+    let read = |text: &str| {
+        let mut lines = text.lines();
+        match (lines.next(), lines.next().and_then(|l| seed_hex(l.trim()))) {
+            (Some(kid), Some(seed)) => Some((kid.trim().to_owned(), seed)),
+            _ => None,
+        }
+    };
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return read(&text).ok_or_else(|| {
+            invalid("tickets.signing_keys", format!("{} is damaged; delete it", path.display()))
+        });
+    }
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|e| invalid("tickets.signing_keys", format!("no randomness: {e}")))?;
+    let text = format!("dev1\n{}\n", hex::encode(seed));
+    std::fs::create_dir_all(data_dir)
+        .and_then(|()| std::fs::write(&path, &text))
+        .map_err(|e| invalid("data_dir", format!("cannot write {}: {e}", path.display())))?;
+    Ok(("dev1".to_owned(), seed))
 }
 
 /// The mini-program's app id and secret: configured, or (dev mode with the simulator) the
@@ -843,6 +1018,14 @@ mod tests {
             bank: Some("某银行".into()),
             account: Some("1234".into()),
         };
+        // Production only checks that the font files exist (they are read on first use).
+        let font = keys.join("font.ttc");
+        std::fs::write(&font, b"not read at start-up").expect("write");
+        raw.tickets.font = RawFont { path: font.clone(), index: 2 };
+        raw.tickets.bold_font = Some(RawFont { path: font, index: 2 });
+        let seed = keys.join("ticket-2026a.key");
+        std::fs::write(&seed, format!("{}\n", "5a".repeat(32))).expect("write");
+        raw.tickets.signing_keys = vec![RawSigningKey { kid: "2026a".into(), seed_file: seed }];
         raw
     }
 
@@ -898,6 +1081,74 @@ mod tests {
         let mut raw = production();
         raw.worker.batch_size = 0;
         assert_eq!(key_of(raw), "worker.batch_size");
+    }
+
+    fn problem_of(raw: RawConfig) -> (String, String) {
+        match raw.validate() {
+            Err(ConfigError::Invalid { key, problem }) => (key.to_owned(), problem),
+            other => panic!("expected an invalid key, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn production_needs_ticket_keys_and_fonts() {
+        let settings = production().validate().expect("valid");
+        assert_eq!(settings.tickets.keys.signer().kid(), "2026a");
+        let mut raw = production();
+        raw.tickets.signing_keys.clear();
+        assert_eq!(key_of(raw), "tickets.signing_keys");
+        let mut raw = production();
+        raw.tickets.signing_keys[0].seed_file = "/nonexistent/ticket.key".into();
+        let (key, problem) = problem_of(raw);
+        assert_eq!(key, "tickets.signing_keys");
+        assert!(problem.contains("key 2026a"), "{problem}");
+        let dir = tempfile::tempdir().expect("dir");
+        let short = dir.path().join("short.key");
+        std::fs::write(&short, "abcd").expect("write");
+        let mut raw = production();
+        raw.tickets.signing_keys[0].seed_file = short;
+        let (_, problem) = problem_of(raw);
+        assert!(problem.contains("64 hex digits") && problem.contains("2026a"), "{problem}");
+        let mut raw = production();
+        raw.tickets.signing_keys[0].kid = "far too long".into();
+        let (key, problem) = problem_of(raw);
+        assert_eq!(key, "tickets.signing_keys");
+        assert!(problem.contains("far too long"), "{problem}");
+        // Several keys: the first signs, all verify; an id twice is refused.
+        let mut raw = production();
+        let second = RawSigningKey { kid: "2025b".into(), ..raw.tickets.signing_keys[0].clone() };
+        raw.tickets.signing_keys.push(second.clone());
+        let settings = raw.validate().expect("two keys");
+        assert_eq!(settings.tickets.keys.signer().kid(), "2026a");
+        assert_eq!(settings.tickets.keys.verifying().iter().count(), 2);
+        let mut raw = production();
+        raw.tickets.signing_keys.push(RawSigningKey { kid: "2026a".into(), ..second });
+        assert!(problem_of(raw).1.contains("twice"));
+        let mut raw = production();
+        raw.tickets.font.path = "/nonexistent/NotoSansCJK-Regular.ttc".into();
+        assert_eq!(key_of(raw), "tickets.font");
+        let mut raw = production();
+        raw.tickets.bold_font = Some(RawFont { path: "/nonexistent/b.ttc".into(), index: 0 });
+        assert_eq!(key_of(raw), "tickets.bold_font");
+    }
+
+    #[test]
+    fn dev_mode_generates_one_ticket_key_and_keeps_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let raw = RawConfig { data_dir: dir.path().to_path_buf(), ..RawConfig::default() };
+        let first = raw.clone().validate().expect("dev settings");
+        let again = raw.validate().expect("dev settings");
+        assert_eq!(first.tickets.keys.signer().kid(), "dev1");
+        assert_eq!(
+            first.tickets.keys.signer().verifying_key(),
+            again.tickets.keys.signer().verifying_key()
+        );
+        assert!(dir.path().join("dev-ticket-key.txt").is_file());
+        assert_eq!(
+            first.tickets.fonts.regular.path,
+            Path::new("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+        );
+        assert_eq!(first.tickets.fonts.regular.index, 2);
     }
 
     #[test]
@@ -972,6 +1223,12 @@ mod tests {
         assert_eq!(raw.mode, Mode::Production);
         assert!(!raw.wechat.simulator);
         assert_eq!(raw.worker.lease_secs, 300);
+        assert_eq!(raw.tickets.signing_keys[0].kid, "2026a");
+        assert_eq!(raw.tickets.font.index, 2);
+        assert_eq!(
+            raw.wechat.templates.ticket_published.as_deref(),
+            Some("TEMPLATE_ID_TICKET_PUBLISHED")
+        );
     }
 
     #[test]

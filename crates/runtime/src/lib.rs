@@ -7,6 +7,7 @@
 //! * [`systemd`]: readiness, the watchdog and stopping (`Type=notify`);
 //! * [`open_database`]: the pool, migrated;
 //! * [`wechat_client`] and [`pay::Pay`]: the WeChat mini-program and WeChat Pay clients;
+//! * [`tickets`]: the admission-ticket fonts (loaded once, shared), signing keys and documents;
 //! * with the `dev-keys` feature, [`dev`]: the local simulators' published development
 //!   credentials, so a process can talk to the simulators in dev mode; with `simulators`
 //!   (which implies `dev-keys`), [`simulators`]: the simulators themselves, which the api
@@ -22,6 +23,7 @@ pub mod pay;
 #[cfg(feature = "simulators")]
 pub mod simulators;
 pub mod systemd;
+pub mod tickets;
 
 use std::time::Duration;
 

@@ -33,7 +33,7 @@
 
 use std::time::Duration;
 
-use baoming_domain::ids::{JobId, OrderId, RefundId, RegistrationId};
+use baoming_domain::ids::{JobId, OrderId, PeriodId, RefundId, RegistrationId};
 pub use baoming_domain::lifecycle::Notice;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
@@ -76,6 +76,24 @@ pub enum Job {
         /// The refund row.
         refund: RefundId,
     },
+    /// Render a batch of a period's admission tickets (PNG and PDF) and record them with the
+    /// job's completion ([`crate::tickets::record_renders`]); tickets already recorded are
+    /// skipped, so each is rendered once.
+    RenderTickets {
+        /// The period.
+        period: PeriodId,
+        /// The tickets' registrations (at most [`crate::tickets::RENDER_BATCH`]).
+        registrations: Vec<RegistrationId>,
+        /// When the rendering was asked for (publication, a late assignment, a retry): part of
+        /// the job's key.
+        requested_at: DateTime<Utc>,
+    },
+    /// Tell the participant by a WeChat subscribe message that their admission ticket is ready
+    /// (once per registration, ever).
+    TicketNotice {
+        /// Whose.
+        registration: RegistrationId,
+    },
     // --- Periodic jobs, enqueued by `tick_schedules` (see `SCHEDULES`). ---
     /// Reconcile yesterday's WeChat Pay trade bill with the ledger, once the bill is ready
     /// (after 10:00 Beijing time) and unless its report exists.
@@ -101,6 +119,8 @@ impl Job {
             Job::Notify { .. } => "notify",
             Job::ClockSweep { .. } => "clock_sweep",
             Job::Reconcile { .. } => "reconcile",
+            Job::RenderTickets { .. } => "render_tickets",
+            Job::TicketNotice { .. } => "ticket_notice",
         }
     }
 
@@ -114,6 +134,8 @@ impl Job {
             // The next slot runs the sweep again anyway.
             Job::ClockSweep { .. } => 5,
             Job::Reconcile { .. } => 5,
+            Job::RenderTickets { .. } => 5,
+            Job::TicketNotice { .. } => 8,
         }
     }
 
@@ -137,6 +159,15 @@ impl Job {
             Job::ClockSweep { slot } | Job::Reconcile { slot } => {
                 format!("{}:{}", self.kind(), slot_text(*slot))
             }
+            Job::RenderTickets { period, registrations, requested_at } => {
+                let first = registrations.first().map(ToString::to_string).unwrap_or_default();
+                format!(
+                    "{}:{period}:{}:{first}",
+                    self.kind(),
+                    requested_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                )
+            }
+            Job::TicketNotice { registration } => format!("{}:{registration}", self.kind()),
         }
     }
 }

@@ -30,6 +30,7 @@ mod sql;
 pub mod staff;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tickets;
 pub mod transition;
 
 pub use db::{Conn, DatabaseUrl, Db, DbConnection, PoolOptions, write_tx};

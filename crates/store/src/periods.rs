@@ -475,7 +475,7 @@ pub fn update(
             }
             diesel::delete(exam_types::table.find(gone)).execute(conn)?;
         }
-        // A venue people checked in at stays.
+        // A venue people checked in at, or with admission tickets, stays.
         let gone = stay(
             conn,
             "venues",
@@ -485,7 +485,7 @@ pub fn update(
         for gone in &gone {
             let used: i64 =
                 reg::table.filter(reg::checkin_venue_id.eq(gone)).count().get_result(conn)?;
-            if used > 0 {
+            if used > 0 || crate::tickets::venue_has_tickets(conn, gone)? {
                 let name: String = venues::table.find(gone).select(venues::name).first(conn)?;
                 return Err(PlanError::Referenced { what: "venue", code: name });
             }

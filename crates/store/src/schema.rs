@@ -68,6 +68,8 @@ diesel::table! {
         updated_at -> Timestamp,
         checkin_secret -> Nullable<Text>,
         checkin_slice_secs -> Integer,
+        ticket_number_scheme -> Text,
+        tickets_published_at -> Nullable<Timestamp>,
     }
 }
 
@@ -129,6 +131,8 @@ diesel::table! {
         geofence_lat_e6 -> Nullable<Integer>,
         geofence_lon_e6 -> Nullable<Integer>,
         geofence_radius_m -> Nullable<Integer>,
+        room_capacity -> Integer,
+        room_columns -> Integer,
     }
 }
 
@@ -235,6 +239,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tickets (registration_id) {
+        registration_id -> Text,
+        period_id -> Text,
+        number -> Text,
+        scheme -> Text,
+        venue_id -> Text,
+        site -> Integer,
+        room -> Integer,
+        seat -> Integer,
+        seat_row -> Integer,
+        seat_column -> Integer,
+        plan_seed -> Text,
+        plan_algorithm -> Integer,
+        assigned_at -> Timestamp,
+        qr_text -> Nullable<Text>,
+        png_key -> Nullable<Text>,
+        pdf_key -> Nullable<Text>,
+        rendered_at -> Nullable<Timestamp>,
+        render_error_code -> Nullable<Text>,
+        render_error -> Nullable<Text>,
+        render_missing -> Nullable<Text>,
+        render_failed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(regions -> periods (period_id));
 diesel::joinable!(subjects -> periods (period_id));
 diesel::joinable!(exam_types -> periods (period_id));
@@ -257,6 +287,9 @@ diesel::joinable!(invoice_registrations -> invoices (invoice_id));
 diesel::joinable!(invoice_registrations -> registrations (registration_id));
 diesel::joinable!(invoice_export_items -> invoice_exports (export_id));
 diesel::joinable!(invoice_export_items -> invoices (invoice_id));
+diesel::joinable!(tickets -> registrations (registration_id));
+diesel::joinable!(tickets -> periods (period_id));
+diesel::joinable!(tickets -> venues (venue_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     participants,
@@ -287,6 +320,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     invoice_registrations,
     invoice_export_items,
+    tickets,
 );
 
 diesel::table! {

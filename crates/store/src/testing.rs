@@ -261,10 +261,22 @@ impl Fixture {
     /// A registration of participant `n` brought to `state`: `pending_review`,
     /// `awaiting_payment`, `awaiting_transfer`, `paid` (bank transfer) or `checked_in`.
     pub fn in_state(&self, n: u32, region: &str, state: State) -> RegistrationId {
-        let id = self.submitted(n, region);
+        self.in_state_with(n, region, state, &fixture_profile(n, self.at))
+    }
+
+    /// [`Fixture::in_state`] for a participant `n` with this profile.
+    pub fn in_state_with(
+        &self,
+        n: u32,
+        region: &str,
+        state: State,
+        profile: &Profile,
+    ) -> RegistrationId {
+        let (participant, photo) = self.participant_with(n, profile);
+        let id = self.submit(&self.form(participant, photo, region));
         let owner = Who::Participant(self.owner(id));
         let fee = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN).expect("fee");
-        let checkin_at = self.at + Duration::days(30) - Duration::hours(1);
+        let checkin_at = self.checkin_time();
         let wanted = match state {
             State::PendingReview => 0,
             State::AwaitingPayment => 1,
@@ -311,6 +323,11 @@ impl Fixture {
             );
         }
         id
+    }
+
+    /// The time [`Fixture::in_state`] checks registrations in at (inside the check-in window).
+    pub fn checkin_time(&self) -> DateTime<Utc> {
+        self.at + Duration::days(30) - Duration::hours(1)
     }
 
     /// Applies an event.
@@ -414,8 +431,9 @@ pub fn staff(role: Actor) -> Who {
     Who::Staff { id: crate::new_id::<StaffId>(), role }
 }
 
-/// A complete profile, with a valid resident ID number distinct for each `n` (< 280 000).
-fn fixture_profile(n: u32, at: DateTime<Utc>) -> Profile {
+/// A complete profile, with a valid resident ID number distinct for each `n` (< 280 000),
+/// named 王五, employed by 福建某监理有限公司.
+pub fn fixture_profile(n: u32, at: DateTime<Utc>) -> Profile {
     let female = n.is_multiple_of(2);
     let day = 1 + n % 28;
     let seq = (n / 28) % 500 * 2 + u32::from(!female);

@@ -387,6 +387,20 @@ pub fn sign(claims: &TicketClaims, key: &SigningKey) -> Result<String, SignError
 /// [`VerifyError::Malformed`] (wrong prefix, not base45, not a COSE_Sign1 with EdDSA, claims
 /// missing or mistyped), [`VerifyError::UnknownKey`], [`VerifyError::BadSignature`].
 pub fn verify(text: &str, keys: &VerifyingKeys) -> Result<TicketClaims, VerifyError> {
+    let (sign1, kid) = decode(text)?;
+    let key = keys.get(&kid).ok_or_else(|| VerifyError::UnknownKey(kid.clone()))?;
+    sign1.verify_signature(b"", |sig, data| {
+        let sig =
+            ed25519_dalek::Signature::from_slice(sig).map_err(|_| VerifyError::BadSignature)?;
+        key.key.verify_strict(data, &sig).map_err(|_| VerifyError::BadSignature)
+    })?;
+    let payload = sign1.payload.as_deref().ok_or(VerifyError::Malformed("payload"))?;
+    parse_claims(payload)
+}
+
+/// The COSE_Sign1 of a QR text and its key id, checked for form only (prefix, base45, COSE,
+/// `alg` EdDSA, a UTF-8 key id).
+fn decode(text: &str) -> Result<(coset::CoseSign1, String), VerifyError> {
     let data = text.strip_prefix(PREFIX).ok_or(VerifyError::Malformed("prefix"))?;
     let bytes = base45::decode(data).map_err(|_| VerifyError::Malformed("base45"))?;
     let sign1 =
@@ -397,14 +411,48 @@ pub fn verify(text: &str, keys: &VerifyingKeys) -> Result<TicketClaims, VerifyEr
     }
     let kid =
         String::from_utf8(header.key_id.clone()).map_err(|_| VerifyError::Malformed("kid"))?;
-    let key = keys.get(&kid).ok_or_else(|| VerifyError::UnknownKey(kid.clone()))?;
-    sign1.verify_signature(b"", |sig, data| {
-        let sig =
-            ed25519_dalek::Signature::from_slice(sig).map_err(|_| VerifyError::BadSignature)?;
-        key.key.verify_strict(data, &sig).map_err(|_| VerifyError::BadSignature)
-    })?;
+    Ok((sign1, kid))
+}
+
+/// What a QR text claims, read **without checking the signature**: for tools that show an
+/// operator what a code says next to the verdict of [`verify`] (never for trusting it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unverified {
+    /// The key id the code names.
+    pub kid: String,
+    /// The claims as written in the payload.
+    pub claims: TicketClaims,
+}
+
+/// Reads a QR text's key id and claims without checking the signature (see [`Unverified`]).
+///
+/// ```
+/// use baoming_tickets::signing::{self, decode_unverified};
+/// use baoming_tickets::{SigningKey, TicketClaims, TicketNumber, VerifyingKeys};
+/// let key = SigningKey::new("k1", &[1; 32])?;
+/// let claims = TicketClaims {
+///     ticket_number: TicketNumber::parse("2635010307")?,
+///     period: [0; 16],
+///     name: "王䶮".into(),
+///     masked_id: "110105********002X".into(),
+///     site: 1,
+///     room: 3,
+///     seat: 7,
+/// };
+/// let text = signing::sign(&claims, &key)?;
+/// let read = decode_unverified(&text)?;
+/// assert_eq!((read.kid.as_str(), &read.claims), ("k1", &claims));
+/// // Only `verify` says whether it can be trusted.
+/// assert!(signing::verify(&text, &VerifyingKeys::new()).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`VerifyError::Malformed`] as [`verify`] reports it.
+pub fn decode_unverified(text: &str) -> Result<Unverified, VerifyError> {
+    let (sign1, kid) = decode(text)?;
     let payload = sign1.payload.as_deref().ok_or(VerifyError::Malformed("payload"))?;
-    parse_claims(payload)
+    Ok(Unverified { kid, claims: parse_claims(payload)? })
 }
 
 fn parse_claims(payload: &[u8]) -> Result<TicketClaims, VerifyError> {

@@ -66,6 +66,7 @@ const NAV: &[NavItem] = &[
     NavItem { href: "/admin/review", label: "报名审核", roles: READERS },
     NavItem { href: "/admin/finance", label: "财务", roles: FINANCE },
     NavItem { href: "/admin/checkin", label: "现场报到", roles: CHECKIN },
+    NavItem { href: "/admin/tickets", label: "准考证", roles: CHECKIN },
     NavItem { href: "/admin/periods", label: "期次", roles: ADMINS },
     NavItem { href: "/admin/staff", label: "员工账号", roles: ADMINS },
     NavItem { href: "/admin/audit", label: "审计日志", roles: ADMINS },

@@ -11,6 +11,7 @@ pub mod periods;
 pub mod photos;
 pub mod profile;
 pub mod registrations;
+pub mod tickets;
 pub mod views;
 
 use actix_web::web;
@@ -140,4 +141,19 @@ routes! {
     post "/api/v1/admin/registrations/{id}/check-in" => admin::checkin::check_in;
     get "/api/v1/admin/jobs" => admin::jobs::list;
     post "/api/v1/admin/jobs/{id}/rerun" => admin::jobs::rerun;
+    get "/api/v1/registrations/{id}/ticket" => tickets::get;
+    get "/api/v1/registrations/{id}/ticket.png" => tickets::png;
+    get "/api/v1/registrations/{id}/ticket.pdf" => tickets::pdf;
+    get "/api/v1/ticket-keys" => tickets::keys;
+    get "/api/v1/ticket-keys.pem" => tickets::keys_pem;
+    get "/api/v1/admin/periods/{id}/tickets/settings" => admin::tickets::settings;
+    put "/api/v1/admin/periods/{id}/tickets/settings" => admin::tickets::update_settings;
+    post "/api/v1/admin/periods/{id}/tickets/plan" => admin::tickets::plan;
+    post "/api/v1/admin/periods/{id}/tickets/assign" => admin::tickets::assign;
+    post "/api/v1/admin/periods/{id}/tickets/publish" => admin::tickets::publish;
+    get "/api/v1/admin/periods/{id}/tickets" => admin::tickets::list;
+    get "/api/v1/admin/periods/{id}/tickets/failed" => admin::tickets::failed;
+    post "/api/v1/admin/periods/{id}/tickets/retry-failed" => admin::tickets::retry_failed;
+    get "/api/v1/admin/periods/{id}/tickets/seat-plan.xlsx" => admin::tickets::seat_plan;
+    get "/api/v1/admin/venues/{id}/rooms/{room}/sign-in-sheet.pdf" => admin::tickets::sign_in_sheet;
 }

@@ -78,6 +78,24 @@ pub struct RegistrationView {
     pub updated_at: DateTime<Utc>,
     /// The check-in, once checked in (已报到).
     pub checkin: Option<CheckInView>,
+    /// The admission ticket, once the period's tickets are published (then `actions` holds
+    /// `view_ticket`).
+    pub ticket: Option<TicketLinkView>,
+}
+
+/// Where a registration's admission ticket is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketLinkView {
+    /// The ticket number.
+    pub ticket_number: String,
+    /// `ready`, `rendering` or `failed` (see the ticket's JSON).
+    pub status: String,
+    /// The ticket as JSON.
+    pub url: String,
+    /// Its PNG (for the album).
+    pub png_url: String,
+    /// Its PDF (for printing).
+    pub pdf_url: String,
 }
 
 /// Where and when a registration was checked in.
@@ -119,6 +137,7 @@ pub(crate) fn action_route(action: Action) -> Option<(&'static str, &'static str
             Some(("delete", "/api/v1/registrations/{id}/refund-request"))
         }
         Action::CheckIn => Some(("post", "/api/v1/registrations/{id}/check-in")),
+        Action::ViewTicket => Some(("get", "/api/v1/registrations/{id}/ticket")),
     }
 }
 
@@ -137,8 +156,11 @@ pub(crate) fn views(
     let wanted: Vec<_> =
         list.iter().map(|r| (r.id, r.status.state, r.invoice_snapshot.is_some())).collect();
     let mut invoices = invoices::progress_of(conn, &wanted)?;
+    let ids: Vec<_> = list.iter().map(|r| r.id).collect();
+    let mut published = baoming_store::tickets::published_among(conn, &ids)?;
     let mut out = Vec::with_capacity(list.len());
     for r in list {
+        let ticket = published.remove(&r.id);
         let period = cache.get(conn, r.period)?;
         let facts = registrations::facts(&r, period.schedule, period.closed, now);
         let tab = Tab::of(r.status.state, period.schedule.sitting_ended(now));
@@ -178,7 +200,7 @@ pub(crate) fn views(
             tag: tag.as_str().into(),
             tag_label: tag.label_zh(tab).into(),
             rejection_reason: r.rejection_reason.clone(),
-            actions: Action::available(r.status, &facts)
+            actions: Action::available_with_ticket(r.status, &facts, ticket.is_some())
                 .into_iter()
                 .filter(|a| offered(*a))
                 .map(|a| a.as_str().into())
@@ -199,6 +221,16 @@ pub(crate) fn views(
                 venue_id: c.venue.map(|v| v.to_string()),
                 venue_name: c.venue.and_then(|v| period.venue(v)).map(|v| v.name.clone()),
                 proof: c.proof.as_str().into(),
+            }),
+            ticket: ticket.map(|t| {
+                let (url, png_url, pdf_url) = crate::routes::tickets::urls(t.registration);
+                TicketLinkView {
+                    ticket_number: t.number.clone(),
+                    status: crate::routes::tickets::status(&t).0.into(),
+                    url,
+                    png_url,
+                    pdf_url,
+                }
             }),
         });
     }

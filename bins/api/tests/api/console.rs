@@ -139,6 +139,7 @@ async fn every_page_answers_403_to_roles_that_may_not_see_it(app: TestApp) {
         ("/admin/finance/invoices".into(), money),
         ("/admin/checkin".into(), desk),
         (format!("/admin/checkin/display/{venue}"), desk),
+        (format!("/admin/tickets?period_id={period}"), desk),
         ("/admin/periods".into(), admins),
         ("/admin/periods/new".into(), admins),
         (format!("/admin/periods/{period}"), admins),
@@ -187,6 +188,11 @@ async fn every_page_answers_403_to_roles_that_may_not_see_it(app: TestApp) {
         ("/admin/finance/invoices/export".into(), money),
         (format!("/admin/checkin/registrations/{none}"), desk),
         (format!("/admin/periods/{period}/close"), admins),
+        (format!("/admin/tickets/{period}/settings"), admins),
+        (format!("/admin/tickets/{period}/plan"), admins),
+        (format!("/admin/tickets/{period}/assign"), admins),
+        (format!("/admin/tickets/{period}/publish"), admins),
+        (format!("/admin/tickets/{period}/retry"), admins),
         ("/admin/staff".into(), admins),
         (format!("/admin/jobs/{none}/rerun"), admins),
     ];
@@ -513,8 +519,33 @@ async fn from_a_new_period_to_a_live_check_in_in_the_browser(app: TestApp) {
     browser.screenshot("checkin-desk").await;
     log_out(&browser).await;
 
-    // The rest of the admin's pages.
+    // Tickets: the admin's dry run shows the rooms and seats; the commit writes that plan;
+    // publishing lets the participant open the ticket once the worker has rendered it. (The
+    // server's clock goes back to the worker's, which schedules the render jobs it runs.)
+    app.clock.set(Utc::now());
     log_in(&browser, &app, "admin1", PASSWORD).await;
+    browser.goto(&app.url(&format!("/admin/tickets?period_id={period_id}"))).await;
+    browser.click("form[action$='/plan'] button[type=submit]").await;
+    browser.until_path("/admin/tickets/").await;
+    let plan = browser.body_text().await;
+    assert!(plan.contains("第 1 考点") && plan.contains("李四"), "{plan}");
+    assert!(plan.contains("所有约束均已满足"), "{plan}");
+    browser.screenshot("tickets-plan").await;
+    browser.click("form[action$='/assign'] button[type=submit]").await;
+    browser.until_path_is(|p| p.contains("done=assigned-1")).await;
+    browser.click("form[action$='/publish'] button[type=submit]").await;
+    browser.client().accept_alert().await.expect("the confirmation");
+    browser.until_path_is(|p| p.contains("done=published")).await;
+    app.run_worker().await;
+    browser.goto(&app.url(&format!("/admin/tickets?period_id={period_id}"))).await;
+    let page = browser.body_text().await;
+    assert!(page.contains("已生成") && page.contains("考场签到表"), "{page}");
+    browser.screenshot("tickets").await;
+    let (status, ticket) = app.get(&format!("/api/v1/registrations/{id}/ticket"), &token).await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    assert_eq!(ticket["room"], 1, "{ticket}");
+
+    // The rest of the admin's pages.
     for (path, shot) in [
         ("/admin/periods", "periods"),
         ("/admin/audit", "audit"),

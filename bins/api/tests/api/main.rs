@@ -34,6 +34,7 @@ mod invoices;
 mod participant;
 mod payments;
 mod refunds;
+mod tickets;
 
 pub(crate) struct TestApp {
     base: String,
@@ -43,9 +44,10 @@ pub(crate) struct TestApp {
     handle: actix_web::dev::ServerHandle,
     /// The server's clock: tests move it instead of sleeping.
     pub(crate) clock: baoming_api::time::Clock,
+    /// The settings the server runs with (the worker of the ticket tests uses them too).
+    pub(crate) settings: baoming_api::runtime::Settings,
     db: TestDb,
-    settings: baoming_api::runtime::config::Settings,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -83,10 +85,15 @@ impl TestApp {
             pay_sim,
             handle,
             clock,
-            db,
             settings,
-            _data: data,
+            db,
+            data,
         }
+    }
+
+    /// The server's data directory.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
     }
 
     /// A worker in this process, on the app's database, talking to the app's simulators
@@ -118,6 +125,7 @@ impl TestApp {
             templates: s.templates.clone(),
             runtime: runtime.handle().clone(),
             refund_recheck: s.worker.refund_recheck,
+            tickets: ticket_services(s, self.data_dir()),
         };
         let worker = baoming_worker::Worker::new(self.db.db.clone(), s.worker, services);
         TestWorker { worker: std::sync::Arc::new(worker), runtime: Some(runtime) }
@@ -222,6 +230,22 @@ impl TestApp {
         let (status, periods) = self.get("/api/v1/periods", token).await;
         assert_eq!(status, StatusCode::OK);
         periods[0].clone()
+    }
+}
+
+/// The worker's ticket rendering on the server's settings and files.
+pub(crate) fn ticket_services(
+    settings: &baoming_api::runtime::Settings,
+    data: &std::path::Path,
+) -> baoming_worker::tickets::TicketServices {
+    baoming_worker::tickets::TicketServices {
+        fonts: std::sync::Arc::new(baoming_api::runtime::tickets::TicketFonts::new(
+            settings.tickets.fonts.clone(),
+        )),
+        keys: settings.tickets.keys.clone(),
+        storage: std::sync::Arc::new(baoming_photos::storage::FsStorage::new(data.join("files"))),
+        cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
+        threads: 2,
     }
 }
 

@@ -194,7 +194,8 @@ impl Decision {
     }
 }
 
-/// What the participant is told (a WeChat subscribe message) when a status change happens.
+/// What the participant is told (a WeChat subscribe message) when a status change happens,
+/// or when their admission ticket is ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Notice {
@@ -214,11 +215,14 @@ pub enum Notice {
     Refunded,
     /// WeChat Pay could not make the refund: finance is handling it.
     RefundFailed,
+    /// The admission ticket (准考证) was published and is ready to open and save. Not a status
+    /// change: the registration stays checked in; [`Decision::notice`] never returns it.
+    TicketPublished,
 }
 
 impl Notice {
     /// Every notice.
-    pub const ALL: [Notice; 8] = [
+    pub const ALL: [Notice; 9] = [
         Notice::Approved,
         Notice::Rejected,
         Notice::Paid,
@@ -227,6 +231,7 @@ impl Notice {
         Notice::RefundDenied,
         Notice::Refunded,
         Notice::RefundFailed,
+        Notice::TicketPublished,
     ];
 }
 

@@ -299,7 +299,8 @@ fn refund_decisions_tell_the_participant() {
     let ask = Event::RequestRefund { reason: reason("时间冲突") };
     assert_eq!(notice(Status::new(State::Paid), ask, me), None);
     assert_eq!(notice(requested, Event::CancelRefundRequest, me), None);
-    assert_eq!(Notice::ALL.len(), 8);
+    // Eight notices of status changes, and the admission ticket's (not a status change).
+    assert_eq!(Notice::ALL.len(), 9);
 }
 
 #[test]

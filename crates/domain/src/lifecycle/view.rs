@@ -206,6 +206,10 @@ pub enum Action {
     RequestRefund,
     /// 撤回退款申请: take the refund request back.
     CancelRefundRequest,
+    /// 查看准考证: open the admission ticket. Not an event of the state machine: offered when
+    /// the registration's ticket exists and its period's tickets are published
+    /// ([`Action::available_with_ticket`]).
+    ViewTicket,
 }
 
 impl Action {
@@ -219,15 +223,17 @@ impl Action {
             Action::CheckIn => "check_in",
             Action::RequestRefund => "request_refund",
             Action::CancelRefundRequest => "cancel_refund_request",
+            Action::ViewTicket => "view_ticket",
         }
     }
 
-    /// The event each action would send, with a placeholder where a person types a reason.
-    fn probe(self) -> super::Event {
+    /// The event each action would send, with a placeholder where a person types a reason;
+    /// `None` for an action that is not an event ([`Action::ViewTicket`]).
+    fn probe(self) -> Option<super::Event> {
         use super::{CheckInProof, Event, Reason};
         let reason =
             || Reason::parse("-").unwrap_or_else(|_| unreachable!("'-' is a valid reason"));
-        match self {
+        Some(match self {
             Action::Resubmit => Event::Resubmit,
             Action::Withdraw => Event::Withdraw,
             // Paying is possible exactly when declaring a transfer is: both need an approved,
@@ -236,11 +242,13 @@ impl Action {
             Action::CheckIn => Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None },
             Action::RequestRefund => Event::RequestRefund { reason: reason() },
             Action::CancelRefundRequest => Event::CancelRefundRequest,
-        }
+            Action::ViewTicket => return None,
+        })
     }
 
     /// Every action, in the order the mini-program shows buttons.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
+        Action::ViewTicket,
         Action::Resubmit,
         Action::PayWechat,
         Action::DeclareTransfer,
@@ -253,13 +261,24 @@ impl Action {
     /// The actions the state machine would accept from the participant now: computed by
     /// asking [`super::decide`], so the buttons can never disagree with the rules.
     pub fn available(status: super::Status, facts: &super::Facts) -> Vec<Action> {
+        Action::available_with_ticket(status, facts, false)
+    }
+
+    /// [`Action::available`], and [`Action::ViewTicket`] first when `ticket_published` (the
+    /// registration has an admission ticket and its period's tickets are published).
+    pub fn available_with_ticket(
+        status: super::Status,
+        facts: &super::Facts,
+        ticket_published: bool,
+    ) -> Vec<Action> {
         Action::ALL
             .into_iter()
-            .filter(|action| {
-                matches!(
-                    super::decide(status, &action.probe(), super::Actor::Participant, facts),
+            .filter(|action| match action.probe() {
+                None => ticket_published,
+                Some(probe) => matches!(
+                    super::decide(status, &probe, super::Actor::Participant, facts),
                     Ok(super::Step::Moved(_))
-                )
+                ),
             })
             .collect()
     }

@@ -9,6 +9,7 @@ mod payments;
 mod queue;
 mod refunds;
 mod registrations;
+mod tickets;
 
 use baoming_domain::identity::mod11_2_check_char;
 use baoming_domain::ids::{ParticipantId, RegistrationId, StaffId};

@@ -9,6 +9,7 @@ mod login;
 mod periods;
 mod review;
 mod staff;
+mod tickets;
 
 use actix_web::web;
 
@@ -45,6 +46,12 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/checkin", web::get().to(checkin::desk))
         .route("/checkin/registrations/{id}", web::post().to(checkin::check_in))
         .route("/checkin/display/{venue}", web::get().to(checkin::display))
+        .route("/tickets", web::get().to(tickets::show))
+        .route("/tickets/{period}/settings", web::post().to(tickets::save_settings))
+        .route("/tickets/{period}/plan", web::post().to(tickets::plan))
+        .route("/tickets/{period}/assign", web::post().to(tickets::assign))
+        .route("/tickets/{period}/publish", web::post().to(tickets::publish))
+        .route("/tickets/{period}/retry", web::post().to(tickets::retry))
         .route("/periods", web::get().to(periods::list))
         .route("/periods/new", web::get().to(periods::new_form))
         .route("/periods/new", web::post().to(periods::create))

@@ -1,5 +1,5 @@
 //! The back office (后台): staff sessions, the review queue, corrections, audit, exports,
-//! finance (transfers, refunds, invoices), the job queue.
+//! finance (transfers, refunds, invoices), the job queue, admission tickets.
 //! Every endpoint states the roles it allows (`ALLOWED_*`), checked by `CurrentStaff::require`.
 
 pub mod audit;
@@ -14,6 +14,7 @@ pub mod periods;
 pub mod refunds;
 pub mod review;
 pub mod staff;
+pub mod tickets;
 
 use baoming_accounts::Role;
 
@@ -23,7 +24,8 @@ pub const READERS: &[Role] = &[Role::Reviewer, Role::Finance, Role::Admin];
 pub const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
 /// Money: transfers, the ledger, refunds, invoices.
 pub const FINANCE: &[Role] = &[Role::Finance, Role::Admin];
-/// Check-in at the venue (the display's code, checking in by hand, live counts).
+/// Check-in at the venue (the display's code, checking in by hand, live counts) and the
+/// rooms' sign-in sheets.
 pub const CHECKIN: &[Role] = &[Role::Checkin, Role::Admin];
 /// Administration (corrections, audit log, periods, full-ID exports).
 pub const ADMINS: &[Role] = &[Role::Admin];

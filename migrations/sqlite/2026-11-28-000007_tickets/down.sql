@@ -1,0 +1,5 @@
+DROP TABLE tickets;
+ALTER TABLE venues DROP COLUMN room_columns;
+ALTER TABLE venues DROP COLUMN room_capacity;
+ALTER TABLE periods DROP COLUMN tickets_published_at;
+ALTER TABLE periods DROP COLUMN ticket_number_scheme;
