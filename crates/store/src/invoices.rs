@@ -80,6 +80,17 @@ pub enum SettingsSource {
     Default,
 }
 
+impl SettingsSource {
+    /// The code the API answers (snake_case, as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingsSource::Period => "period",
+            SettingsSource::Global => "global",
+            SettingsSource::Default => "default",
+        }
+    }
+}
+
 /// The settings in force for a scope, and where they come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EffectiveSettings {
@@ -1316,4 +1327,16 @@ pub fn progress_of(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SettingsSource;
+
+    #[test]
+    fn settings_source_codes_are_the_serialised_names() {
+        for s in [SettingsSource::Period, SettingsSource::Global, SettingsSource::Default] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
 }

@@ -459,6 +459,19 @@ pub enum Resolution {
 }
 
 impl Resolution {
+    /// The code the API answers (snake_case, as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Refunding => "refunding",
+            Resolution::Refunded => "refunded",
+            Resolution::RefundedOffline => "refunded_offline",
+            Resolution::ReturnedByHand => "returned_by_hand",
+            Resolution::NeedsFinance => "needs_finance",
+            Resolution::ToReturnByHand => "to_return_by_hand",
+            Resolution::Unresolved => "unresolved",
+        }
+    }
+
     /// Where a payment's return stands, from its live refund.
     pub fn of(refund: Option<&refunds::Refund>) -> Resolution {
         let Some(refund) = refund else { return Resolution::Unresolved };
@@ -623,4 +636,24 @@ pub fn unapplied_payments(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Resolution;
+
+    #[test]
+    fn resolution_codes_are_the_serialised_names() {
+        for r in [
+            Resolution::Refunding,
+            Resolution::Refunded,
+            Resolution::RefundedOffline,
+            Resolution::ReturnedByHand,
+            Resolution::NeedsFinance,
+            Resolution::ToReturnByHand,
+            Resolution::Unresolved,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+    }
 }

@@ -69,10 +69,7 @@ impl From<EffectiveSettings> for SettingsView {
     fn from(e: EffectiveSettings) -> Self {
         let s = e.settings;
         SettingsView {
-            source: serde_json::to_value(e.source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            source: e.source.as_str().into(),
             updated_at: e.updated_at,
             item_name: s.item_name.as_str().into(),
             tax_code: s.tax_code.as_str().into(),

@@ -496,7 +496,6 @@ fn resolution_label(r: Resolution) -> &'static str {
 
 impl From<UnappliedPayment> for UnappliedView {
     fn from(p: UnappliedPayment) -> Self {
-        let serialized = serde_json::to_value(p.resolution).ok();
         UnappliedView {
             payment_id: p.payment.to_string(),
             registration_id: p.registration.to_string(),
@@ -518,7 +517,7 @@ impl From<UnappliedPayment> for UnappliedView {
             },
             received_at: p.received_at,
             refund: p.refund.map(RefundView::from),
-            resolution: serialized.and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            resolution: p.resolution.as_str().into(),
             resolution_label: resolution_label(p.resolution).into(),
         }
     }
