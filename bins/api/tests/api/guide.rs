@@ -5,7 +5,8 @@
 //!
 //! In the guide, `<!-- request: NAME -->` precedes a fenced block with the request line, headers
 //! (for the reader) and the JSON body; `<!-- response: NAME -->` a block with the status line
-//! and the JSON answer. `<name>` in a request is replaced by the run's value of that name; an
+//! and the JSON answer; `<!-- example: NAME -->` a ```json block of another captured value (a
+//! subscribe message as WeChat receives it). `<name>` in a request is replaced by the run's value of that name; an
 //! answer's string equal to (or containing) one of those values shows `<name>` instead.
 
 use std::collections::BTreeMap;
@@ -61,7 +62,8 @@ struct Request {
 struct Guide {
     doc: String,
     vars: Vec<(String, String)>,
-    seen: BTreeMap<String, (StatusCode, Value)>,
+    /// Answers (with their status) and other examples (without), by name.
+    seen: BTreeMap<String, (Option<StatusCode>, Value)>,
     requests_used: Vec<String>,
 }
 
@@ -126,7 +128,13 @@ impl Guide {
     /// Keeps an answer as the example `name` (again, after a value it holds was named).
     fn keep(&mut self, name: &str, status: StatusCode, body: &Value) {
         let shown = self.normalise(None, body);
-        self.seen.insert(name.to_owned(), (status, shown));
+        self.seen.insert(name.to_owned(), (Some(status), shown));
+    }
+
+    /// Keeps a JSON example that is not an answer (`<!-- example: NAME -->`, a ```json block).
+    fn example(&mut self, name: &str, value: &Value) {
+        let shown = self.normalise(None, value);
+        self.seen.insert(name.to_owned(), (None, shown));
     }
 
     fn normalise(&self, key: Option<&str>, value: &Value) -> Value {
@@ -146,6 +154,7 @@ impl Guide {
         // Values that differ on every run whatever they look like.
         let varying = [
             ("token", "<token>"),
+            ("touser", "<openid>"),
             ("timeStamp", "<timeStamp>"),
             ("nonceStr", "<nonceStr>"),
             ("paySign", "<paySign>"),
@@ -179,9 +188,12 @@ impl Guide {
     fn finish(self) {
         let mut doc = self.doc.clone();
         let mut problems = Vec::new();
-        for name in markers(&self.doc, "response") {
-            if !self.seen.contains_key(&name) {
-                problems.push(format!("response {name}: in the guide, but the walk never made it"));
+        for kind in ["response", "example"] {
+            for name in markers(&self.doc, kind) {
+                if !self.seen.contains_key(&name) {
+                    problems
+                        .push(format!("{kind} {name}: in the guide, but the walk never made it"));
+                }
             }
         }
         for name in markers(&self.doc, "request") {
@@ -192,38 +204,55 @@ impl Guide {
         // From the end, so the ranges stay valid while rewriting.
         let mut blocks: Vec<(std::ops::Range<usize>, String, String)> = Vec::new();
         for (name, (status, body)) in &self.seen {
-            let Some((range, text)) = block_after(&self.doc, &format!("<!-- response: {name} -->"))
+            let kind = if status.is_some() { "response" } else { "example" };
+            let Some((range, text)) = block_after(&self.doc, &format!("<!-- {kind}: {name} -->"))
             else {
                 problems.push(format!(
-                    "response {name}: add `<!-- response: {name} -->` and a ```http block to docs/miniprogram.md"
+                    "{kind} {name}: add `<!-- {kind}: {name} -->` and a fenced block to docs/miniprogram.md"
                 ));
                 continue;
             };
-            let reason = status.canonical_reason().unwrap_or_default();
-            let mut expected = format!("HTTP/1.1 {} {reason}\n", status.as_u16());
-            if !body.is_null() && body != &Value::String(String::new()) {
-                expected.push('\n');
-                expected.push_str(&pretty(body, 0, 0));
-                expected.push('\n');
-            }
-            let (line, rest) = text.split_once('\n').unwrap_or((&text, ""));
-            let rest = rest.trim();
-            let documented: Value = if rest.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(rest).unwrap_or(Value::String(rest.to_owned()))
-            };
-            let same_status = line.trim() == expected.lines().next().unwrap_or_default();
-            let same_body = documented == *body
-                || (documented.is_null() && body == &Value::String(String::new()));
-            if !(same_status && same_body) {
-                let documented_text = if documented.is_null() {
-                    line.to_owned()
+            let parse = |text: &str| -> Value {
+                let text = text.trim();
+                if text.is_empty() {
+                    Value::Null
                 } else {
-                    format!("{line}\n\n{}", pretty(&documented, 0, 0))
-                };
+                    serde_json::from_str(text).unwrap_or(Value::String(text.to_owned()))
+                }
+            };
+            let (expected, same, documented_text) = match status {
+                Some(status) => {
+                    let reason = status.canonical_reason().unwrap_or_default();
+                    let mut expected = format!("HTTP/1.1 {} {reason}\n", status.as_u16());
+                    if !body.is_null() && body != &Value::String(String::new()) {
+                        expected.push('\n');
+                        expected.push_str(&pretty(body, 0, 0));
+                        expected.push('\n');
+                    }
+                    let (line, rest) = text.split_once('\n').unwrap_or((&text, ""));
+                    let documented = parse(rest);
+                    let same_status = line.trim() == expected.lines().next().unwrap_or_default();
+                    let same_body = documented == *body
+                        || (documented.is_null() && body == &Value::String(String::new()));
+                    let documented_text = if documented.is_null() {
+                        line.to_owned()
+                    } else {
+                        format!("{line}\n\n{}", pretty(&documented, 0, 0))
+                    };
+                    (expected, same_status && same_body, documented_text)
+                }
+                None => {
+                    let documented = parse(&text);
+                    (
+                        format!("{}\n", pretty(body, 0, 0)),
+                        documented == *body,
+                        pretty(&documented, 0, 0),
+                    )
+                }
+            };
+            if !same {
                 problems.push(format!(
-                    "response {name} differs (- docs/miniprogram.md, + the server now):\n{}",
+                    "{kind} {name} differs (- docs/miniprogram.md, + the server now):\n{}",
                     diff(&documented_text, &expected)
                 ));
             }
@@ -472,7 +501,9 @@ async fn the_guide_walk() {
     let (status, body) = g.call(&app, "check_in", "check_in", t).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    // 准考证: assigned and published by staff.
+    // 准考证: assigned and published by staff (back to the real time: the worker claims the
+    // jobs of the publication by it).
+    app.clock.set(chrono::Utc::now());
     let tickets = format!("/api/v1/admin/periods/{}/tickets", period["id"].as_str().expect("id"));
     let (status, body) = app
         .admin(Method::POST, &format!("{tickets}/assign"), Some(&admin), Some(json!({"seed": "1"})))
@@ -487,7 +518,6 @@ async fn the_guide_walk() {
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("rendering")));
     let (status, body) = g.call(&app, "ticket_png", "ticket_png_rendering", t).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    app.clock.set(chrono::Utc::now());
 
     // 单位转账: a second participant.
     let (token2, id2) = super::payments::approved(&app, &admin, 8).await;
@@ -505,6 +535,48 @@ async fn the_guide_walk() {
     g.var("registration_id", body["id"].as_str().expect("id"));
     let (status, body) = g.call(&app, "withdraw", "withdraw", Some(&token3)).await;
     assert_eq!((status, body["state"].as_str()), (StatusCode::OK, Some("withdrawn")));
+
+    // 订阅消息: what the worker sends for the changes above, as WeChat receives it.
+    app.run_worker().await;
+    g.var("registration_id", id.clone());
+    let sent = app.sim.sent_messages();
+    let approved = sent
+        .iter()
+        .find(|m| {
+            m.template_id == "dev_approved" && m.page.as_deref().is_some_and(|p| p.contains(&id))
+        })
+        .unwrap_or_else(|| panic!("no approval message: {sent:?}"));
+    g.example(
+        "subscribe_message",
+        &json!({"touser": approved.touser, "template_id": approved.template_id,
+                "page": approved.page, "data": approved.data}),
+    );
+    let mut told: Vec<&str> = Vec::new();
+    for m in &sent {
+        let notice = m.template_id.strip_prefix("dev_").expect("a dev template");
+        let section =
+            &g.doc[g.doc.find("## 订阅消息").expect("the section of subscribe messages")..];
+        let row = section
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{notice}` |")))
+            .unwrap_or_else(|| panic!("docs/miniprogram.md has no row for the notice `{notice}`"));
+        let keywords: Vec<&String> = m.data.as_object().expect("data").keys().collect();
+        assert_eq!(keywords, ["phrase2", "thing1", "thing3"], "{m:?}");
+        let status = m.data["phrase2"]["value"].as_str().expect("phrase2");
+        let note = m.data["thing3"]["value"].as_str().expect("thing3");
+        assert!(
+            row.contains(&format!("| {status} |")),
+            "{notice}: the guide's row lacks {status}: {row}"
+        );
+        assert!(
+            row.contains(&format!("| {note} |")) || row.contains("reason |"),
+            "{notice}: the guide's row lacks the note {note}: {row}"
+        );
+        told.push(notice);
+    }
+    for notice in ["approved", "rejected", "paid", "ticket_published"] {
+        assert!(told.contains(&notice), "{notice} was not sent: {told:?}");
+    }
 
     // Logged out: the token no longer works.
     let (status, _) = g.call(&app, "logout", "logout", t).await;
