@@ -6,8 +6,9 @@
 //! In the guide, `<!-- request: NAME -->` precedes a fenced block with the request line, headers
 //! (for the reader) and the JSON body; `<!-- response: NAME -->` a block with the status line
 //! and the JSON answer; `<!-- example: NAME -->` a ```json block of another captured value (a
-//! subscribe message as WeChat receives it). `<name>` in a request is replaced by the run's value of that name; an
-//! answer's string equal to (or containing) one of those values shows `<name>` instead.
+//! subscribe message as WeChat receives it). `<name>` in a request is replaced by the run's
+//! value of that name; an answer's string equal to (or containing) one of those values shows
+//! `<name>` instead.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
