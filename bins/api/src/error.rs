@@ -518,7 +518,8 @@ pub struct DocumentedError {
     pub code: &'static str,
     /// The HTTP status it comes with.
     pub status: StatusCode,
-    /// The Chinese message, as answered (`{…}`: filled in per case).
+    /// The Chinese message, as answered (`{…}`: filled in per case; ` / ` between the messages
+    /// of a code that has several).
     pub message: &'static str,
     /// What the page should do (English, for the developers).
     pub action: &'static str,
@@ -543,11 +544,11 @@ catalogue! {
     // Any call.
     Participant "bad_json" BAD_REQUEST "请求内容格式不正确（{原因}）"
         "A bug of the page: the body is not the JSON the call takes (unknown field, wrong type).";
-    Participant "bad_query" BAD_REQUEST "查询参数不正确（{原因}）"
+    Participant "bad_query" BAD_REQUEST "查询参数不正确（{原因}） / 查询内容过长"
         "A bug of the page: fix the query string.";
     Participant "unauthorized" UNAUTHORIZED "登录已失效，请重新登录"
         "The token is missing, expired or logged out: `wx.login` and log in again, then repeat the call.";
-    Participant "not_found" NOT_FOUND "记录不存在"
+    Participant "not_found" NOT_FOUND "记录不存在 / 接口不存在"
         "Not this person's record (or no such path: 接口不存在). Go back to the list and reload it.";
     Participant "validation_failed" UNPROCESSABLE_ENTITY "{第一个问题}"
         "Show each `fields[].message` under its `fields[].field`; `message` is the first one.";
@@ -555,8 +556,8 @@ catalogue! {
         "Someone changed the registration at the same moment: reload it and let the person try again.";
     Participant "internal" INTERNAL_SERVER_ERROR "服务器内部错误，请稍后再试"
         "Show the message; the server logged the cause with the `X-Request-Id` of the answer.";
-    Participant "database_unavailable" SERVICE_UNAVAILABLE "服务繁忙，请稍后再试"
-        "Show the message and let the person retry in a moment.";
+    Participant "database_unavailable" SERVICE_UNAVAILABLE "服务繁忙，请稍后再试 / 数据库不可用"
+        "Show the message and let the person retry in a moment (数据库不可用: the answer of `/readyz`).";
     // 登录
     Participant "wechat_code_invalid" BAD_REQUEST "登录凭证无效或已使用，请重新登录"
         "Call `wx.login` again for a fresh code (a code works once, for five minutes).";
@@ -621,7 +622,7 @@ catalogue! {
     Participant "wechatpay_unavailable" SERVICE_UNAVAILABLE "微信支付暂时不可用，请稍后再试"
         "WeChat Pay could not be reached: let the person try again.";
     // 报到
-    Participant "bad_position" BAD_REQUEST "位置信息不正确（{原因}）"
+    Participant "bad_position" BAD_REQUEST "位置信息不正确（{原因}） / 请同时提供纬度和经度"
         "A bug of the page: send both `latitude` and `longitude` (GCJ-02), or neither.";
     Participant "checkin_closed" CONFLICT "不在报到时间内，报到时间为 {开始} 至 {结束}（北京时间）"
         "Outside the check-in window: show the message (it gives the window).";
@@ -700,8 +701,8 @@ catalogue! {
         "Nothing left to do.";
     Staff "transfer_by_hand" CONFLICT "银行转账的退款请退回后标记“已退回”"
         "Return the transfer, then mark it returned.";
-    Staff "refund_not_failed" CONFLICT "该退款未失败，无需重新发起"
-        "Only a closed or abnormal WeChat refund can be retried or settled offline (the message names the refund's state).";
+    Staff "refund_not_failed" CONFLICT "该退款未失败，无需重新发起 / 该退款状态为“{状态}”，只有微信退款关闭或异常时才能重新发起或登记线下退款"
+        "Only a closed or abnormal WeChat refund can be retried or settled offline.";
     Staff "refund_already_retried" CONFLICT "该退款已重新发起，请处理新的退款单"
         "Open the new refund.";
     Staff "nothing_to_invoice" CONFLICT "没有可开票的报名（已缴费、选择了发票抬头且尚未开票）"
@@ -842,6 +843,20 @@ mod catalogue_tests {
         rest.find('"').map(|end| &rest[..end])
     }
 
+    /// Whether `message` is what the catalogue says: one of its ` / `-separated forms, or any
+    /// message when a form has a variable part.
+    fn message_fits(documented: &DocumentedError, message: &str) -> bool {
+        documented.message.split(" / ").any(|form| form == message || form.contains('{'))
+    }
+
+    /// The string literal after the one `text` starts with (the message after the code).
+    fn next_literal(text: &str) -> Option<&str> {
+        let rest = text.trim_start().strip_prefix('"')?;
+        let after = &rest[rest.find('"')? + 1..];
+        literal(after.trim_start().strip_prefix(',')?)
+            .filter(|m| after.contains(&format!("\"{m}\"")))
+    }
+
     #[test]
     fn each_code_and_status_is_listed_once() {
         for (i, e) in CATALOGUE.iter().enumerate() {
@@ -868,7 +883,7 @@ mod catalogue_tests {
         let mut seen = 0;
         for file in files {
             let text = std::fs::read_to_string(&file).expect("source");
-            let mut found: Vec<(String, StatusCode)> = Vec::new();
+            let mut found: Vec<(String, StatusCode, Option<&str>)> = Vec::new();
             for needle in &new {
                 for (at, _) in text.match_indices(needle.as_str()) {
                     let args = &text[at + needle.len()..];
@@ -890,7 +905,7 @@ mod catalogue_tests {
                         "SERVICE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
                         other => panic!("{}: add StatusCode::{other} to this test", file.display()),
                     };
-                    found.push((code.to_owned(), status));
+                    found.push((code.to_owned(), status, next_literal(rest)));
                 }
             }
             for (needle, status) in [
@@ -898,18 +913,28 @@ mod catalogue_tests {
                 (&unavailable, StatusCode::SERVICE_UNAVAILABLE),
             ] {
                 for (at, _) in text.match_indices(needle.as_str()) {
-                    if let Some(code) = literal(&text[at + needle.len()..]) {
-                        found.push((code.to_owned(), status));
+                    let rest = &text[at + needle.len()..];
+                    if let Some(code) = literal(rest) {
+                        found.push((code.to_owned(), status, next_literal(rest)));
                     }
                 }
             }
-            for (code, status) in found {
+            for (code, status, message) in found {
                 seen += 1;
-                assert!(
-                    documented(&code, status).is_some(),
-                    "{}: `{code}` ({status}) is not in error::CATALOGUE (and docs/errors.md)",
-                    file.display()
-                );
+                let d = documented(&code, status).unwrap_or_else(|| {
+                    panic!(
+                        "{}: `{code}` ({status}) is not in error::CATALOGUE (and docs/errors.md)",
+                        file.display()
+                    )
+                });
+                if let Some(message) = message {
+                    assert!(
+                        message_fits(d, message),
+                        "{}: `{code}` answers “{message}”, the catalogue says “{}”",
+                        file.display(),
+                        d.message
+                    );
+                }
             }
         }
         assert!(seen > 40, "the scan found only {seen} codes: has the constructor changed?");
@@ -1075,9 +1100,13 @@ mod catalogue_tests {
         for e in answered {
             let d = documented(e.code(), e.status())
                 .unwrap_or_else(|| panic!("{e} ({}) is not in error::CATALOGUE", e.message()));
-            if !d.message.contains('{') {
-                assert_eq!(d.message, e.message(), "the catalogue's message of {}", d.code);
-            }
+            assert!(
+                message_fits(d, e.message()),
+                "{}: the mapping answers “{}”, the catalogue says “{}”",
+                d.code,
+                e.message(),
+                d.message
+            );
         }
     }
 
