@@ -402,7 +402,7 @@ async fn the_guide_walk() {
     assert_eq!(body["complete"], true);
 
     // 在线报名: the period, the fee, the invoice title, the photo, the form.
-    let (status, periods) = g.call(&app, "periods", "periods", t).await;
+    let (status, periods) = g.call(&app, "periods", "periods", None).await;
     assert_eq!(status, StatusCode::OK, "{periods}");
     let period = &periods[0];
     g.var("period_id", period["id"].as_str().expect("period"));
@@ -415,7 +415,7 @@ async fn the_guide_walk() {
     g.var("exam_type_id", exam_type.expect("exempt_basic")["id"].as_str().expect("id"));
     g.var("venue_id", period["venues"][0]["id"].as_str().expect("venue"));
     g.keep("periods", status, &periods);
-    let (status, body) = g.call(&app, "quote", "quote", t).await;
+    let (status, body) = g.call(&app, "quote", "quote", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, title) = g.call(&app, "invoice_title_create", "invoice_title_create", t).await;
     assert_eq!(status, StatusCode::CREATED, "{title}");
