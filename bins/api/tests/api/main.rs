@@ -30,6 +30,7 @@ mod back_office;
 mod browser;
 mod checkin;
 mod console;
+mod guide;
 mod invoices;
 mod participant;
 mod payments;
