@@ -13,13 +13,16 @@ default:
 build:
     cargo build --workspace --all-targets
 
-# The whole suite: every database test on SQLite and on PostgreSQL.
+# The whole suite: every database test on SQLite and on PostgreSQL, then the examples of the
+# crates' documentation (nextest does not run doctests).
 test:
     BAOMING_TEST_POSTGRES_URL={{pg_url}} cargo nextest run --workspace --no-fail-fast
+    cargo test --doc --workspace
 
-# Only the SQLite half (no PostgreSQL server needed).
+# Only the SQLite half (no PostgreSQL server needed), and the documentation's examples.
 test-sqlite:
     cargo nextest run --workspace --no-fail-fast -E 'not test(/(^|::)postgres::/)'
+    cargo test --doc --workspace
 
 # Only the PostgreSQL half of the database tests.
 test-postgres:
@@ -29,6 +32,13 @@ test-postgres:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# The documentation, as CI checks it: the crates' API docs build without a warning (missing
+# docs on public items and broken intra-doc links are errors), and no file refers to a path
+# outside the repository or links to a missing file (.ci/check-links).
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+    .ci/check-links
 
 # The workspace's layering, as CI checks it: the worker does not link actix-web, and a build
 # without the simulators (as packaged) carries no simulator and no development key.

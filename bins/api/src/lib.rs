@@ -3,6 +3,8 @@
 //! Handlers only wire: they parse the request, call `baoming-store` (which asks the pure
 //! domain crates) on the blocking pool, and map typed errors to HTTP once (`error`).
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod auth;
 pub mod console;

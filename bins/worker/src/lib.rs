@@ -5,6 +5,8 @@
 //! [`runner::run`] is the long-running loop (`baoming-worker run`), with graceful shutdown;
 //! [`Worker::drain`] runs every due job once and returns (`baoming-worker once`).
 
+#![warn(missing_docs)]
+
 pub mod handlers;
 pub mod notices;
 pub mod payments;

@@ -93,6 +93,8 @@
 //!
 //! [`qr::svg`] and [`qr::png`] render any text with a 4-module quiet zone.
 
+#![warn(missing_docs)]
+
 mod code;
 mod geofence;
 pub mod qr;

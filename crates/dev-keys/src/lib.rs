@@ -15,6 +15,8 @@
 //! simulators (the worker in dev mode) carries the keys without the simulators, and a
 //! production build carries neither.
 
+#![warn(missing_docs)]
+
 /// The simulated merchant's API private key (PKCS#8 PEM): sign requests with it.
 pub const MERCHANT_PRIVATE_KEY_PEM: &str = include_str!("../keys/merchant-dev-key.pem");
 

@@ -528,7 +528,7 @@ mod tests {
         assert_eq!(mod11_2_check_char("１1010519491231002"), None);
     }
 
-    // --- the worked examples of the spec ---
+    // --- the worked examples of docs/domain-rules.md ---
 
     #[test]
     fn valid_female_1949() {

@@ -55,6 +55,8 @@
 //! # Ok::<(), baoming_exports::ExportError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::io::Write;
 

@@ -4,7 +4,7 @@
 //! A single worksheet named [`SHEET_NAME`]: the title (merged) in row 1, the headers
 //! ([`HEADERS`]) with an autofilter in row 2, one ticket per row from row 3, panes frozen below
 //! the header. Every cell is text (so ticket and ID numbers stay as written); a value that
-//! [`looks_like_formula`](crate::looks_like_formula) gets the quote prefix.
+//! [`looks_like_formula`] gets the quote prefix.
 //!
 //! ```
 //! use baoming_exports::seat_plan::{SeatPlanRow, SeatPlanWriter};

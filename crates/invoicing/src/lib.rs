@@ -71,6 +71,8 @@
 //! # Ok::<(), String>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod issue;
 pub mod item;
 pub mod joint;

@@ -3,6 +3,8 @@
 //! figures reported as medians of several runs, with ratios to a trivial "hello" endpoint on
 //! the same machine.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod hello;
 pub mod probe;

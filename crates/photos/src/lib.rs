@@ -1,5 +1,40 @@
 //! The ID photo (一寸白底免冠照): checks an upload and normalises it to a 295 × 413 JPEG.
 //!
+//! ```
+//! use std::io::Cursor;
+//!
+//! use baoming_photos::{Format, Limits, PhotoError, process};
+//! use image::{ImageFormat, Rgb, RgbImage};
+//!
+//! // A phone's 600 × 840 PNG: a white backdrop, a dark head and shoulders in the middle.
+//! let portrait = RgbImage::from_fn(600, 840, |x, y| {
+//!     let (dx, dy) = (x as i64 - 300, y as i64 - 330);
+//!     let head = dx * dx + dy * dy < 150 * 150;
+//!     let shoulders = y > 600 && (x as i64 - 300).abs() < 260;
+//!     if head || shoulders { Rgb([60, 40, 30]) } else { Rgb([250, 250, 250]) }
+//! });
+//! let mut upload = Vec::new();
+//! portrait.write_to(&mut Cursor::new(&mut upload), ImageFormat::Png)?;
+//!
+//! let photo = process(&upload, &Limits::default())?;
+//! assert_eq!(photo.original_format, Format::Png);
+//! assert!(photo.normalized_jpeg.len() < 100 * 1024);
+//! let stored = image::load_from_memory_with_format(&photo.normalized_jpeg, ImageFormat::Jpeg)?;
+//! assert_eq!((stored.width(), stored.height()), (295, 413));
+//!
+//! // The same person on a blue backdrop is refused with a message for the participant.
+//! let blue = RgbImage::from_fn(600, 840, |x, y| match portrait.get_pixel(x, y) {
+//!     Rgb([250, 250, 250]) => Rgb([40, 90, 200]),
+//!     other => *other,
+//! });
+//! let mut upload = Vec::new();
+//! blue.write_to(&mut Cursor::new(&mut upload), ImageFormat::Png)?;
+//! let refused = process(&upload, &Limits::default()).unwrap_err();
+//! assert_eq!(refused, PhotoError::BackgroundNotWhite);
+//! assert_eq!(refused.code(), "photo_background_not_white");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! [`process`] is pure (bytes in, bytes out). It refuses, in this order:
 //!
 //! 1. more than [`Limits::max_upload_bytes`] bytes ([`PhotoError::TooLarge`]), before
@@ -16,6 +51,8 @@
 //! It then downscales to exactly 295 × 413 and encodes a JPEG below 100 KB.
 //!
 //! [`storage`] holds the one impure part: where the files are kept.
+
+#![warn(missing_docs)]
 
 use std::io::Cursor;
 

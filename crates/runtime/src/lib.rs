@@ -14,6 +14,8 @@
 //!   starts. Without them the crate has no simulator code and no key material; production
 //!   mode refuses the simulators' published credentials in every build ([`dev_material`]).
 
+#![warn(missing_docs)]
+
 pub mod config;
 #[cfg(feature = "dev-keys")]
 pub mod dev;

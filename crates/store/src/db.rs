@@ -18,13 +18,24 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migra
 /// See [`SQLITE_MIGRATIONS`].
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
-/// One connection to whichever backend the database URL chose.
-#[derive(diesel::MultiConnection)]
-pub enum DbConnection {
-    /// PostgreSQL.
-    Pg(PgConnection),
-    /// SQLite (the embedded default).
-    Sqlite(SqliteConnection),
+pub use multi::{DbConnection, MultiBackend};
+
+/// The connection enum, and what diesel's `MultiConnection` derive generates beside it
+/// (`MultiBackend`, the backend of queries built for either database, and its helpers, which
+/// diesel leaves undocumented).
+#[allow(missing_docs)]
+mod multi {
+    use diesel::pg::PgConnection;
+    use diesel::sqlite::SqliteConnection;
+
+    /// One connection to whichever backend the database URL chose.
+    #[derive(diesel::MultiConnection)]
+    pub enum DbConnection {
+        /// PostgreSQL.
+        Pg(PgConnection),
+        /// SQLite (the embedded default).
+        Sqlite(SqliteConnection),
+    }
 }
 
 impl fmt::Debug for DbConnection {

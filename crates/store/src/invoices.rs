@@ -15,7 +15,7 @@
 //!   invoice (a unique index).
 //! * **Issued numbers** ([`record_issued`]): the rows of the bureau's workbook, matched by
 //!   serial; rows that match nothing are reported.
-//! * **Reversals** ([`registration_refunded`], [`mark_reversed`]): when money an invoice
+//! * **Reversals** (`registration_refunded`, [`mark_reversed`]): when money an invoice
 //!   covers goes back (the state machine's `ReverseInvoice` effect, written by
 //!   [`crate::transition`]), an issued invoice is flagged for 冲红 — a joint invoice as a
 //!   whole, the person who left named; an invoice still waiting for issue is flagged the

@@ -1,15 +1,15 @@
 //! The one writer of a registration's state.
 //!
 //! Everything that changes a registration's status comes here: a first submission
-//! ([`create`]), every event ([`apply_event`], which [`crate::registrations::apply`] and the
+//! (`create`), every event (`apply_event`, which [`crate::registrations::apply`] and the
 //! payments, refunds, review and clock code call), and the settlement of money
-//! ([`write_decision`], after the ledger asked `lifecycle::settle`). In one write transaction
+//! (`write_decision`, after the ledger asked `lifecycle::settle`). In one write transaction
 //! this module:
 //!
-//! 1. loads the registration ([`load_for`]: another participant's is "not found");
-//! 2. claims it ([`claim`]: a no-op `UPDATE … WHERE version = ?` that locks the row on
+//! 1. loads the registration (`load_for`: another participant's is "not found");
+//! 2. claims it (`claim`: a no-op `UPDATE … WHERE version = ?` that locks the row on
 //!    PostgreSQL and detects a concurrent writer);
-//! 3. reads the facts the guards look at ([`current_facts`]: the period's schedule, whether a
+//! 3. reads the facts the guards look at (`current_facts`: the period's schedule, whether a
 //!    WeChat order is open) and, for an approval, takes a seat atomically;
 //! 4. asks the state machine (`lifecycle::decide`); a refusal rolls everything back;
 //! 5. writes the new status (`version + 1`), the seat change, the event-log row, and what the
@@ -271,7 +271,7 @@ fn conflict(conn: &mut DbConnection, id: RegistrationId) -> Result<StoreError, S
 }
 
 /// What the state machine's guards look at for a registration at `now` (no seat asked; no
-/// WeChat order known to be open — [`current_facts`] asks for the events that care).
+/// WeChat order known to be open — `current_facts` asks for the events that care).
 pub fn facts(
     registration: &Registration,
     schedule: Schedule,

@@ -12,10 +12,13 @@
 //! - [`fonts`]: the faces ([`Fonts`]);
 //! - rendering: [`render_png`], [`render_pdf`], [`render_ticket`], [`render_room_sheet_pdf`].
 //!
+//! Numbering a seat, signing the ticket's facts, verifying them as an exam-room device would,
+//! and rendering the ticket (with Debian's `fonts-noto-cjk`, which CI installs):
+//!
 //! ```
 //! use baoming_tickets::{number::SeatFacts, signing, NumberScheme, SigningKey, TicketClaims, VerifyingKeys};
+//! use baoming_tickets::{FontSource, Fonts, SubjectSlot, Ticket, TicketLayout, render_ticket};
 //!
-//! // Number a seat, sign the ticket's facts, verify them as an exam-room device would.
 //! let number = NumberScheme::default()
 //!     .format(&SeatFacts { year: 2026, region: "35", site: 1, room: 3, seat: 7 })?;
 //! assert_eq!(number.as_str(), "2635010307");
@@ -33,11 +36,42 @@
 //! assert!(qr_text.starts_with("BMT1:"));
 //! let keys: VerifyingKeys = [key.verifying_key()].into_iter().collect();
 //! assert_eq!(signing::verify(&qr_text, &keys)?, claims);
-//! // Rendering needs font bytes, e.g. Debian's Noto Sans CJK (face 2 of the .ttc is SC):
-//! // let fonts = Fonts::new(FontSource { bytes, index: 2 }, vec![], None)?;
-//! // let png = render_png(&fonts, &TicketLayout::new("… 准考证"), &ticket)?;
+//!
+//! // Rendering takes the font bytes (face 2 of Noto Sans CJK's collection is SC) and the
+//! // normalised ID photo (a JPEG of 295 × 413; here a plain grey one).
+//! let bytes = std::fs::read("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")?;
+//! let fonts = Fonts::new(FontSource { bytes, index: 2 }, vec![], None)?;
+//! let mut photo_jpeg = Vec::new();
+//! image::codecs::jpeg::JpegEncoder::new(&mut photo_jpeg).encode(
+//!     &[200; 295 * 413 * 3],
+//!     295,
+//!     413,
+//!     image::ExtendedColorType::Rgb8,
+//! )?;
+//! let ticket = Ticket {
+//!     name: claims.name.clone(),
+//!     gender: "女".into(),
+//!     masked_id: claims.masked_id.clone(),
+//!     ticket_number: claims.ticket_number.as_str().into(),
+//!     site_name: "福州第一考点".into(),
+//!     site_address: "福州市鼓楼区某路1号".into(),
+//!     room: 3,
+//!     seat: 7,
+//!     subjects: vec![SubjectSlot {
+//!         name: "建设工程合同管理".into(),
+//!         time: "2026年12月20日 14:00–16:00".into(),
+//!     }],
+//!     photo_jpeg,
+//!     qr_text,
+//! };
+//! let layout = TicketLayout::new("2026年第二期监理工程师培训考试 准考证");
+//! let rendered = render_ticket(&fonts, &layout, &ticket)?;
+//! assert!(rendered.png.starts_with(b"\x89PNG"));
+//! assert!(rendered.pdf.starts_with(b"%PDF-"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod fonts;
 pub mod layout;

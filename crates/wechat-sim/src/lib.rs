@@ -49,6 +49,8 @@
 //! `developer|trial|formal`, `lang` one of `zh_CN|en_US|zh_HK|zh_TW` (else 47003). A body that
 //! is not a JSON object answers 47001 (data format error), as WeChat does.
 
+#![warn(missing_docs)]
+
 mod encoding;
 mod state;
 

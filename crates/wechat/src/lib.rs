@@ -7,6 +7,47 @@
 //!
 //! Secrets stay secret: the app secret, access tokens and session keys never appear in
 //! errors, logs or `Debug` output.
+//!
+//! Logging a user in with the code of `wx.login` and sending a subscribe message, against the
+//! local simulator (`baoming-wechat-sim`) standing in for `api.weixin.qq.com`:
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use std::time::Duration;
+//!
+//! use baoming_wechat::{SubscribeMessage, WechatClient, WechatConfig, WechatError};
+//! use baoming_wechat_sim::{SimConfig, start};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (appid, secret) = ("wx1234567890abcdef", "s3cr3t-0123456789abcdef");
+//! let local = SocketAddr::from(([127, 0, 0, 1], 0));
+//! let sim = start(local, SimConfig { appid: appid.into(), secret: secret.into() }).await?;
+//! let client = WechatClient::new(WechatConfig {
+//!     api_base: sim.base_url(),
+//!     appid: appid.into(),
+//!     secret: secret.into(),
+//!     timeout: Duration::from_secs(5),
+//! })?;
+//!
+//! // The mini-program sends the code of `wx.login`; the server learns who the user is.
+//! let session = client.code_to_session("alice").await?;
+//! assert!(session.openid.starts_with('o'));
+//! // A code works once (WeChat's errcode 40163).
+//! assert!(matches!(client.code_to_session("alice").await, Err(WechatError::InvalidCode)));
+//!
+//! // A subscribe message the user consented to (`wx.requestSubscribeMessage`).
+//! let message = SubscribeMessage::new(&session.openid, "TPL_registration_approved")
+//!     .with_page("pages/my-exams/index")
+//!     .with_field("phrase1", "审核通过");
+//! client.send_subscribe_message(&message).await?;
+//! assert_eq!(sim.sent_messages().len(), 1);
+//! sim.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 mod error;
 mod message;

@@ -1,4 +1,5 @@
-//! The registration state machine of `shared/spec/registration-lifecycle.md`.
+//! The registration state machine. `docs/lifecycle.md` says it in words; its transition table is
+//! checked against [`decide`] by a test (`tests/lifecycle_doc.rs`).
 //!
 //! [`decide`] is the only place that knows which event may move a registration from which state
 //! to which, by which actor and under which guard. It is a pure function of the current
@@ -468,7 +469,7 @@ pub fn decide(
         Some(PaymentMethod::BankTransfer) | None => vec![Effect::ReturnTransferByHand],
     };
 
-    // Each arm is one row (or a few rows) of the spec's table: the actor is checked first,
+    // Each arm is one row (or a few rows) of the transition table (`docs/lifecycle.md`): the actor is checked first,
     // then the guard. Anything without an arm is not in the table.
     let permit = || {
         if actor_allowed(event, actor) { Ok(()) } else { Err(refuse(Refusal::WrongActor)) }

@@ -382,7 +382,8 @@ fn codes_round_trip() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Property tests against an oracle written straight from the spec's table.
+// Property tests against an oracle written from the transition table of `docs/lifecycle.md`
+// (`tests/lifecycle_doc.rs` checks the document itself).
 
 use Actor as A;
 use EventKind as E;
@@ -393,7 +394,7 @@ const STAFF_FINANCE: &[Actor] = &[A::Finance, A::Admin];
 const PARTICIPANT: &[Actor] = &[A::Participant];
 const CLOCK: &[Actor] = &[A::Clock];
 
-/// (from, event, who may, to) — the lifecycle spec's transition table, row by row.
+/// (from, event, who may, to) — the transition table, row by row.
 const TABLE: &[(State, EventKind, &[Actor], State)] = &[
     (S::Rejected, E::Resubmit, PARTICIPANT, S::PendingReview),
     (S::PendingReview, E::Withdraw, PARTICIPANT, S::Withdrawn),
@@ -424,7 +425,7 @@ const TABLE: &[(State, EventKind, &[Actor], State)] = &[
     (S::AwaitingTransfer, E::PaymentDeadlinePassed, CLOCK, S::AwaitingTransfer),
 ];
 
-/// Idempotent repeats the spec names: they are accepted and change nothing.
+/// Idempotent repeats the table names: they are accepted and change nothing.
 const REPEATS: &[(State, EventKind)] = &[
     (S::Paid, E::ConfirmPayment),
     (S::CheckedIn, E::CheckIn),

@@ -140,7 +140,7 @@ impl Tag {
         }
     }
 
-    /// The seed tag of a state (the lifecycle spec's table).
+    /// The tag of a state (the states table of `docs/lifecycle.md`).
     pub fn of(state: State) -> Tag {
         match state {
             State::PendingReview => Tag::UnderReview,

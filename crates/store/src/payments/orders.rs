@@ -282,7 +282,7 @@ pub struct WechatPaid {
     pub notification: Option<(String, String)>,
 }
 
-/// Records money WeChat reported for one of our orders (see [`record_payment`]). An order we
+/// Records money WeChat reported for one of our orders (see [`record_payment`](super::ledger::record_payment)). An order we
 /// never opened is [`StoreError::NotFound`].
 pub fn record_wechat_payment(
     conn: &mut DbConnection,
