@@ -86,6 +86,9 @@ pub fn markdown(results: &Results, title: &str, notes: &[String]) -> String {
             "\nreview: each run approved {approved} and refused {full} as full (capacity below submissions)."
         );
     }
-    let _ = writeln!(out, "\npay-notify: not measured — this tool has no WeChat Pay notification scenario yet (notifications are covered by the HTTP tests, not at load).");
+    let _ = writeln!(
+        out,
+        "\npay-notify: not measured — this tool has no WeChat Pay notification scenario yet (notifications are covered by the HTTP tests, not at load)."
+    );
     out
 }
