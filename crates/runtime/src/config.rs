@@ -52,6 +52,9 @@ pub struct RawConfig {
     pub session_ttl_hours: u32,
     /// Lifetime of a back-office session, in hours.
     pub staff_session_ttl_hours: u32,
+    /// Staff passwords verified at once (each Argon2 check holds about 19 MiB and a core for
+    /// a few tens of milliseconds); more logins wait their turn, holding no connection.
+    pub staff_login_concurrent_hashes: u32,
     /// Log format.
     pub log_format: LogFormat,
     /// Seed the demo period into an empty database (dev mode only).
@@ -312,6 +315,7 @@ impl Default for RawConfig {
             pool_size: 16,
             session_ttl_hours: 24 * 30,
             staff_session_ttl_hours: 12,
+            staff_login_concurrent_hashes: 2,
             log_format: LogFormat::Text,
             demo_data: true,
             wechat: RawWechat {
@@ -395,6 +399,8 @@ pub struct Settings {
     pub session_ttl: chrono::Duration,
     /// Staff session lifetime.
     pub staff_session_ttl: chrono::Duration,
+    /// Staff passwords verified at once.
+    pub staff_login_concurrent_hashes: usize,
     /// Log format.
     pub log_format: LogFormat,
     /// Seed demo data.
@@ -597,6 +603,9 @@ impl RawConfig {
         if self.staff_session_ttl_hours == 0 || self.staff_session_ttl_hours > 24 * 7 {
             return Err(invalid("staff_session_ttl_hours", "must be between 1 and 168"));
         }
+        if !(1..=64).contains(&self.staff_login_concurrent_hashes) {
+            return Err(invalid("staff_login_concurrent_hashes", "must be between 1 and 64"));
+        }
         if self.photos.max_upload_bytes < 64 * 1024
             || self.photos.max_upload_bytes > 64 * 1024 * 1024
         {
@@ -734,6 +743,7 @@ impl RawConfig {
             pool_size: self.pool_size,
             session_ttl: chrono::Duration::hours(i64::from(self.session_ttl_hours)),
             staff_session_ttl: chrono::Duration::hours(i64::from(self.staff_session_ttl_hours)),
+            staff_login_concurrent_hashes: self.staff_login_concurrent_hashes as usize,
             log_format: self.log_format,
             demo_data: self.demo_data && dev,
             wechat_appid: appid,
@@ -1081,6 +1091,10 @@ mod tests {
         let mut raw = production();
         raw.worker.batch_size = 0;
         assert_eq!(key_of(raw), "worker.batch_size");
+        let mut raw = production();
+        raw.staff_login_concurrent_hashes = 0;
+        assert_eq!(key_of(raw), "staff_login_concurrent_hashes");
+        assert_eq!(production().validate().expect("valid").staff_login_concurrent_hashes, 2);
     }
 
     fn problem_of(raw: RawConfig) -> (String, String) {

@@ -36,6 +36,9 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        login_in_flight -> Integer,
+        login_reserved_at -> Nullable<Timestamp>,
+        refused_logins -> Integer,
     }
 }
 

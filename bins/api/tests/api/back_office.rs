@@ -9,6 +9,7 @@ use super::*;
 on_both_backends!(
     every_endpoint_answers_each_role_exactly,
     logins_are_throttled_and_audited,
+    a_burst_of_staff_guesses_gets_five,
     bulk_review_reports_each_id,
     two_reviewers_at_once_one_wins,
     a_full_region_refuses_approval,
@@ -212,23 +213,35 @@ async fn every_endpoint_answers_each_role_exactly(app: TestApp) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// The audit entries of `action` about `username`.
+async fn audit_of(app: &TestApp, admin: &Staff, action: &str, username: &str) -> Vec<Value> {
+    let (status, log) = app
+        .admin(Method::GET, &format!("/api/v1/admin/audit?action={action}"), Some(admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    log.as_array().expect("list").iter().filter(|e| e["username"] == username).cloned().collect()
+}
+
 async fn logins_are_throttled_and_audited(app: TestApp) {
     let admin = app.staff("boss", "admin").await;
     let _victim = app.staff("victim", "reviewer").await;
-    for attempt in 1..=5 {
+    let (status, wrong) =
+        app.staff_login("victim", "wrong password!!").await.err().expect("refused");
+    assert_eq!((status, wrong["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("login_failed")));
+    for attempt in 2..=5 {
         let (status, body) =
             app.staff_login("victim", "wrong password!!").await.err().expect("refused");
-        let expected =
-            if attempt < 5 { StatusCode::UNAUTHORIZED } else { StatusCode::TOO_MANY_REQUESTS };
-        assert_eq!(status, expected, "attempt {attempt}: {body}");
+        assert_eq!((status, &body), (StatusCode::UNAUTHORIZED, &wrong), "attempt {attempt}");
     }
-    // Locked: even the right password is refused for now.
-    let (status, body) =
-        app.staff_login("victim", "correct horse battery staple").await.err().expect("locked");
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::TOO_MANY_REQUESTS, Some("account_locked"))
-    );
+    // Locked: even the right password is refused, answered exactly like a wrong one (a lock
+    // does not tell that the name exists), and so is an unknown name.
+    for _ in 0..2 {
+        let (status, body) =
+            app.staff_login("victim", "correct horse battery staple").await.err().expect("locked");
+        assert_eq!((status, &body), (StatusCode::UNAUTHORIZED, &wrong));
+    }
+    let (status, body) = app.staff_login("nobody", "whatever password").await.err().expect("no");
+    assert_eq!((status, &body), (StatusCode::UNAUTHORIZED, &wrong));
     // The lock passes (moved into the past here) and the right password works again.
     {
         use baoming_store::schema::staff_users as s;
@@ -240,24 +253,59 @@ async fn logins_are_throttled_and_audited(app: TestApp) {
             .expect("unlock");
     }
     assert!(app.staff_login("victim", "correct horse battery staple").await.is_ok());
-    // Parallel wrong guesses are each counted: eight at once lock the account.
+    // Audited: four failures, the lock, and the two attempts refused while locked counted on
+    // the next entry instead of one row each.
+    assert_eq!(audit_of(&app, &admin, "login_failed", "victim").await.len(), 4);
+    let locked = audit_of(&app, &admin, "login_locked", "victim").await;
+    assert_eq!(locked.len(), 1, "{locked:?}");
+    assert!(locked[0]["summary"]["locked_until"].is_string(), "{locked:?}");
+    let logins = audit_of(&app, &admin, "login", "victim").await;
+    assert_eq!(logins.len(), 2, "{logins:?}");
+    assert_eq!(logins[0]["summary"]["refused_while_locked"], 2, "{logins:?}");
+    assert_eq!(audit_of(&app, &admin, "login_failed", "nobody").await.len(), 1);
+}
+
+/// 20 wrong guesses at once: at most 5 passwords are checked (counted before any check), the
+/// account is locked, and participants are answered meanwhile (no guess holds a connection
+/// while it hashes).
+async fn a_burst_of_staff_guesses_gets_five(app: TestApp) {
+    let admin = app.staff("boss", "admin").await;
     let _burst = app.staff("burst", "reviewer").await;
-    let guess = || app.staff_login("burst", "wrong password!!");
-    let _ = tokio::join!(guess(), guess(), guess(), guess(), guess(), guess(), guess(), guess());
+    let token = app.login("bystander").await;
+    let guesses = futures_util::future::join_all(
+        (0..20).map(|_| app.staff_login("burst", "wrong password!!")),
+    );
+    let participants = futures_util::future::join_all((0..16).map(|_| async {
+        let started = std::time::Instant::now();
+        let (status, body) = app.get("/api/v1/profile", &token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        started.elapsed()
+    }));
+    let (guesses, waits) = tokio::join!(guesses, participants);
+    let answers: BTreeSet<String> = guesses
+        .into_iter()
+        .map(|r| {
+            let (status, body) = r.err().expect("refused");
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            body.to_string()
+        })
+        .collect();
+    assert_eq!(answers.len(), 1, "every refusal answers the same: {answers:?}");
+    // The pool's connection timeout is 30 s; nobody waited anywhere near it.
+    let slowest = waits.into_iter().max().expect("waits");
+    assert!(slowest < std::time::Duration::from_secs(10), "a participant waited {slowest:?}");
+    let failed = audit_of(&app, &admin, "login_failed", "burst").await;
+    let locked = audit_of(&app, &admin, "login_locked", "burst").await;
+    assert_eq!((failed.len(), locked.len()), (4, 1), "5 counted guesses: {failed:?} {locked:?}");
+    // Locked: the right password is refused too.
     let (status, _) =
         app.staff_login("burst", "correct horse battery staple").await.err().expect("locked");
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    // Unknown users get the same answer as a wrong password.
-    let (status, _) = app.staff_login("nobody", "whatever password").await.err().expect("refused");
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (_, log) =
-        app.admin(Method::GET, "/api/v1/admin/audit?action=login_failed", Some(&admin), None).await;
-    assert_eq!(log.as_array().map(Vec::len), Some(16), "{log}");
-    let (_, log) =
-        app.admin(Method::GET, "/api/v1/admin/audit?action=login", Some(&admin), None).await;
-    let users: BTreeSet<&str> =
-        log.as_array().expect("list").iter().filter_map(|e| e["username"].as_str()).collect();
-    assert_eq!(users, BTreeSet::from(["boss", "burst", "victim"]));
+    let row = baoming_store::staff::find_by_username(&mut app.conn(), "burst")
+        .expect("read")
+        .expect("user");
+    assert!(row.failures.locked_until.is_some());
+    assert_eq!(row.failures.in_flight, 0, "every reservation settled");
 }
 
 async fn bulk_review_reports_each_id(app: TestApp) {
