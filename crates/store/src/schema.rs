@@ -497,3 +497,18 @@ diesel::table! {
         position -> Integer,
     }
 }
+
+diesel::table! {
+    unmatched_notifications (notification_id) {
+        notification_id -> Text,
+        event_type -> Text,
+        reason -> Text,
+        out_trade_no -> Text,
+        out_refund_no -> Nullable<Text>,
+        transaction_id -> Nullable<Text>,
+        amount_fen -> BigInt,
+        currency -> Nullable<Text>,
+        occurred_at -> Nullable<Timestamp>,
+        received_at -> Timestamp,
+    }
+}
