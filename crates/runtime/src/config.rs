@@ -357,6 +357,9 @@ pub enum ConfigError {
     },
 }
 
+/// The longest participant session: a year.
+pub const MAX_SESSION_TTL_HOURS: u32 = 24 * 366;
+
 fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key, problem: problem.into() }
 }
@@ -597,8 +600,11 @@ impl RawConfig {
         if self.pool_size == 0 || self.pool_size > 256 {
             return Err(invalid("pool_size", "must be between 1 and 256"));
         }
-        if self.session_ttl_hours == 0 {
-            return Err(invalid("session_ttl_hours", "must be at least 1"));
+        if !(1..=MAX_SESSION_TTL_HOURS).contains(&self.session_ttl_hours) {
+            return Err(invalid(
+                "session_ttl_hours",
+                format!("must be between 1 and {MAX_SESSION_TTL_HOURS} (a year)"),
+            ));
         }
         if self.staff_session_ttl_hours == 0 || self.staff_session_ttl_hours > 24 * 7 {
             return Err(invalid("staff_session_ttl_hours", "must be between 1 and 168"));
@@ -1091,6 +1097,16 @@ mod tests {
         let mut raw = production();
         raw.worker.batch_size = 0;
         assert_eq!(key_of(raw), "worker.batch_size");
+        for hours in [0, MAX_SESSION_TTL_HOURS + 1, u32::MAX] {
+            let mut raw = production();
+            raw.session_ttl_hours = hours;
+            let (key, problem) = problem_of(raw);
+            assert_eq!(key, "session_ttl_hours");
+            assert!(problem.contains("between 1 and 8784"), "{problem}");
+        }
+        let mut raw = production();
+        raw.session_ttl_hours = MAX_SESSION_TTL_HOURS;
+        assert!(raw.validate().is_ok());
         let mut raw = production();
         raw.staff_login_concurrent_hashes = 0;
         assert_eq!(key_of(raw), "staff_login_concurrent_hashes");

@@ -10,6 +10,7 @@ on_both_backends!(
     every_endpoint_answers_each_role_exactly,
     logins_are_throttled_and_audited,
     a_burst_of_staff_guesses_gets_five,
+    staff_passwd_and_disable_end_sessions,
     bulk_review_reports_each_id,
     two_reviewers_at_once_one_wins,
     a_full_region_refuses_approval,
@@ -306,6 +307,61 @@ async fn a_burst_of_staff_guesses_gets_five(app: TestApp) {
         .expect("user");
     assert!(row.failures.locked_until.is_some());
     assert_eq!(row.failures.in_flight, 0, "every reservation settled");
+}
+
+/// Runs `baoming-api staff …` on the app's database with `stdin`; its standard output.
+fn staff_command(app: &TestApp, args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baoming-api"))
+        .arg("staff")
+        .args(args)
+        .env_remove("BAOMING_CONFIG")
+        .env("BAOMING_DATA_DIR", app.data_dir())
+        .env("BAOMING_DATABASE_URL", app.db.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("baoming-api");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("ran");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// Who a staff session belongs to: the status of `GET /api/v1/admin/me`.
+async fn me(app: &TestApp, staff: &Staff) -> StatusCode {
+    app.admin(Method::GET, "/api/v1/admin/me", Some(staff), None).await.0
+}
+
+async fn staff_passwd_and_disable_end_sessions(app: TestApp) {
+    let admin = app.staff("boss", "admin").await;
+    let first = app.staff("wang", "reviewer").await;
+    let second = app.staff_login("wang", "correct horse battery staple").await.expect("again");
+    assert_eq!(me(&app, &first).await, StatusCode::OK);
+    let out = staff_command(
+        &app,
+        &["passwd", "--username", "wang", "--password-stdin"],
+        "a brand new password 2026\n",
+    );
+    assert!(out.contains("2 session(s) ended"), "{out}");
+    assert_eq!(me(&app, &first).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(&app, &second).await, StatusCode::UNAUTHORIZED);
+    assert!(app.staff_login("wang", "correct horse battery staple").await.is_err());
+    let third = app.staff_login("wang", "a brand new password 2026").await.expect("new password");
+    assert_eq!(me(&app, &third).await, StatusCode::OK);
+
+    let out = staff_command(&app, &["disable", "--username", "wang"], "");
+    assert!(out.contains("1 session(s) ended"), "{out}");
+    assert_eq!(me(&app, &third).await, StatusCode::UNAUTHORIZED);
+    assert!(app.staff_login("wang", "a brand new password 2026").await.is_err());
+    // Both audited, as the command line.
+    for action in ["staff_password_reset", "staff_disable"] {
+        let rows = audit_of(&app, &admin, action, "(command line)").await;
+        assert_eq!(rows.len(), 1, "{action}: {rows:?}");
+    }
 }
 
 async fn bulk_review_reports_each_id(app: TestApp) {
