@@ -155,6 +155,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         session_ttl: settings.session_ttl,
         staff_session_ttl: settings.staff_session_ttl,
         login_hashes: Arc::new(tokio::sync::Semaphore::new(settings.staff_login_concurrent_hashes)),
+        trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
         secure_cookies: settings.mode != Mode::Dev,
         periods: crate::period_cache::PeriodCache::default(),
         sessions: crate::session_cache::SessionCache::default(),

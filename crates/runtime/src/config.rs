@@ -42,6 +42,8 @@ pub struct RawConfig {
     pub mode: Mode,
     /// Address to listen on.
     pub listen: String,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
     /// Data directory (SQLite file, photos, dev keys).
     pub data_dir: PathBuf,
     /// Database URL; default: the SQLite file `baoming.sqlite3` in the data directory.
@@ -310,6 +312,7 @@ impl Default for RawConfig {
         Self {
             mode: Mode::Dev,
             listen: "127.0.0.1:8080".into(),
+            trusted_proxies: Vec::new(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
             pool_size: 16,
@@ -392,6 +395,8 @@ pub struct Settings {
     pub mode: Mode,
     /// Listen address.
     pub listen: SocketAddr,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::proxies::TrustedProxies,
     /// Data directory.
     pub data_dir: PathBuf,
     /// The database: its backend and where it lives.
@@ -584,6 +589,18 @@ impl RawConfig {
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             invalid("listen", format!("not an address like 127.0.0.1:8080: {:?}", self.listen))
         })?;
+        if dev && !listen.ip().to_canonical().is_loopback() {
+            return Err(invalid(
+                "mode",
+                format!(
+                    "dev mode (the default) serves demo data, simulators and published \
+                     development keys, so it only listens on a loopback address; `listen` is \
+                     {listen}: use 127.0.0.1 or ::1, or set `mode = \"production\"`"
+                ),
+            ));
+        }
+        let trusted_proxies = crate::proxies::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|problem| invalid("trusted_proxies", problem))?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
         }
@@ -744,6 +761,7 @@ impl RawConfig {
         Ok(Settings {
             mode: self.mode,
             listen,
+            trusted_proxies,
             data_dir: self.data_dir,
             database,
             pool_size: self.pool_size,
@@ -1220,6 +1238,42 @@ mod tests {
                 vec![RawPublicKey { id: id.into(), file: write("dev_pub.pem", pem) }];
             assert_eq!(key_of(raw), "wechatpay.public_keys");
         }
+    }
+
+    #[test]
+    fn dev_mode_listens_only_on_loopback() {
+        let dir = tempfile::tempdir().expect("dir");
+        let dev = |listen: &str| RawConfig {
+            listen: listen.into(),
+            data_dir: dir.path().to_path_buf(),
+            ..RawConfig::default()
+        };
+        for listen in ["0.0.0.0:8080", "[::]:8080", "192.168.1.10:8080"] {
+            let (key, problem) = problem_of(dev(listen));
+            assert_eq!(key, "mode", "{listen}");
+            assert!(problem.contains("loopback") && problem.contains("production"), "{problem}");
+        }
+        for listen in ["127.0.0.1:0", "[::1]:8080", "127.0.0.2:8080"] {
+            assert!(dev(listen).validate().is_ok(), "{listen}");
+        }
+        let mut raw = production();
+        raw.listen = "0.0.0.0:8080".into();
+        assert!(raw.validate().is_ok(), "production listens anywhere");
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed() {
+        let settings = production().validate().expect("valid");
+        assert_eq!(settings.trusted_proxies, crate::proxies::TrustedProxies::default());
+        let mut raw = production();
+        raw.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
+        let settings = raw.validate().expect("valid");
+        assert!(settings.trusted_proxies.trusts("10.2.3.4".parse().expect("ip")));
+        let mut raw = production();
+        raw.trusted_proxies = vec!["10.0.0.0/40".into()];
+        let (key, problem) = problem_of(raw);
+        assert_eq!(key, "trusted_proxies");
+        assert!(problem.contains("10.0.0.0/40"), "{problem}");
     }
 
     #[test]

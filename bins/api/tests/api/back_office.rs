@@ -11,6 +11,7 @@ on_both_backends!(
     logins_are_throttled_and_audited,
     a_burst_of_staff_guesses_gets_five,
     staff_passwd_and_disable_end_sessions,
+    forwarded_for_is_ignored_by_default,
     bulk_review_reports_each_id,
     two_reviewers_at_once_one_wins,
     a_full_region_refuses_approval,
@@ -361,6 +362,65 @@ async fn staff_passwd_and_disable_end_sessions(app: TestApp) {
     for action in ["staff_password_reset", "staff_disable"] {
         let rows = audit_of(&app, &admin, action, "(command line)").await;
         assert_eq!(rows.len(), 1, "{action}: {rows:?}");
+    }
+}
+
+/// Logs `username` in with an `X-Forwarded-For` header; the client address its audit entry
+/// records.
+async fn audited_address(app: &TestApp, admin: &Staff, username: &str, forwarded: &str) -> Value {
+    let res = app
+        .http
+        .post(app.url("/api/v1/admin/auth/login"))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({"username": username, "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::OK);
+    let rows = audit_of(app, admin, "login", username).await;
+    rows.first().expect("audited")["client_ip"].clone()
+}
+
+/// Without `trusted_proxies` the header is ignored: the connection's address is recorded.
+async fn forwarded_for_is_ignored_by_default(app: TestApp) {
+    let admin = app.staff("boss", "admin").await;
+    let _ = app.staff("wang", "reviewer").await;
+    assert_eq!(audited_address(&app, &admin, "wang", "203.0.113.9").await, "127.0.0.1");
+}
+
+/// Behind a trusted proxy, the right-most address the proxy did not write itself is recorded
+/// (the left-most was written by the client and can be anything).
+async fn the_client_behind_a_trusted_proxy_is_audited(db: TestDb) {
+    let app = TestApp::spawn_with(db, |raw| {
+        raw.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
+    })
+    .await;
+    let admin = app.staff("boss", "admin").await;
+    let _ = app.staff("wang", "reviewer").await;
+    assert_eq!(
+        audited_address(&app, &admin, "wang", "198.51.100.1, 203.0.113.9, 10.1.2.3").await,
+        "203.0.113.9"
+    );
+}
+
+mod behind_a_proxy {
+    mod sqlite {
+        #[actix_web::test]
+        async fn the_client_behind_a_trusted_proxy_is_audited() {
+            super::super::the_client_behind_a_trusted_proxy_is_audited(
+                super::super::TestDb::sqlite(),
+            )
+            .await;
+        }
+    }
+    mod postgres {
+        #[actix_web::test]
+        async fn the_client_behind_a_trusted_proxy_is_audited() {
+            super::super::the_client_behind_a_trusted_proxy_is_audited(
+                super::super::TestDb::postgres(),
+            )
+            .await;
+        }
     }
 }
 
