@@ -546,6 +546,20 @@ async fn notifications_we_cannot_apply_are_kept_for_finance(app: TestApp) {
         .admin(Method::GET, "/api/v1/admin/unmatched-notifications", Some(&reviewer), None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // The console lists them on the unapplied-money page.
+    let page = app
+        .http
+        .get(app.url("/admin/finance/unapplied"))
+        .header("cookie", &finance.cookie)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.expect("html");
+    assert!(page.contains("0123456789abcdef0123456789abcdef"), "{page}");
+    for label in ["本系统没有该订单", "币种不是人民币", "付款人与订单不符"] {
+        assert!(page.contains(label), "{label}");
+    }
 
     // The genuine one pays.
     let (headers, body) = genuine(&app, &no, fee);
