@@ -154,6 +154,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         )),
         session_ttl: settings.session_ttl,
         staff_session_ttl: settings.staff_session_ttl,
+        login_hashes: Arc::new(tokio::sync::Semaphore::new(settings.staff_login_concurrent_hashes)),
+        trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
         secure_cookies: settings.mode != Mode::Dev,
         periods: crate::period_cache::PeriodCache::default(),
         sessions: crate::session_cache::SessionCache::default(),
@@ -171,7 +173,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let upload_limit = settings.photo_max_upload_bytes;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let blocking_threads = (settings.pool_size as usize).div_ceil(workers).max(2)
-        + settings.photo_max_concurrent_decodes;
+        + settings.photo_max_concurrent_decodes
+        + settings.staff_login_concurrent_hashes;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())

@@ -59,7 +59,8 @@ enum StaffCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Set a new password (and lift a login lock); prints a generated one unless --password-stdin.
+    /// Set a new password (and lift a login lock), ending the user's sessions; prints a
+    /// generated one unless --password-stdin.
     Passwd {
         /// Login name.
         #[arg(long)]
@@ -68,7 +69,7 @@ enum StaffCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Disable a staff user (their sessions stop working at once).
+    /// Disable a staff user (their sessions are ended at once).
     Disable {
         /// Login name.
         #[arg(long)]
@@ -176,6 +177,34 @@ fn new_password(username: &Username, from_stdin: bool) -> Result<(Password, bool
     Password::parse(&raw, username).map(|p| (p, !from_stdin)).map_err(|e| e.to_string())
 }
 
+/// Changes a staff user (`change`) and ends every session of theirs, audited as `action` by
+/// the command line, in one transaction: how many sessions were ended.
+fn staff_change(
+    conn: &mut baoming_store::DbConnection,
+    username: &str,
+    action: &str,
+    change: impl FnOnce(&mut baoming_store::DbConnection) -> Result<(), baoming_store::StoreError>,
+) -> Result<usize, String> {
+    use baoming_store::{audit, sessions, staff};
+    let now = chrono::Utc::now();
+    baoming_store::write_tx(conn, |conn| {
+        let user = staff::find_by_username(conn, username)?
+            .ok_or(baoming_store::StoreError::NotFound { entity: "staff user" })?;
+        change(conn)?;
+        let ended = sessions::revoke_staff_sessions(conn, user.id, None, now)?;
+        let entry = audit::Entry {
+            actor: audit::Actor { username: Some("(command line)".into()), ..Default::default() },
+            action: action.into(),
+            target_kind: Some("staff".into()),
+            target_id: Some(user.id.to_string()),
+            summary: Some(serde_json::json!({ "sessions_ended": ended })),
+        };
+        audit::record(conn, &entry, now)?;
+        Ok(ended)
+    })
+    .map_err(|e: baoming_store::StoreError| e.to_string())
+}
+
 #[allow(clippy::print_stdout)]
 fn staff(settings: &Settings, command: StaffCommand) -> Result<(), String> {
     let (db, _) = open_database(settings).map_err(|e| e.to_string())?;
@@ -199,17 +228,20 @@ fn staff(settings: &Settings, command: StaffCommand) -> Result<(), String> {
             let username = Username::parse(&username).map_err(|e| e.to_string())?;
             let (password, generated) = new_password(&username, password_stdin)?;
             let hash = baoming_accounts::hash_password(&password).map_err(|e| e.to_string())?;
-            baoming_store::staff::set_password(&mut conn, username.as_str(), &hash, now)
-                .map_err(|e| e.to_string())?;
-            println!("password of {} changed", username.as_str());
+            let ended =
+                staff_change(&mut conn, username.as_str(), "staff_password_reset", |conn| {
+                    baoming_store::staff::set_password(conn, username.as_str(), &hash, now)
+                })?;
+            println!("password of {} changed; {ended} session(s) ended", username.as_str());
             if generated {
                 println!("password: {}", password.expose());
             }
         }
         StaffCommand::Disable { username } => {
-            baoming_store::staff::set_enabled(&mut conn, &username, false, now)
-                .map_err(|e| e.to_string())?;
-            println!("staff user {username} disabled");
+            let ended = staff_change(&mut conn, &username, "staff_disable", |conn| {
+                baoming_store::staff::set_enabled(conn, &username, false, now)
+            })?;
+            println!("staff user {username} disabled; {ended} session(s) ended");
         }
     }
     Ok(())

@@ -140,9 +140,17 @@ impl CurrentStaff {
     }
 }
 
-/// The client's address as seen by this server.
+/// The client's address: the connection's peer, or — when the peer is one of the configured
+/// `trusted_proxies` — the right-most address of `X-Forwarded-For` that is not a trusted proxy.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    let peer = req.peer_addr()?.ip();
+    let forwarded: Vec<&str> =
+        req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
+    let client = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => state.trusted_proxies.client(peer, &forwarded),
+        None => peer,
+    };
+    Some(client.to_string())
 }
 
 fn unsafe_method(method: &Method) -> bool {

@@ -29,6 +29,10 @@ pub struct AppState {
     pub session_ttl: chrono::Duration,
     /// Staff session lifetime.
     pub staff_session_ttl: chrono::Duration,
+    /// At most this many staff passwords verified at once (outside the database pool).
+    pub login_hashes: Arc<Semaphore>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see `staff_auth::client_ip`).
+    pub trusted_proxies: Arc<baoming_runtime::proxies::TrustedProxies>,
     /// Mark cookies `Secure` (everywhere but dev mode).
     pub secure_cookies: bool,
     /// Period details for registration views.

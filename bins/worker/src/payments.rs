@@ -72,7 +72,9 @@ pub fn close_order(
     let no = out_trade_no(&order)?;
     match services.runtime.block_on(services.pay.client.close_order(&no)) {
         Ok(()) => closed_and_done(conn, claimed, &order)?,
-        Err(PayError::Api { code, .. })
+        // Only a signed error answer is acted on: an unsigned one (a proxy's, a forger's) fails
+        // the job, which asks again later.
+        Err(PayError::Api { code, signed: true, .. })
             if code == ErrorCode::TradeError
                 || matches!(&code, ErrorCode::Other(c) if c == "ORDERPAID") =>
         {
@@ -86,7 +88,7 @@ pub fn close_order(
             }
             jobs::complete(conn, claimed, Utc::now())?;
         }
-        Err(PayError::Api { code: ErrorCode::OrderNotExist, .. }) => {
+        Err(PayError::Api { code: ErrorCode::OrderNotExist, signed: true, .. }) => {
             // WeChat never had it (the order call never reached WeChat): nothing to close.
             closed_and_done(conn, claimed, &order)?;
         }

@@ -257,7 +257,7 @@ use baoming_runtime::pay::Pay;
 use baoming_store::payments::{self, RefundState};
 use baoming_store::testing::staff;
 use baoming_store::{DbConnection, participants};
-use baoming_wechatpay_sim::{Faults, SimConfig, Simulator};
+use baoming_wechatpay_sim::{ApiFailure, Faults, SimConfig, Simulator};
 use baoming_worker::{Services, Worker};
 
 /// Everything a worker in this process needs, against fresh simulators.
@@ -428,6 +428,41 @@ fn payment_jobs_against_the_simulator(test: TestDb) {
             == payments::OrderState::Closed
     });
     assert_eq!(world.pay_sim.order(&no_b).expect("order")["trade_state"], "CLOSED");
+
+    // An unsigned ORDER_CLOSED (not WeChat Pay's: anything on the way could have written it)
+    // does not close the order here: the job fails and asks again, and the signed answer
+    // closes it.
+    let e = f.in_state(5, "01", State::AwaitingPayment);
+    let no_e = world.order(&mut conn, &f, e);
+    world
+        .pay_sim
+        .set_faults(Faults {
+            fail_next: Some(ApiFailure {
+                path_prefix: format!("/v3/pay/transactions/out-trade-no/{no_e}/close"),
+                status: 400,
+                code: "ORDER_CLOSED".into(),
+                after_processing: false,
+                unsigned: true,
+            }),
+            ..Faults::default()
+        })
+        .expect("faults");
+    f.apply(e, Event::Withdraw, registrations::Who::Participant(f.owner(e)), Utc::now())
+        .expect("withdrawn");
+    worker.drain().expect("drained");
+    assert!(world.pay_sim.faults().fail_next.is_empty(), "the close was asked and refused");
+    let order_e = |conn: &mut DbConnection| payments::order_of(conn, e).expect("o").expect("order");
+    assert_eq!(
+        order_e(&mut conn).state,
+        payments::OrderState::Open,
+        "not closed on an unsigned answer"
+    );
+    assert_eq!(world.pay_sim.order(&no_e).expect("order")["trade_state"], "NOTPAY");
+    due_now(&mut conn, "close_provider_order");
+    drain_until(&worker, || {
+        order_e(&mut test.db.conn().expect("c")).state == payments::OrderState::Closed
+    });
+    assert_eq!(world.pay_sim.order(&no_e).expect("order")["trade_state"], "CLOSED");
 
     // Paid at WeChat just before withdrawing: closing finds it paid, the money is recorded and
     // given back, with exactly one refund request.

@@ -58,5 +58,5 @@ pub use error::AccountError;
 pub use names::{DisplayName, Username};
 pub use password::{Password, generate_password, hash_password, verify_password};
 pub use role::{Role, Roles};
-pub use throttle::{FailureState, Locked, LoginThrottle};
+pub use throttle::{FailureState, Locked, LoginThrottle, Refused};
 pub use token::{csrf_matches, new_token, token_hash};

@@ -447,8 +447,8 @@ impl WechatPayClient {
     }
 
     /// Closes an unpaid order (`POST /v3/pay/transactions/out-trade-no/{no}/close` → 204).
-    /// Closing an order that is already closed is `Ok` (an `ORDER_CLOSED` answer counts as
-    /// success), so the call can be retried freely.
+    /// Closing an order that is already closed is `Ok` (a signed `ORDER_CLOSED` answer counts
+    /// as success), so the call can be retried freely; an unsigned one stays an error.
     pub async fn close_order(&self, out_trade_no: &OutTradeNo) -> Result<(), PayError> {
         let path = format!("/v3/pay/transactions/out-trade-no/{}/close", out_trade_no.as_str());
         let body = CloseBody { mchid: &self.inner.config.mchid };
@@ -456,7 +456,7 @@ impl WechatPayClient {
             .map_err(|error| PayError::InvalidRequest(error.to_string()))?;
         match self.send(Method::POST, &path, Some(body), Check::Signed).await {
             Ok(_) => Ok(()),
-            Err(PayError::Api { code: ErrorCode::OrderClosed, .. }) => Ok(()),
+            Err(PayError::Api { code: ErrorCode::OrderClosed, signed: true, .. }) => Ok(()),
             Err(error) => Err(error),
         }
     }
@@ -600,7 +600,13 @@ impl WechatPayClient {
             return Ok(Reply { body: bytes });
         }
         let error = match ApiError::from_body(status.as_u16(), &bytes) {
-            Some(api) => PayError::from(api),
+            Some(api) => match PayError::from(api) {
+                // Verified above whenever it carried a signature.
+                PayError::Api { status, code, message, .. } => {
+                    PayError::Api { status, code, message, signed: must_verify }
+                }
+                other => other,
+            },
             None => PayError::UnexpectedStatus { status: status.as_u16() },
         };
         tracing::debug!(%error, path = signed_url, "WeChat Pay error answer");

@@ -82,6 +82,7 @@ impl From<ApiError> for PayError {
             status: error.status,
             code: error.code,
             message: error.message.chars().take(300).collect(),
+            signed: false,
         }
     }
 }
@@ -98,6 +99,10 @@ pub enum PayError {
         code: ErrorCode,
         /// The message (shortened).
         message: String,
+        /// The answer carried WeChat Pay's signature and it verified. An unsigned error answer
+        /// may come from anything between us and WeChat Pay: it must never change a local
+        /// order's state (ask again instead).
+        signed: bool,
     },
     /// An error status without a WeChat Pay error object (e.g. a gateway's 502 page).
     #[error("unexpected HTTP status {status}")]

@@ -206,6 +206,10 @@ async fn close(
     }
     match no.as_str() {
         "closed000001" => error(&stub, StatusCode::BAD_REQUEST, "ORDER_CLOSED"),
+        "unsigned0002" => {
+            let body = json!({ "code": "ORDER_CLOSED", "message": "not from WeChat Pay" });
+            answer(&stub, StatusCode::BAD_REQUEST, body.to_string().as_bytes(), Signing::Unsigned)
+        }
         "paid00000001" => error(&stub, StatusCode::BAD_REQUEST, "ORDER_PAID"),
         _ => answer(&stub, StatusCode::NO_CONTENT, b"", Signing::Key1),
     }
@@ -438,6 +442,15 @@ async fn order_round_trip() {
     client.close_order(&no("order0000002")).await.expect("close");
     // Closing an already closed order is fine; other errors are not.
     client.close_order(&no("closed000001")).await.expect("close again");
+    // An unsigned ORDER_CLOSED (anything between us and WeChat Pay could have written it) is
+    // not taken for a closed order: it stays an error, marked unsigned.
+    let unsigned = client.close_order(&no("unsigned0002")).await.expect_err("unsigned");
+    assert!(
+        matches!(&unsigned, PayError::Api { code: ErrorCode::OrderClosed, signed: false, .. }),
+        "{unsigned:?}"
+    );
+    let signed = client.close_order(&no("paid00000001")).await.expect_err("paid");
+    assert!(matches!(&signed, PayError::Api { signed: true, .. }), "{signed:?}");
     let paid = client.close_order(&no("paid00000001")).await.expect_err("paid");
     assert_eq!(paid.code(), Some(&ErrorCode::Other("ORDER_PAID".to_owned())));
 

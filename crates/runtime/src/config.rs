@@ -42,6 +42,8 @@ pub struct RawConfig {
     pub mode: Mode,
     /// Address to listen on.
     pub listen: String,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
     /// Data directory (SQLite file, photos, dev keys).
     pub data_dir: PathBuf,
     /// Database URL; default: the SQLite file `baoming.sqlite3` in the data directory.
@@ -52,6 +54,9 @@ pub struct RawConfig {
     pub session_ttl_hours: u32,
     /// Lifetime of a back-office session, in hours.
     pub staff_session_ttl_hours: u32,
+    /// Staff passwords verified at once (each Argon2 check holds about 19 MiB and a core for
+    /// a few tens of milliseconds); more logins wait their turn, holding no connection.
+    pub staff_login_concurrent_hashes: u32,
     /// Log format.
     pub log_format: LogFormat,
     /// Seed the demo period into an empty database (dev mode only).
@@ -307,11 +312,13 @@ impl Default for RawConfig {
         Self {
             mode: Mode::Dev,
             listen: "127.0.0.1:8080".into(),
+            trusted_proxies: Vec::new(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
             pool_size: 16,
             session_ttl_hours: 24 * 30,
             staff_session_ttl_hours: 12,
+            staff_login_concurrent_hashes: 2,
             log_format: LogFormat::Text,
             demo_data: true,
             wechat: RawWechat {
@@ -353,6 +360,9 @@ pub enum ConfigError {
     },
 }
 
+/// The longest participant session: a year.
+pub const MAX_SESSION_TTL_HOURS: u32 = 24 * 366;
+
 fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key, problem: problem.into() }
 }
@@ -385,6 +395,8 @@ pub struct Settings {
     pub mode: Mode,
     /// Listen address.
     pub listen: SocketAddr,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::proxies::TrustedProxies,
     /// Data directory.
     pub data_dir: PathBuf,
     /// The database: its backend and where it lives.
@@ -395,6 +407,8 @@ pub struct Settings {
     pub session_ttl: chrono::Duration,
     /// Staff session lifetime.
     pub staff_session_ttl: chrono::Duration,
+    /// Staff passwords verified at once.
+    pub staff_login_concurrent_hashes: usize,
     /// Log format.
     pub log_format: LogFormat,
     /// Seed demo data.
@@ -575,6 +589,18 @@ impl RawConfig {
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             invalid("listen", format!("not an address like 127.0.0.1:8080: {:?}", self.listen))
         })?;
+        if dev && !listen.ip().to_canonical().is_loopback() {
+            return Err(invalid(
+                "mode",
+                format!(
+                    "dev mode (the default) serves demo data, simulators and published \
+                     development keys, so it only listens on a loopback address; `listen` is \
+                     {listen}: use 127.0.0.1 or ::1, or set `mode = \"production\"`"
+                ),
+            ));
+        }
+        let trusted_proxies = crate::proxies::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|problem| invalid("trusted_proxies", problem))?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
         }
@@ -591,11 +617,17 @@ impl RawConfig {
         if self.pool_size == 0 || self.pool_size > 256 {
             return Err(invalid("pool_size", "must be between 1 and 256"));
         }
-        if self.session_ttl_hours == 0 {
-            return Err(invalid("session_ttl_hours", "must be at least 1"));
+        if !(1..=MAX_SESSION_TTL_HOURS).contains(&self.session_ttl_hours) {
+            return Err(invalid(
+                "session_ttl_hours",
+                format!("must be between 1 and {MAX_SESSION_TTL_HOURS} (a year)"),
+            ));
         }
         if self.staff_session_ttl_hours == 0 || self.staff_session_ttl_hours > 24 * 7 {
             return Err(invalid("staff_session_ttl_hours", "must be between 1 and 168"));
+        }
+        if !(1..=64).contains(&self.staff_login_concurrent_hashes) {
+            return Err(invalid("staff_login_concurrent_hashes", "must be between 1 and 64"));
         }
         if self.photos.max_upload_bytes < 64 * 1024
             || self.photos.max_upload_bytes > 64 * 1024 * 1024
@@ -729,11 +761,13 @@ impl RawConfig {
         Ok(Settings {
             mode: self.mode,
             listen,
+            trusted_proxies,
             data_dir: self.data_dir,
             database,
             pool_size: self.pool_size,
             session_ttl: chrono::Duration::hours(i64::from(self.session_ttl_hours)),
             staff_session_ttl: chrono::Duration::hours(i64::from(self.staff_session_ttl_hours)),
+            staff_login_concurrent_hashes: self.staff_login_concurrent_hashes as usize,
             log_format: self.log_format,
             demo_data: self.demo_data && dev,
             wechat_appid: appid,
@@ -1081,6 +1115,20 @@ mod tests {
         let mut raw = production();
         raw.worker.batch_size = 0;
         assert_eq!(key_of(raw), "worker.batch_size");
+        for hours in [0, MAX_SESSION_TTL_HOURS + 1, u32::MAX] {
+            let mut raw = production();
+            raw.session_ttl_hours = hours;
+            let (key, problem) = problem_of(raw);
+            assert_eq!(key, "session_ttl_hours");
+            assert!(problem.contains("between 1 and 8784"), "{problem}");
+        }
+        let mut raw = production();
+        raw.session_ttl_hours = MAX_SESSION_TTL_HOURS;
+        assert!(raw.validate().is_ok());
+        let mut raw = production();
+        raw.staff_login_concurrent_hashes = 0;
+        assert_eq!(key_of(raw), "staff_login_concurrent_hashes");
+        assert_eq!(production().validate().expect("valid").staff_login_concurrent_hashes, 2);
     }
 
     fn problem_of(raw: RawConfig) -> (String, String) {
@@ -1190,6 +1238,42 @@ mod tests {
                 vec![RawPublicKey { id: id.into(), file: write("dev_pub.pem", pem) }];
             assert_eq!(key_of(raw), "wechatpay.public_keys");
         }
+    }
+
+    #[test]
+    fn dev_mode_listens_only_on_loopback() {
+        let dir = tempfile::tempdir().expect("dir");
+        let dev = |listen: &str| RawConfig {
+            listen: listen.into(),
+            data_dir: dir.path().to_path_buf(),
+            ..RawConfig::default()
+        };
+        for listen in ["0.0.0.0:8080", "[::]:8080", "192.168.1.10:8080"] {
+            let (key, problem) = problem_of(dev(listen));
+            assert_eq!(key, "mode", "{listen}");
+            assert!(problem.contains("loopback") && problem.contains("production"), "{problem}");
+        }
+        for listen in ["127.0.0.1:0", "[::1]:8080", "127.0.0.2:8080"] {
+            assert!(dev(listen).validate().is_ok(), "{listen}");
+        }
+        let mut raw = production();
+        raw.listen = "0.0.0.0:8080".into();
+        assert!(raw.validate().is_ok(), "production listens anywhere");
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed() {
+        let settings = production().validate().expect("valid");
+        assert_eq!(settings.trusted_proxies, crate::proxies::TrustedProxies::default());
+        let mut raw = production();
+        raw.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
+        let settings = raw.validate().expect("valid");
+        assert!(settings.trusted_proxies.trusts("10.2.3.4".parse().expect("ip")));
+        let mut raw = production();
+        raw.trusted_proxies = vec!["10.0.0.0/40".into()];
+        let (key, problem) = problem_of(raw);
+        assert_eq!(key, "trusted_proxies");
+        assert!(problem.contains("10.0.0.0/40"), "{problem}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod dev;
 pub mod dev_material;
 pub mod logging;
 pub mod pay;
+pub mod proxies;
 #[cfg(feature = "simulators")]
 pub mod simulators;
 pub mod systemd;

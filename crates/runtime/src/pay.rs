@@ -108,6 +108,8 @@ impl Pay {
             amount: transaction.amount.total,
             success_time: transaction.success_time.map(|t| t.with_timezone(&Utc)),
             notification,
+            currency: transaction.amount.currency.clone(),
+            payer_openid: transaction.payer.as_ref().map(|p| p.openid.clone()),
         }))
     }
 

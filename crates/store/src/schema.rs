@@ -36,6 +36,9 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        login_in_flight -> Integer,
+        login_reserved_at -> Nullable<Timestamp>,
+        refused_logins -> Integer,
     }
 }
 
@@ -492,5 +495,20 @@ diesel::table! {
         export_id -> Text,
         invoice_id -> Text,
         position -> Integer,
+    }
+}
+
+diesel::table! {
+    unmatched_notifications (notification_id) {
+        notification_id -> Text,
+        event_type -> Text,
+        reason -> Text,
+        out_trade_no -> Text,
+        out_refund_no -> Nullable<Text>,
+        transaction_id -> Nullable<Text>,
+        amount_fen -> BigInt,
+        currency -> Nullable<Text>,
+        occurred_at -> Nullable<Timestamp>,
+        received_at -> Timestamp,
     }
 }

@@ -41,6 +41,8 @@ struct Row {
     failed_logins: i32,
     locked_until: Option<chrono::NaiveDateTime>,
     password_hash: String,
+    login_in_flight: i32,
+    login_reserved_at: Option<chrono::NaiveDateTime>,
 }
 
 fn from_row(row: Row) -> Result<StaffUser, StoreError> {
@@ -53,6 +55,8 @@ fn from_row(row: Row) -> Result<StaffUser, StoreError> {
         failed_logins: failed,
         locked_until,
         password_hash,
+        login_in_flight,
+        login_reserved_at,
     } = row;
     Ok(StaffUser {
         id: sql::id(&id)?,
@@ -63,6 +67,8 @@ fn from_row(row: Row) -> Result<StaffUser, StoreError> {
         failures: FailureState {
             failed_logins: u32::try_from(failed).map_err(StoreError::corrupt)?,
             locked_until: locked_until.map(sql::utc),
+            in_flight: u32::try_from(login_in_flight).map_err(StoreError::corrupt)?,
+            reserved_at: login_reserved_at.map(sql::utc),
         },
         password_hash,
     })
@@ -152,6 +158,8 @@ pub fn set_failures(
         .set((
             s::failed_logins.eq(i32::try_from(state.failed_logins).unwrap_or(i32::MAX)),
             s::locked_until.eq(state.locked_until.map(sql::ts)),
+            s::login_in_flight.eq(i32::try_from(state.in_flight).unwrap_or(i32::MAX)),
+            s::login_reserved_at.eq(state.reserved_at.map(sql::ts)),
             s::updated_at.eq(sql::ts(now)),
         ))
         .execute(conn)?;
@@ -195,23 +203,95 @@ pub fn set_enabled(
     Ok(())
 }
 
-/// Records a failed login atomically: in one write transaction the row is claimed (locked on
-/// PostgreSQL; SQLite's immediate transaction serialises writers), the throttle's rule is
-/// applied to the count as it is now, and the result written — so parallel wrong guesses are
-/// each counted. Returns the new state.
-pub fn record_failed_login(
+/// What [`reserve_login`] found.
+#[derive(Debug, Clone)]
+pub enum LoginReservation {
+    /// No such user, or a disabled one: nothing is counted.
+    Unknown,
+    /// Refused without checking the password (locked, or every guess left is being verified
+    /// by another attempt); counted in the user's refused attempts, which the next settled
+    /// attempt reports (see [`Settled::refused`]) instead of one audit row each.
+    Refused(StaffId),
+    /// One guess reserved: verify the password against the user's hash (outside any
+    /// transaction), then [`settle_login`].
+    Reserved(Box<StaffUser>),
+}
+
+/// Reserves a login attempt before its password is verified: in one write transaction the row
+/// is claimed (locked on PostgreSQL; SQLite's immediate transaction serialises writers), the
+/// throttle's rule applied to the state as it is now and the result written. A parallel burst
+/// therefore gets at most the throttle's `max_failures` reservations between locks.
+pub fn reserve_login(
     conn: &mut DbConnection,
-    id: StaffId,
+    username: &str,
     throttle: &baoming_accounts::LoginThrottle,
     now: DateTime<Utc>,
-) -> Result<FailureState, StoreError> {
+) -> Result<LoginReservation, StoreError> {
+    crate::db::write_tx(conn, |conn| {
+        diesel::update(s::table.filter(s::username.eq(username)))
+            .set(s::updated_at.eq(s::updated_at))
+            .execute(conn)?;
+        let Some(mut user) = find_by_username(conn, username)?.filter(|u| u.enabled) else {
+            return Ok(LoginReservation::Unknown);
+        };
+        match throttle.reserve(&user.failures, now) {
+            Ok(next) => {
+                set_failures(conn, user.id, &next, now)?;
+                user.failures = next;
+                Ok(LoginReservation::Reserved(Box::new(user)))
+            }
+            Err(_) => {
+                diesel::update(s::table.find(sql::text(user.id)))
+                    .set(s::refused_logins.eq(s::refused_logins + 1))
+                    .execute(conn)?;
+                Ok(LoginReservation::Refused(user.id))
+            }
+        }
+    })
+}
+
+/// How a reserved attempt was settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// The state now stored.
+    pub state: FailureState,
+    /// This failure set the lock.
+    pub locked_now: bool,
+    /// Attempts refused without a password check since the previous settled attempt (now
+    /// reset to 0): the caller writes the number into this attempt's audit entry.
+    pub refused: u32,
+}
+
+/// Settles a reserved attempt once its password was checked (`right` or not), in one write
+/// transaction on the state as it is now: see `LoginThrottle::settle_failure` and
+/// `settle_success`.
+pub fn settle_login(
+    conn: &mut DbConnection,
+    id: StaffId,
+    right: bool,
+    throttle: &baoming_accounts::LoginThrottle,
+    now: DateTime<Utc>,
+) -> Result<Settled, StoreError> {
     crate::db::write_tx(conn, |conn| {
         diesel::update(s::table.find(sql::text(id)))
             .set(s::updated_at.eq(s::updated_at))
             .execute(conn)?;
+        let refused: i32 = s::table
+            .find(sql::text(id))
+            .select(s::refused_logins)
+            .first(conn)
+            .optional()?
+            .ok_or(StoreError::NotFound { entity: "staff user" })?;
         let current = get(conn, id)?.failures;
-        let next = throttle.after_failure(&current, now);
-        set_failures(conn, id, &next, now)?;
-        Ok(next)
+        let (state, locked_now) = if right {
+            (throttle.settle_success(&current, now), false)
+        } else {
+            throttle.settle_failure(&current, now)
+        };
+        set_failures(conn, id, &state, now)?;
+        diesel::update(s::table.find(sql::text(id)))
+            .set(s::refused_logins.eq(s::refused_logins - refused))
+            .execute(conn)?;
+        Ok(Settled { state, locked_now, refused: u32::try_from(refused).unwrap_or(0) })
     })
 }

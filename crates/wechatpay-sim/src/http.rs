@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::crypto::random_hex;
 use crate::engine::Core;
-use crate::model::{Faults, SimError};
+use crate::model::{ApiFailure, Faults, SimError};
 use crate::state::{Body, Outcome, Reply};
 
 const REFUNDS_PATH: &str = "/v3/refund/domestic/refunds";
@@ -98,6 +98,19 @@ fn signed_error(core: &Core, error: &SimError) -> HttpResponse {
     signed(core, error.status, Some(body))
 }
 
+/// The answer of an injected failure: signed, unless it asks to be unsigned.
+fn injected_error(core: &Core, failure: &ApiFailure) -> HttpResponse {
+    let error =
+        SimError::new(failure.status, &failure.code, "模拟的错误 (injected by the simulator)");
+    if failure.unsigned {
+        return HttpResponseBuilder::new(status_of(error.status))
+            .content_type(JSON_CONTENT_TYPE)
+            .insert_header(("Request-ID", request_id()))
+            .body(serde_json::to_vec(&error.body()).unwrap_or_default());
+    }
+    signed_error(core, &error)
+}
+
 fn respond(core: &Core, result: Result<Reply, SimError>) -> HttpResponse {
     match result {
         Ok(Reply { status, body: Body::Json(value) }) => {
@@ -142,10 +155,7 @@ pub(crate) async fn v3(
         && !failure.after_processing
     {
         tracing::info!(%path, code = %failure.code, "answering an injected error");
-        return signed_error(
-            &core,
-            &SimError::new(failure.status, &failure.code, "模拟的错误 (injected by the simulator)"),
-        );
+        return injected_error(&core, failure);
     }
     let outcome = handle(&core, &request, &path, &body);
     let result = match outcome {
@@ -157,10 +167,7 @@ pub(crate) async fn v3(
     };
     if let Some(failure) = failure {
         tracing::info!(%path, code = %failure.code, "processed, then answering an injected error");
-        return signed_error(
-            &core,
-            &SimError::new(failure.status, &failure.code, "模拟的错误 (injected by the simulator)"),
-        );
+        return injected_error(&core, &failure);
     }
     respond(&core, result)
 }

@@ -115,7 +115,7 @@
 //!   sets some ([`Faults`], every field optional) and answers the same:
 //!   `{"drop_notifications": N, "duplicate_notifications": bool, "notification_delay_ms": ms,
 //!   "hold_notifications": bool, "fail_next": {"path_prefix": "/v3/refund", "status": 500,
-//!   "code": "SYSTEM_ERROR", "after_processing": false}, "abnormal_refunds": N, "closed_refunds": N,
+//!   "code": "SYSTEM_ERROR", "after_processing": false, "unsigned": false}, "abnormal_refunds": N, "closed_refunds": N,
 //!   "expire_order": "<out_trade_no>", "sign_test_probes": N}`.
 //!   - *drop*: the next N notifications are never sent (no retries) — the order still reads
 //!     SUCCESS, so a lost notification must be recovered by querying.
@@ -126,7 +126,8 @@
 //!     the batch **newest first** (e.g. REFUND.SUCCESS before TRANSACTION.SUCCESS).
 //!   - *fail_next*: the next API call whose path starts with the prefix answers that error
 //!     once (default `500 SYSTEM_ERROR`); with `after_processing` the call is carried out
-//!     first and only its answer is lost. Each POST queues one more.
+//!     first and only its answer is lost; with `unsigned` the error carries no signature (as
+//!     a proxy's or a forger's would). Each POST queues one more.
 //!   - *abnormal_refunds*: the next N refunds end ABNORMAL (REFUND.ABNORMAL).
 //!   - *closed_refunds*: the next N refunds end CLOSED (REFUND.CLOSED); abnormal ones are
 //!     used up first.

@@ -60,6 +60,10 @@ pub struct ApiFailure {
     /// close, refund …) and then answer the error, as when a reply is lost on the way back.
     #[serde(default)]
     pub after_processing: bool,
+    /// `true`: answer the error without WeChat Pay's signature, as a proxy or a forger on the
+    /// way would (default `false`: signed, as WeChat Pay signs its error answers).
+    #[serde(default)]
+    pub unsigned: bool,
 }
 
 fn default_failure_status() -> u16 {
@@ -78,6 +82,7 @@ impl ApiFailure {
             status: default_failure_status(),
             code: default_failure_code(),
             after_processing: false,
+            unsigned: false,
         }
     }
 }

@@ -112,6 +112,7 @@ routes! {
     post "/api/v1/admin/refunds/{id}/retry" => admin::refunds::retry;
     post "/api/v1/admin/refunds/{id}/offline" => admin::refunds::offline;
     get "/api/v1/admin/unapplied-payments" => admin::refunds::unapplied;
+    get "/api/v1/admin/unmatched-notifications" => admin::refunds::unmatched_notifications;
     get "/api/v1/admin/invoice-settings" => admin::invoices::global_settings;
     put "/api/v1/admin/invoice-settings" => admin::invoices::save_global_settings;
     get "/api/v1/admin/periods/{id}/invoice-settings" => admin::invoices::period_settings;

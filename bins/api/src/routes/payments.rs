@@ -10,8 +10,9 @@ use baoming_payments::{
     EVENT_TRANSACTION_SUCCESS, JsapiOrder, Notification, OutTradeNo, PrepayId, RequestPayment,
     SignedHeaders, decrypt_refund, decrypt_transaction, new_nonce, verify,
 };
-use baoming_store::payments::{self, OrderOutcome, OrderState, Recorded};
+use baoming_store::payments::{self, OrderOutcome, OrderState, Recorded, unmatched};
 use baoming_store::registrations;
+use baoming_store::write_tx;
 use chrono::{FixedOffset, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -298,32 +299,75 @@ pub(crate) async fn ask_wechat(
     Ok(outcome == OrderOutcome::Paying)
 }
 
+/// The largest notification body accepted (WeChat Pay's are a few KiB).
+pub const NOTIFY_BODY_LIMIT: usize = 64 * 1024;
+
+/// A failure answer in WeChat Pay's terms: `{"code": "FAIL", "message": …}` (WeChat Pay
+/// retries the notification later).
 fn fail(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({ "code": "FAIL", "message": message }))
 }
 
+/// Reads the notification body, at most [`NOTIFY_BODY_LIMIT`] bytes; the failure answer
+/// otherwise.
+async fn notify_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<web::Bytes, HttpResponse> {
+    use futures_util::StreamExt as _;
+    let too_large = || fail(StatusCode::PAYLOAD_TOO_LARGE, "通知过大");
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > NOTIFY_BODY_LIMIT as u64) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else {
+            return Err(fail(StatusCode::BAD_REQUEST, "通知读取失败"));
+        };
+        if body.len() + chunk.len() > NOTIFY_BODY_LIMIT {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// WeChat Pay's notifications (支付结果通知, 退款结果通知). Verified over the raw body
-/// (signature, timestamp within 5 minutes, a known key), decrypted, checked against our order,
-/// then recorded in one transaction with the status change: 204. A repeat changes nothing
-/// and answers 204 too; a bad signature answers 401 and changes nothing.
+/// (at most 64 KiB; signature, timestamp within 5 minutes, a known key), decrypted, checked
+/// against our order (merchant, app, currency, payer) or refund row (order, amount), then
+/// recorded in one transaction with the status change: 204. A verified notification we cannot
+/// apply — an order or refund we do not know, another currency or payer, a refund notice that
+/// disagrees with our refund — is kept for finance (`GET /api/v1/admin/unmatched-notifications`)
+/// and answered 204 too, so WeChat Pay does not retry it for a day. A repeat changes nothing
+/// and answers 204; a bad signature answers 401 and changes nothing. Every failure answer is
+/// WeChat Pay's `{"code": "FAIL", "message": …}`.
 #[utoipa::path(
     post,
     path = "/api/v1/wechatpay/notify",
     tag = "payments",
     request_body(content = Object, description = "WeChat Pay notification (encrypted resource)"),
     responses(
-        (status = 204, description = "recorded (or already recorded)"),
-        (status = 400, description = "not a notification, or not decryptable"),
-        (status = 401, description = "signature not verified: nothing changed"),
-        (status = 404, description = "no such order of ours"),
-        (status = 500, description = "not recorded; WeChat Pay will retry"),
+        (status = 204, description = "recorded (or already recorded, or kept for finance)"),
+        (status = 400, description = "not a notification, or not decryptable", body = WechatPayFailure),
+        (status = 401, description = "signature not verified: nothing changed", body = WechatPayFailure),
+        (status = 413, description = "body over 64 KiB", body = WechatPayFailure),
+        (status = 500, description = "not recorded; WeChat Pay will retry", body = WechatPayFailure),
     )
 )]
 pub async fn notify(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
+    let body = match notify_body(&req, payload).await {
+        Ok(body) => body,
+        Err(answer) => return answer,
+    };
     let pay = &state.pay;
     let headers = SignedHeaders::from_lookup(|name| {
         req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
@@ -348,6 +392,21 @@ pub async fn notify(
     }
     tracing::info!(event_type = %notification.event_type, "WeChat Pay notification ignored");
     HttpResponse::NoContent().finish()
+}
+
+/// WeChat Pay's failure answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WechatPayFailure {
+    /// Always `FAIL`.
+    pub code: String,
+    /// Why.
+    pub message: String,
+}
+
+/// What a verified payment notification did.
+enum PaymentNotice {
+    Recorded(Recorded),
+    Unmatched(unmatched::Reason),
 }
 
 async fn transaction_notice(
@@ -376,29 +435,65 @@ async fn transaction_notice(
         }
     };
     let request_id = Some(crate::auth::RequestId::of(req));
+    let (id, event_type) = (notification.id, notification.event_type);
     let recorded = state
-        .db(move |conn| payments::record_wechat_payment(conn, &paid, Utc::now(), request_id))
+        .db(move |conn| {
+            write_tx(conn, |conn| {
+                let now = Utc::now();
+                if let Some(reason) = unmatched::check_payment(conn, &paid)? {
+                    let notice = unmatched::Unmatched {
+                        notification_id: id,
+                        event_type,
+                        reason,
+                        out_trade_no: paid.out_trade_no.clone(),
+                        out_refund_no: None,
+                        transaction_id: paid.transaction_id.clone(),
+                        amount_fen: paid.amount.fen(),
+                        currency: paid.currency.clone(),
+                        occurred_at: paid.success_time,
+                    };
+                    unmatched::record(conn, &notice, now)?;
+                    return Ok(PaymentNotice::Unmatched(reason));
+                }
+                payments::record_wechat_payment(conn, &paid, now, request_id)
+                    .map(PaymentNotice::Recorded)
+            })
+        })
         .await;
     match recorded {
-        Ok(Recorded::Paid { payment, .. }) => {
+        Ok(PaymentNotice::Recorded(Recorded::Paid { payment, .. })) => {
             tracing::info!(%payment, "WeChat payment recorded: paid");
             HttpResponse::NoContent().finish()
         }
-        Ok(Recorded::Duplicate { .. }) => HttpResponse::NoContent().finish(),
-        Ok(Recorded::Mismatch { payment, .. }) => {
+        Ok(PaymentNotice::Recorded(Recorded::Duplicate { .. })) => {
+            HttpResponse::NoContent().finish()
+        }
+        Ok(PaymentNotice::Recorded(Recorded::Mismatch { payment, .. })) => {
             tracing::warn!(%payment, "WeChat payment recorded: amount differs, flagged for finance");
             HttpResponse::NoContent().finish()
         }
-        Ok(Recorded::Refunding { payment, refund, .. }) => {
+        Ok(PaymentNotice::Recorded(Recorded::Refunding { payment, refund, .. })) => {
             tracing::info!(%payment, %refund, "WeChat payment recorded: to be refunded");
             HttpResponse::NoContent().finish()
         }
-        Err(error) if error.code() == "not_found" => fail(StatusCode::NOT_FOUND, "订单不存在"),
+        Ok(PaymentNotice::Unmatched(reason)) => {
+            tracing::warn!(
+                reason = reason.as_str(),
+                "WeChat payment not applied: kept for finance"
+            );
+            HttpResponse::NoContent().finish()
+        }
         Err(error) => {
             tracing::error!(error = %error.message(), "WeChat payment not recorded; WeChat Pay will retry");
             fail(StatusCode::INTERNAL_SERVER_ERROR, "暂时无法处理")
         }
     }
+}
+
+/// What a verified refund notification did.
+enum RefundNotice {
+    Recorded(Box<payments::Refund>),
+    Unmatched(unmatched::Reason),
 }
 
 /// Handles a verified `REFUND.*` notification.
@@ -415,23 +510,62 @@ async fn refund_notice(state: &AppState, notification: Notification) -> HttpResp
         return fail(StatusCode::BAD_REQUEST, "商户号不匹配");
     }
     let progress = refund_progress(&notice.refund_status, notice.refund_id.clone());
-    let no = notice.out_refund_no.clone();
+    let (id, event_type) = (notification.id, notification.event_type);
     let recorded = state
         .db(move |conn| {
-            let refund = payments::refund_by_out_refund_no(conn, &no)?
-                .ok_or(baoming_store::StoreError::NotFound { entity: "refund" })?;
-            payments::refund_progress(conn, refund.id, &progress, Utc::now())
+            write_tx(conn, |conn| {
+                let now = Utc::now();
+                let refund = payments::refund_by_out_refund_no(conn, &notice.out_refund_no)?;
+                let reason = match &refund {
+                    None => Some(unmatched::Reason::UnknownRefund),
+                    Some(r)
+                        if !unmatched::refund_matches(
+                            r,
+                            &notice.out_trade_no,
+                            notice.amount.refund,
+                        ) =>
+                    {
+                        Some(unmatched::Reason::RefundMismatch)
+                    }
+                    Some(_) => None,
+                };
+                match (refund, reason) {
+                    (Some(refund), None) => {
+                        payments::refund_progress(conn, refund.id, &progress, now)
+                            .map(|r| RefundNotice::Recorded(Box::new(r)))
+                    }
+                    (_, reason) => {
+                        let reason = reason.unwrap_or(unmatched::Reason::UnknownRefund);
+                        let kept = unmatched::Unmatched {
+                            notification_id: id,
+                            event_type,
+                            reason,
+                            out_trade_no: notice.out_trade_no.clone(),
+                            out_refund_no: Some(notice.out_refund_no.clone()),
+                            transaction_id: Some(notice.transaction_id.clone()),
+                            amount_fen: notice.amount.refund.fen(),
+                            currency: None,
+                            occurred_at: notice.success_time.map(|t| t.with_timezone(&Utc)),
+                        };
+                        unmatched::record(conn, &kept, now)?;
+                        Ok(RefundNotice::Unmatched(reason))
+                    }
+                }
+            })
         })
         .await;
     match recorded {
-        Ok(refund) => {
+        Ok(RefundNotice::Recorded(refund)) => {
             tracing::info!(refund = %refund.id, state = refund.state.as_str(), "refund notification recorded");
             HttpResponse::NoContent().finish()
         }
-        // A refund made in the merchant platform, not by us: nothing to record, and answering
-        // an error would only make WeChat Pay retry for a day.
-        Err(error) if error.code() == "not_found" => {
-            tracing::warn!(out_refund_no = %notice.out_refund_no, "refund notification for a refund we did not make");
+        // A refund made in the merchant platform, not by us, or one that disagrees with ours:
+        // kept for finance; answering an error would only make WeChat Pay retry for a day.
+        Ok(RefundNotice::Unmatched(reason)) => {
+            tracing::warn!(
+                reason = reason.as_str(),
+                "refund notification not applied: kept for finance"
+            );
             HttpResponse::NoContent().finish()
         }
         Err(error) => {

@@ -9,6 +9,9 @@ use super::*;
 on_both_backends!(
     every_endpoint_answers_each_role_exactly,
     logins_are_throttled_and_audited,
+    a_burst_of_staff_guesses_gets_five,
+    staff_passwd_and_disable_end_sessions,
+    forwarded_for_is_ignored_by_default,
     bulk_review_reports_each_id,
     two_reviewers_at_once_one_wins,
     a_full_region_refuses_approval,
@@ -212,23 +215,35 @@ async fn every_endpoint_answers_each_role_exactly(app: TestApp) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// The audit entries of `action` about `username`.
+async fn audit_of(app: &TestApp, admin: &Staff, action: &str, username: &str) -> Vec<Value> {
+    let (status, log) = app
+        .admin(Method::GET, &format!("/api/v1/admin/audit?action={action}"), Some(admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    log.as_array().expect("list").iter().filter(|e| e["username"] == username).cloned().collect()
+}
+
 async fn logins_are_throttled_and_audited(app: TestApp) {
     let admin = app.staff("boss", "admin").await;
     let _victim = app.staff("victim", "reviewer").await;
-    for attempt in 1..=5 {
+    let (status, wrong) =
+        app.staff_login("victim", "wrong password!!").await.err().expect("refused");
+    assert_eq!((status, wrong["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("login_failed")));
+    for attempt in 2..=5 {
         let (status, body) =
             app.staff_login("victim", "wrong password!!").await.err().expect("refused");
-        let expected =
-            if attempt < 5 { StatusCode::UNAUTHORIZED } else { StatusCode::TOO_MANY_REQUESTS };
-        assert_eq!(status, expected, "attempt {attempt}: {body}");
+        assert_eq!((status, &body), (StatusCode::UNAUTHORIZED, &wrong), "attempt {attempt}");
     }
-    // Locked: even the right password is refused for now.
-    let (status, body) =
-        app.staff_login("victim", "correct horse battery staple").await.err().expect("locked");
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::TOO_MANY_REQUESTS, Some("account_locked"))
-    );
+    // Locked: even the right password is refused, answered exactly like a wrong one (a lock
+    // does not tell that the name exists), and so is an unknown name.
+    for _ in 0..2 {
+        let (status, body) =
+            app.staff_login("victim", "correct horse battery staple").await.err().expect("locked");
+        assert_eq!((status, &body), (StatusCode::UNAUTHORIZED, &wrong));
+    }
+    let (status, body) = app.staff_login("nobody", "whatever password").await.err().expect("no");
+    assert_eq!((status, &body), (StatusCode::UNAUTHORIZED, &wrong));
     // The lock passes (moved into the past here) and the right password works again.
     {
         use baoming_store::schema::staff_users as s;
@@ -240,24 +255,173 @@ async fn logins_are_throttled_and_audited(app: TestApp) {
             .expect("unlock");
     }
     assert!(app.staff_login("victim", "correct horse battery staple").await.is_ok());
-    // Parallel wrong guesses are each counted: eight at once lock the account.
+    // Audited: four failures, the lock, and the two attempts refused while locked counted on
+    // the next entry instead of one row each.
+    assert_eq!(audit_of(&app, &admin, "login_failed", "victim").await.len(), 4);
+    let locked = audit_of(&app, &admin, "login_locked", "victim").await;
+    assert_eq!(locked.len(), 1, "{locked:?}");
+    assert!(locked[0]["summary"]["locked_until"].is_string(), "{locked:?}");
+    let logins = audit_of(&app, &admin, "login", "victim").await;
+    assert_eq!(logins.len(), 2, "{logins:?}");
+    assert_eq!(logins[0]["summary"]["refused_while_locked"], 2, "{logins:?}");
+    assert_eq!(audit_of(&app, &admin, "login_failed", "nobody").await.len(), 1);
+}
+
+/// 20 wrong guesses at once: at most 5 passwords are checked (counted before any check), the
+/// account is locked, and participants are answered meanwhile (no guess holds a connection
+/// while it hashes).
+async fn a_burst_of_staff_guesses_gets_five(app: TestApp) {
+    let admin = app.staff("boss", "admin").await;
     let _burst = app.staff("burst", "reviewer").await;
-    let guess = || app.staff_login("burst", "wrong password!!");
-    let _ = tokio::join!(guess(), guess(), guess(), guess(), guess(), guess(), guess(), guess());
+    let token = app.login("bystander").await;
+    let guesses = futures_util::future::join_all(
+        (0..20).map(|_| app.staff_login("burst", "wrong password!!")),
+    );
+    let participants = futures_util::future::join_all((0..16).map(|_| async {
+        let started = std::time::Instant::now();
+        let (status, body) = app.get("/api/v1/profile", &token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        started.elapsed()
+    }));
+    let (guesses, waits) = tokio::join!(guesses, participants);
+    let answers: BTreeSet<String> = guesses
+        .into_iter()
+        .map(|r| {
+            let (status, body) = r.err().expect("refused");
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            body.to_string()
+        })
+        .collect();
+    assert_eq!(answers.len(), 1, "every refusal answers the same: {answers:?}");
+    // The pool's connection timeout is 30 s; nobody waited anywhere near it.
+    let slowest = waits.into_iter().max().expect("waits");
+    assert!(slowest < std::time::Duration::from_secs(10), "a participant waited {slowest:?}");
+    let failed = audit_of(&app, &admin, "login_failed", "burst").await;
+    let locked = audit_of(&app, &admin, "login_locked", "burst").await;
+    assert_eq!((failed.len(), locked.len()), (4, 1), "5 counted guesses: {failed:?} {locked:?}");
+    // Locked: the right password is refused too.
     let (status, _) =
         app.staff_login("burst", "correct horse battery staple").await.err().expect("locked");
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    // Unknown users get the same answer as a wrong password.
-    let (status, _) = app.staff_login("nobody", "whatever password").await.err().expect("refused");
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (_, log) =
-        app.admin(Method::GET, "/api/v1/admin/audit?action=login_failed", Some(&admin), None).await;
-    assert_eq!(log.as_array().map(Vec::len), Some(16), "{log}");
-    let (_, log) =
-        app.admin(Method::GET, "/api/v1/admin/audit?action=login", Some(&admin), None).await;
-    let users: BTreeSet<&str> =
-        log.as_array().expect("list").iter().filter_map(|e| e["username"].as_str()).collect();
-    assert_eq!(users, BTreeSet::from(["boss", "burst", "victim"]));
+    let row = baoming_store::staff::find_by_username(&mut app.conn(), "burst")
+        .expect("read")
+        .expect("user");
+    assert!(row.failures.locked_until.is_some());
+    assert_eq!(row.failures.in_flight, 0, "every reservation settled");
+}
+
+/// Runs `baoming-api staff …` on the app's database with `stdin`; its standard output.
+fn staff_command(app: &TestApp, args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baoming-api"))
+        .arg("staff")
+        .args(args)
+        .env_remove("BAOMING_CONFIG")
+        .env("BAOMING_DATA_DIR", app.data_dir())
+        .env("BAOMING_DATABASE_URL", app.db.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("baoming-api");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("ran");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// Who a staff session belongs to: the status of `GET /api/v1/admin/me`.
+async fn me(app: &TestApp, staff: &Staff) -> StatusCode {
+    app.admin(Method::GET, "/api/v1/admin/me", Some(staff), None).await.0
+}
+
+async fn staff_passwd_and_disable_end_sessions(app: TestApp) {
+    let admin = app.staff("boss", "admin").await;
+    let first = app.staff("wang", "reviewer").await;
+    let second = app.staff_login("wang", "correct horse battery staple").await.expect("again");
+    assert_eq!(me(&app, &first).await, StatusCode::OK);
+    let out = staff_command(
+        &app,
+        &["passwd", "--username", "wang", "--password-stdin"],
+        "a brand new password 2026\n",
+    );
+    assert!(out.contains("2 session(s) ended"), "{out}");
+    assert_eq!(me(&app, &first).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(&app, &second).await, StatusCode::UNAUTHORIZED);
+    assert!(app.staff_login("wang", "correct horse battery staple").await.is_err());
+    let third = app.staff_login("wang", "a brand new password 2026").await.expect("new password");
+    assert_eq!(me(&app, &third).await, StatusCode::OK);
+
+    let out = staff_command(&app, &["disable", "--username", "wang"], "");
+    assert!(out.contains("1 session(s) ended"), "{out}");
+    assert_eq!(me(&app, &third).await, StatusCode::UNAUTHORIZED);
+    assert!(app.staff_login("wang", "a brand new password 2026").await.is_err());
+    // Both audited, as the command line.
+    for action in ["staff_password_reset", "staff_disable"] {
+        let rows = audit_of(&app, &admin, action, "(command line)").await;
+        assert_eq!(rows.len(), 1, "{action}: {rows:?}");
+    }
+}
+
+/// Logs `username` in with an `X-Forwarded-For` header; the client address its audit entry
+/// records.
+async fn audited_address(app: &TestApp, admin: &Staff, username: &str, forwarded: &str) -> Value {
+    let res = app
+        .http
+        .post(app.url("/api/v1/admin/auth/login"))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({"username": username, "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::OK);
+    let rows = audit_of(app, admin, "login", username).await;
+    rows.first().expect("audited")["client_ip"].clone()
+}
+
+/// Without `trusted_proxies` the header is ignored: the connection's address is recorded.
+async fn forwarded_for_is_ignored_by_default(app: TestApp) {
+    let admin = app.staff("boss", "admin").await;
+    let _ = app.staff("wang", "reviewer").await;
+    assert_eq!(audited_address(&app, &admin, "wang", "203.0.113.9").await, "127.0.0.1");
+}
+
+/// Behind a trusted proxy, the right-most address the proxy did not write itself is recorded
+/// (the left-most was written by the client and can be anything).
+async fn the_client_behind_a_trusted_proxy_is_audited(db: TestDb) {
+    let app = TestApp::spawn_with(db, |raw| {
+        raw.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
+    })
+    .await;
+    let admin = app.staff("boss", "admin").await;
+    let _ = app.staff("wang", "reviewer").await;
+    assert_eq!(
+        audited_address(&app, &admin, "wang", "198.51.100.1, 203.0.113.9, 10.1.2.3").await,
+        "203.0.113.9"
+    );
+}
+
+mod behind_a_proxy {
+    mod sqlite {
+        #[actix_web::test]
+        async fn the_client_behind_a_trusted_proxy_is_audited() {
+            super::super::the_client_behind_a_trusted_proxy_is_audited(
+                super::super::TestDb::sqlite(),
+            )
+            .await;
+        }
+    }
+    mod postgres {
+        #[actix_web::test]
+        async fn the_client_behind_a_trusted_proxy_is_audited() {
+            super::super::the_client_behind_a_trusted_proxy_is_audited(
+                super::super::TestDb::postgres(),
+            )
+            .await;
+        }
+    }
 }
 
 async fn bulk_review_reports_each_id(app: TestApp) {

@@ -27,6 +27,7 @@ crate::on_both_backends!(
     key_rotation_keeps_orders_in_flight_verifiable,
     refund_notifications_settle_refunds,
     finance_returns_a_transfer_by_hand,
+    notifications_we_cannot_apply_are_kept_for_finance,
 );
 
 /// An approved registration of a new participant `n`: (participant token, registration id).
@@ -90,9 +91,18 @@ pub(crate) async fn until_state(app: &TestApp, id: &str, state: State) {
     panic!("registration {id} is {:?}, never {state:?}", state_of(app, id));
 }
 
+/// The openid an order was opened for (WeChat Pay reports it as the payer), or a stranger's
+/// for an order we never opened.
+pub(crate) fn payer_of(app: &TestApp, out_trade_no: &str) -> String {
+    payments::order_by_out_trade_no(&mut app.conn(), out_trade_no)
+        .expect("order")
+        .map_or_else(|| "o-stranger".to_owned(), |order| order.openid)
+}
+
 /// A TRANSACTION.SUCCESS notification for `out_trade_no`, encrypted with the APIv3 key and
 /// signed with `key` under `serial`, `age` seconds old: (headers, body).
 fn notification(
+    app: &TestApp,
     out_trade_no: &str,
     total_fen: i64,
     key_pem: &str,
@@ -108,9 +118,21 @@ fn notification(
         "trade_state": "SUCCESS",
         "trade_state_desc": "支付成功",
         "success_time": "2026-11-28T10:00:00+08:00",
-        "payer": {"openid": "o-test"},
+        "payer": {"openid": payer_of(app, out_trade_no)},
         "amount": {"total": total_fen, "payer_total": total_fen, "currency": "CNY", "payer_currency": "CNY"}
     });
+    signed_transaction(&transaction, &format!("EV-{out_trade_no}"), key_pem, serial, age)
+}
+
+/// A TRANSACTION.SUCCESS notification (`id`) of `transaction`, encrypted with the APIv3 key
+/// and signed with `key_pem` under `serial`, `age` seconds old: (headers, body).
+pub(crate) fn signed_transaction(
+    transaction: &Value,
+    id: &str,
+    key_pem: &str,
+    serial: &str,
+    age: i64,
+) -> (Vec<(&'static str, String)>, Vec<u8>) {
     let key = ApiV3Key::parse(dev_keys::APIV3_KEY).expect("apiv3 key");
     let resource = encrypt_resource(
         &key,
@@ -121,7 +143,7 @@ fn notification(
     )
     .expect("encrypted");
     let body = json!({
-        "id": format!("EV-{out_trade_no}"),
+        "id": id,
         "create_time": "2026-11-28T10:00:01+08:00",
         "resource_type": "encrypt-resource",
         "event_type": "TRANSACTION.SUCCESS",
@@ -153,10 +175,12 @@ pub(crate) async fn post_notification(
 }
 
 pub(crate) fn genuine(
+    app: &TestApp,
     out_trade_no: &str,
     total_fen: i64,
 ) -> (Vec<(&'static str, String)>, Vec<u8>) {
     notification(
+        app,
         out_trade_no,
         total_fen,
         dev_keys::PLATFORM_PRIVATE_KEY_1_PEM,
@@ -230,7 +254,7 @@ async fn one_notification_delivered_many_times_pays_once(app: TestApp) {
     let order = pay_wechat(&app, &token, &id).await;
     let no = order["out_trade_no"].as_str().expect("no").to_owned();
     let fee = order["amount_fen"].as_i64().expect("fee");
-    let (headers, body) = genuine(&no, fee);
+    let (headers, body) = genuine(&app, &no, fee);
     for _ in 0..10 {
         assert_eq!(post_notification(&app, &headers, body.clone()).await, StatusCode::NO_CONTENT);
     }
@@ -246,7 +270,7 @@ async fn one_notification_delivered_many_times_pays_once(app: TestApp) {
     // A second registration: ten copies at once, first contact.
     let (token, id) = approved(&app, &admin, 2).await;
     let order = pay_wechat(&app, &token, &id).await;
-    let (headers, body) = genuine(order["out_trade_no"].as_str().expect("no"), fee);
+    let (headers, body) = genuine(&app, order["out_trade_no"].as_str().expect("no"), fee);
     let concurrent: Vec<_> =
         (0..10).map(|_| post_notification(&app, &headers, body.clone())).collect();
     for status in futures_util::future::join_all(concurrent).await {
@@ -304,6 +328,7 @@ async fn forged_and_stale_notifications_change_nothing(app: TestApp) {
 
     // Signed with a key WeChat Pay does not have (the merchant's own), under WeChat's serial.
     let (headers, body) = notification(
+        &app,
         &no,
         fee,
         dev_keys::MERCHANT_PRIVATE_KEY_PEM,
@@ -313,6 +338,7 @@ async fn forged_and_stale_notifications_change_nothing(app: TestApp) {
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::UNAUTHORIZED);
     // 301 seconds old.
     let (headers, body) = notification(
+        &app,
         &no,
         fee,
         dev_keys::PLATFORM_PRIVATE_KEY_1_PEM,
@@ -322,6 +348,7 @@ async fn forged_and_stale_notifications_change_nothing(app: TestApp) {
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::UNAUTHORIZED);
     // An unknown serial.
     let (headers, body) = notification(
+        &app,
         &no,
         fee,
         dev_keys::PLATFORM_PRIVATE_KEY_1_PEM,
@@ -330,7 +357,7 @@ async fn forged_and_stale_notifications_change_nothing(app: TestApp) {
     );
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::UNAUTHORIZED);
     // A signature probe.
-    let (mut headers, body) = genuine(&no, fee);
+    let (mut headers, body) = genuine(&app, &no, fee);
     for (name, value) in &mut headers {
         if *name == "Wechatpay-Signature" {
             *value = format!("WECHATPAY/SIGNTEST/{value}");
@@ -338,7 +365,7 @@ async fn forged_and_stale_notifications_change_nothing(app: TestApp) {
     }
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::UNAUTHORIZED);
     // The body changed after signing.
-    let (headers, body) = genuine(&no, fee);
+    let (headers, body) = genuine(&app, &no, fee);
     let mut changed = String::from_utf8(body).expect("utf-8");
     changed = changed.replace("支付成功", "支付成功 ");
     assert_eq!(
@@ -346,7 +373,7 @@ async fn forged_and_stale_notifications_change_nothing(app: TestApp) {
         StatusCode::UNAUTHORIZED
     );
     // Signed correctly, but the ciphertext was tampered with before signing: not decryptable.
-    let (_, body) = genuine(&no, fee);
+    let (_, body) = genuine(&app, &no, fee);
     let mut parsed: Value = serde_json::from_slice(&body).expect("json");
     let ciphertext = parsed["resource"]["ciphertext"].as_str().expect("ct").to_owned();
     let mut raw = base64_decode(&ciphertext);
@@ -366,14 +393,14 @@ async fn forged_and_stale_notifications_change_nothing(app: TestApp) {
     .to_pairs();
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::BAD_REQUEST);
     // No headers at all.
-    let (_, body) = genuine(&no, fee);
+    let (_, body) = genuine(&app, &no, fee);
     assert_eq!(post_notification(&app, &[], body).await, StatusCode::UNAUTHORIZED);
 
     assert_eq!(state_of(&app, &id), State::AwaitingPayment);
     assert!(ledger(&app, &id).is_empty());
     assert_eq!(count(&mut app.conn(), "payment_notifications"), 0);
     // The genuine one still works.
-    let (headers, body) = genuine(&no, fee);
+    let (headers, body) = genuine(&app, &no, fee);
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
     assert_eq!(state_of(&app, &id), State::Paid);
 }
@@ -388,7 +415,7 @@ async fn money_that_cannot_be_taken_is_recorded_and_refunded(app: TestApp) {
     let (status, body) =
         app.post(&format!("/api/v1/registrations/{id}/withdraw"), &token, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (headers, body) = genuine(&no, fee);
+    let (headers, body) = genuine(&app, &no, fee);
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
     assert_eq!(state_of(&app, &id), State::Withdrawn);
     let rows = ledger(&app, &id);
@@ -411,7 +438,7 @@ async fn money_that_cannot_be_taken_is_recorded_and_refunded(app: TestApp) {
     // The wrong amount: recorded and flagged, never paid.
     let (token, id) = approved(&app, &admin, 2).await;
     let order = pay_wechat(&app, &token, &id).await;
-    let (headers, body) = genuine(order["out_trade_no"].as_str().expect("no"), fee - 1);
+    let (headers, body) = genuine(&app, order["out_trade_no"].as_str().expect("no"), fee - 1);
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
     assert_eq!(state_of(&app, &id), State::AwaitingPayment);
     let (status, flagged) = app
@@ -420,10 +447,133 @@ async fn money_that_cannot_be_taken_is_recorded_and_refunded(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(flagged.as_array().expect("rows").len(), 1, "{flagged}");
     assert_eq!(flagged[0]["amount_fen"], fee - 1);
-    // An order we never opened: 404, nothing recorded.
-    let (headers, body) = genuine("0123456789abcdef0123456789abcdef", fee);
-    assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NOT_FOUND);
+    // An order we never opened: acknowledged (WeChat Pay would retry a failure for a day),
+    // not in the ledger, kept for finance.
+    let (headers, body) = genuine(&app, "0123456789abcdef0123456789abcdef", fee);
+    assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
     assert_eq!(count(&mut app.conn(), "payments"), 2);
+    assert_eq!(count(&mut app.conn(), "unmatched_notifications"), 1);
+}
+
+/// A failure answer of the notify endpoint: WeChat Pay's `{code, message}`.
+async fn post_raw_notification(app: &TestApp, body: Vec<u8>) -> (StatusCode, Value) {
+    let res = app
+        .http
+        .post(app.url("/api/v1/wechatpay/notify"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("notify");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn notifications_we_cannot_apply_are_kept_for_finance(app: TestApp) {
+    let admin = app.staff("admin1", "admin").await;
+    let finance = app.staff("finance1", "finance").await;
+    let reviewer = app.staff("reviewer1", "reviewer").await;
+    let (token, id) = approved(&app, &admin, 1).await;
+    let order = pay_wechat(&app, &token, &id).await;
+    let no = order["out_trade_no"].as_str().expect("no").to_owned();
+    let fee = order["amount_fen"].as_i64().expect("fee");
+    let transaction = |payer: &str, currency: &str| {
+        json!({
+            "appid": baoming_api::runtime::dev_material::DEV_APPID,
+            "mchid": baoming_api::runtime::dev_material::DEV_MCHID,
+            "out_trade_no": no,
+            "transaction_id": "4200000000202611280000000009",
+            "trade_type": "JSAPI",
+            "trade_state": "SUCCESS",
+            "trade_state_desc": "支付成功",
+            "success_time": "2026-11-28T10:00:00+08:00",
+            "payer": {"openid": payer},
+            "amount": {"total": fee, "payer_total": fee, "currency": currency, "payer_currency": currency}
+        })
+    };
+    let app_ref = &app;
+    let send = |transaction: Value, id: &'static str| {
+        let (headers, body) = signed_transaction(
+            &transaction,
+            id,
+            dev_keys::PLATFORM_PRIVATE_KEY_1_PEM,
+            dev_keys::PLATFORM_PUB_KEY_ID_1,
+            0,
+        );
+        async move { post_notification(app_ref, &headers, body).await }
+    };
+    // Another payer than the order's, another currency: acknowledged, not applied.
+    assert_eq!(
+        send(transaction("o-someone-else", "CNY"), "EV-payer").await,
+        StatusCode::NO_CONTENT
+    );
+    let payer = payer_of(&app, &no);
+    assert_eq!(send(transaction(&payer, "USD"), "EV-usd").await, StatusCode::NO_CONTENT);
+    // An order we never opened, delivered twice: kept once.
+    for _ in 0..2 {
+        let (headers, body) = genuine(&app, "0123456789abcdef0123456789abcdef", 12_300);
+        assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
+    }
+    assert_eq!(state_of(&app, &id), State::AwaitingPayment);
+    assert!(ledger(&app, &id).is_empty());
+
+    let (status, kept) =
+        app.admin(Method::GET, "/api/v1/admin/unmatched-notifications", Some(&finance), None).await;
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    let mut reasons: Vec<(String, String, i64)> = kept
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["reason"].as_str().expect("reason").to_owned(),
+                r["out_trade_no"].as_str().expect("no").to_owned(),
+                r["amount_fen"].as_i64().expect("fen"),
+            )
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        vec![
+            ("currency".to_owned(), no.clone(), fee),
+            ("payer".to_owned(), no.clone(), fee),
+            ("unknown_order".to_owned(), "0123456789abcdef0123456789abcdef".to_owned(), 12_300),
+        ],
+        "{kept}"
+    );
+    let (status, _) = app
+        .admin(Method::GET, "/api/v1/admin/unmatched-notifications", Some(&reviewer), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The console lists them on the unapplied-money page.
+    let page = app
+        .http
+        .get(app.url("/admin/finance/unapplied"))
+        .header("cookie", &finance.cookie)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.expect("html");
+    assert!(page.contains("0123456789abcdef0123456789abcdef"), "{page}");
+    for label in ["本系统没有该订单", "币种不是人民币", "付款人与订单不符"] {
+        assert!(page.contains(label), "{label}");
+    }
+
+    // The genuine one pays.
+    let (headers, body) = genuine(&app, &no, fee);
+    assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
+    assert_eq!(state_of(&app, &id), State::Paid);
+
+    // Over 64 KiB: refused before anything is read, in WeChat Pay's terms.
+    let (status, answer) = post_raw_notification(&app, vec![b' '; 64 * 1024 + 1]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer["code"], "FAIL", "{answer}");
+    assert!(answer["message"].is_string(), "{answer}");
+    // Every other failure answers the same shape.
+    let (status, answer) = post_raw_notification(&app, b"{}".to_vec()).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("FAIL")));
 }
 
 async fn the_bank_transfer_journey(app: TestApp) {
@@ -574,6 +724,7 @@ async fn wechat_and_finance_racing_pay_once(app: TestApp) {
             app.post(&format!("/api/v1/registrations/{id}/pay/transfer"), &token, json!({})).await;
         assert_eq!(status, StatusCode::OK, "{declared}");
         let (headers, body) = genuine(
+            &app,
             order["out_trade_no"].as_str().expect("no"),
             order["amount_fen"].as_i64().expect("fee"),
         );
@@ -622,6 +773,7 @@ async fn key_rotation_keeps_orders_in_flight_verifiable(app: TestApp) {
     assert_eq!((status, view["state"].as_str()), (StatusCode::OK, Some("awaiting_payment")));
     // A notification still signed with the old key verifies too.
     let (headers, body) = genuine(
+        &app,
         order_c["out_trade_no"].as_str().expect("no"),
         order_c["amount_fen"].as_i64().expect("fee"),
     );
@@ -684,7 +836,7 @@ async fn refund_notifications_settle_refunds(app: TestApp) {
     let (status, _) =
         app.post(&format!("/api/v1/registrations/{id}/withdraw"), &token, json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let (headers, body) = genuine(&no, fee);
+    let (headers, body) = genuine(&app, &no, fee);
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
     let registration = RegistrationId::parse(&id).expect("id");
     let refund_no = {
@@ -707,10 +859,22 @@ async fn refund_notifications_settle_refunds(app: TestApp) {
         .await;
     assert_eq!(rows[0]["refund_state"], "succeeded", "{rows}");
     assert_eq!(state_of(&app, &id), State::Withdrawn);
-    // A refund we did not make (the merchant platform's): acknowledged, nothing changed.
+    // A refund we did not make (the merchant platform's): acknowledged, nothing changed, kept
+    // for finance; so is a notice of our refund with another amount or order.
     let (headers, body) =
         refund_notification(&no, "ffffffffffffffffffffffffffffffff", "SUCCESS", fee);
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
+    let (headers, body) = refund_notification(&no, &refund_no, "ABNORMAL", fee - 1);
+    assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
+    let (headers, body) =
+        refund_notification("0123456789abcdef0123456789abcdef", &refund_no, "CLOSED", fee);
+    assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
+    let (_, kept) =
+        app.admin(Method::GET, "/api/v1/admin/unmatched-notifications", Some(&finance), None).await;
+    let mut reasons: Vec<&str> =
+        kept.as_array().expect("rows").iter().filter_map(|r| r["reason"].as_str()).collect();
+    reasons.sort_unstable();
+    assert_eq!(reasons, ["refund_mismatch", "refund_mismatch", "unknown_refund"], "{kept}");
     // A notification forged with the wrong key: 401.
     let (mut headers, body) = refund_notification(&no, &refund_no, "ABNORMAL", fee);
     for (name, value) in &mut headers {
@@ -764,6 +928,7 @@ async fn finance_returns_a_transfer_by_hand(app: TestApp) {
         app.post(&format!("/api/v1/registrations/{id}/withdraw"), &token, json!({})).await;
     assert_eq!(status, StatusCode::OK);
     let (headers, body) = genuine(
+        &app,
         order["out_trade_no"].as_str().expect("no"),
         order["amount_fen"].as_i64().expect("fee"),
     );

@@ -431,7 +431,7 @@ async fn a_wrong_amount_is_given_back_and_the_fee_paid_with_a_new_order(app: Tes
     assert_eq!(events(&app, &id, EventKind::ConfirmPayment), 1);
 
     // A duplicate of the first payment's notification changes nothing.
-    let (headers, body) = genuine(&first_no, fee + 5_000);
+    let (headers, body) = genuine(&app, &first_no, fee + 5_000);
     assert_eq!(post_notification(&app, &headers, body).await, StatusCode::NO_CONTENT);
     assert_eq!(count(&mut app.conn(), "payments"), 2);
 }

@@ -20,6 +20,7 @@ pub mod orders;
 pub mod refunds;
 pub mod returns;
 pub mod transfers;
+pub mod unmatched;
 
 pub use codes::{Disposition, OrderState, RefundState};
 pub use ledger::{

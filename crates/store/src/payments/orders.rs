@@ -280,6 +280,10 @@ pub struct WechatPaid {
     pub success_time: Option<DateTime<Utc>>,
     /// The notification (id, event type), when it came as one.
     pub notification: Option<(String, String)>,
+    /// The order currency WeChat reports (`CNY`), if it says.
+    pub currency: Option<String>,
+    /// The payer's openid, if WeChat says.
+    pub payer_openid: Option<String>,
 }
 
 /// Records money WeChat reported for one of our orders (see [`record_payment`](super::ledger::record_payment)). An order we

@@ -692,11 +692,12 @@ pub(super) async fn unapplied(
     let period = period_param(q.period_id.as_deref())?;
     let open_only = q.open_only.as_deref().is_some_and(|v| !v.is_empty());
     let filter = UnappliedFilter { period, open_only };
-    let (all, rows) = state
+    let (all, rows, unmatched) = state
         .db(move |conn| {
             Ok::<_, StoreError>((
                 periods::all(conn)?,
                 payments::unapplied_payments(conn, &filter, 1000)?,
+                payments::unmatched::list(conn, 200)?,
             ))
         })
         .await?;
@@ -731,8 +732,38 @@ pub(super) async fn unapplied(
                 }
             }
         }
+        h2 { "无法对应的微信支付通知" }
+        p.hint { "已验签、已应答微信支付，但未入账：本系统没有的订单或退款、币种或付款人与订单不符、金额或订单与退款记录不符。请在商户平台核对。" }
+        table #unmatched-notifications {
+            thead { tr { th { "收到时间" } th { "原因" } th { "商户订单号" } th { "商户退款单号" } th { "微信支付单号" } th.num { "金额（元）" } th { "币种" } } }
+            tbody {
+                @for n in &unmatched {
+                    tr {
+                        td { (time(n.received_at)) }
+                        td { (unmatched_label(n.notice.reason)) }
+                        td { code { (n.notice.out_trade_no) } }
+                        td { @if let Some(no) = &n.notice.out_refund_no { code { (no) } } }
+                        td { @if let Some(id) = &n.notice.transaction_id { code { (id) } } }
+                        td.num { (yuan(n.notice.amount_fen)) }
+                        td { (n.notice.currency.clone().unwrap_or_default()) }
+                    }
+                }
+            }
+        }
     };
     Ok(finance_page(&me, "财务 · 未入账款项", "/admin/finance/unapplied", body))
+}
+
+/// Why a WeChat Pay notification was kept instead of applied, in words.
+fn unmatched_label(reason: payments::unmatched::Reason) -> &'static str {
+    use payments::unmatched::Reason;
+    match reason {
+        Reason::UnknownOrder => "本系统没有该订单",
+        Reason::Currency => "币种不是人民币",
+        Reason::Payer => "付款人与订单不符",
+        Reason::UnknownRefund => "本系统没有该退款",
+        Reason::RefundMismatch => "退款金额或订单与记录不符",
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,7 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use baoming_accounts::{LoginThrottle, verify_password};
-use baoming_store::{audit, sessions, staff};
+use baoming_store::staff::LoginReservation;
+use baoming_store::{audit, sessions, staff, write_tx};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -51,14 +52,19 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-enum Outcome {
-    Ok(Box<(staff::StaffUser, sessions::Issued, String)>),
-    Locked(chrono::DateTime<Utc>),
-    Refused,
+/// The one answer to a refused login, whatever the reason (unknown or disabled user, wrong
+/// password, locked account), so that neither names nor locks can be probed.
+fn refused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "login_failed",
+        "用户名或密码错误（连续失败 5 次后账号锁定 15 分钟）",
+    )
 }
 
 /// Logs a staff user in: a session cookie (HttpOnly, SameSite=Strict, Secure unless dev mode)
-/// and a CSRF token. After 5 failed attempts the account is locked for 15 minutes (429).
+/// and a CSRF token. After 5 failed attempts the account is locked for 15 minutes; a locked
+/// account is answered like a wrong password.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/auth/login",
@@ -66,8 +72,7 @@ enum Outcome {
     request_body = StaffLogin,
     responses(
         (status = 200, body = StaffSession, headers(("set-cookie" = String, description = "baoming_staff session cookie"))),
-        (status = 401, description = "wrong username or password", body = ErrorBody),
-        (status = 429, description = "locked after repeated failures", body = ErrorBody),
+        (status = 401, description = "wrong username or password, or the account is locked", body = ErrorBody),
     )
 )]
 pub async fn login(
@@ -91,6 +96,15 @@ pub async fn login(
 
 /// Checks a staff user's credentials (throttled and audited) and issues a session: the user,
 /// the session and its CSRF token. Shared by the JSON login and the console's login form.
+///
+/// 1. One write transaction reserves a guess (`staff::reserve_login`): counted before any
+///    password is checked, so a parallel burst gets at most the throttle's 5 guesses.
+/// 2. The password is verified with no connection held, at most
+///    `staff_login_concurrent_hashes` at once; an unknown, disabled or locked account is
+///    verified against a throwaway hash, so every refusal costs the same time.
+/// 3. One write transaction settles the guess and writes the audit entry (and the session).
+///    Attempts refused while locked write no row of their own: their number goes into the
+///    next settled attempt's entry.
 pub(crate) async fn authenticate(
     state: &AppState,
     req: &HttpRequest,
@@ -105,75 +119,81 @@ pub(crate) async fn authenticate(
         request_id: Some(RequestId::of(req)),
         client_ip: client_ip(req),
     };
+    let throttle = LoginThrottle::default();
+    let reservation =
+        state.db(move |conn| staff::reserve_login(conn, &username, &throttle, Utc::now())).await?;
+    let hash = match &reservation {
+        LoginReservation::Reserved(user) => user.password_hash.clone(),
+        LoginReservation::Unknown | LoginReservation::Refused(_) => dummy_hash().to_owned(),
+    };
+    let right = {
+        let _permit = state.login_hashes.acquire().await.map_err(|e| ApiError::internal(&e))?;
+        web::block(move || verify_password(&password, &hash)).await?
+    };
+    let user = match reservation {
+        LoginReservation::Reserved(user) => *user,
+        LoginReservation::Refused(_) => return Err(refused()),
+        LoginReservation::Unknown => {
+            state
+                .db(move |conn| {
+                    audit::record(
+                        conn,
+                        &audit::Entry {
+                            actor,
+                            action: "login_failed".into(),
+                            target_kind: Some("staff".into()),
+                            target_id: None,
+                            summary: Some(serde_json::json!({ "why": "unknown or disabled user" })),
+                        },
+                        Utc::now(),
+                    )
+                })
+                .await?;
+            return Err(refused());
+        }
+    };
     let ttl = state.staff_session_ttl;
-    let outcome = state
+    let session = state
         .db(move |conn| {
-            let now = Utc::now();
-            let throttle = LoginThrottle::default();
-            let user = staff::find_by_username(conn, &username)?;
-            let fail = |conn: &mut baoming_store::DbConnection, actor: audit::Actor, why: &str| {
+            write_tx(conn, |conn| {
+                let now = Utc::now();
+                let settled = staff::settle_login(conn, user.id, right, &throttle, now)?;
+                let actor = audit::Actor { staff: Some(user.id), ..actor };
+                let mut summary = serde_json::Map::new();
+                if settled.refused > 0 {
+                    summary.insert("refused_while_locked".into(), settled.refused.into());
+                }
+                let (action, issued) = if right {
+                    let issued =
+                        sessions::issue_with_csrf(conn, sessions::Owner::Staff(user.id), ttl, now)?;
+                    ("login", Some(issued))
+                } else {
+                    summary.insert("why".into(), "wrong password".into());
+                    if let Some(until) = settled.state.locked_until.filter(|_| settled.locked_now) {
+                        summary.insert("locked_until".into(), until.to_rfc3339().into());
+                        ("login_locked", None)
+                    } else {
+                        ("login_failed", None)
+                    }
+                };
                 audit::record(
                     conn,
                     &audit::Entry {
                         actor,
-                        action: "login_failed".into(),
+                        action: action.into(),
                         target_kind: Some("staff".into()),
-                        target_id: None,
-                        summary: Some(serde_json::json!({ "why": why })),
+                        target_id: Some(user.id.to_string()),
+                        summary: (!summary.is_empty()).then_some(summary.into()),
                     },
                     now,
+                )?;
+                Ok::<_, baoming_store::StoreError>(
+                    issued.map(|(issued, csrf)| (user, issued, csrf)),
                 )
-            };
-            let Some(user) = user.filter(|u| u.enabled) else {
-                // Spend the same time as a real check, so timing does not tell which names exist.
-                verify_password(&password, dummy_hash());
-                fail(conn, actor, "unknown or disabled user")?;
-                return Ok::<_, baoming_store::StoreError>(Outcome::Refused);
-            };
-            let actor = audit::Actor { staff: Some(user.id), ..actor };
-            if let Err(locked) = throttle.check(&user.failures, now) {
-                fail(conn, actor, "locked")?;
-                return Ok(Outcome::Locked(locked.until));
-            }
-            if !verify_password(&password, &user.password_hash) {
-                let next = staff::record_failed_login(conn, user.id, &throttle, now)?;
-                fail(conn, actor, "wrong password")?;
-                return Ok(match next.locked_until {
-                    Some(until) => Outcome::Locked(until),
-                    None => Outcome::Refused,
-                });
-            }
-            staff::set_failures(conn, user.id, &throttle.after_success(), now)?;
-            let (issued, csrf) =
-                sessions::issue_with_csrf(conn, sessions::Owner::Staff(user.id), ttl, now)?;
-            audit::record(
-                conn,
-                &audit::Entry {
-                    actor,
-                    action: "login".into(),
-                    target_kind: Some("staff".into()),
-                    target_id: Some(user.id.to_string()),
-                    summary: None,
-                },
-                now,
-            )?;
-            Ok(Outcome::Ok(Box::new((user, issued, csrf))))
+            })
         })
         .await?;
-    match outcome {
-        Outcome::Ok(ok) => Ok(*ok),
-        Outcome::Locked(until) => Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "account_locked",
-            format!(
-                "登录失败次数过多，账号已锁定至 {}，请稍后再试",
-                crate::time::beijing(until, "%H:%M")
-            ),
-        )),
-        Outcome::Refused => {
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_failed", "用户名或密码错误"))
-        }
-    }
+    session.ok_or_else(refused)
 }
 
 /// Ends the staff session.

@@ -13,7 +13,7 @@ use baoming_domain::ids::{PeriodId, RefundId, RegistrationId, TypedId};
 use baoming_domain::lifecycle::{Event, PaymentMethod, Reason, RefundCause, State, Tab, Tag};
 use baoming_store::payments::{
     self, REFUND_STATES, Refund, RefundRequest, RefundRequestFilter, RefundState, Resolution,
-    UnappliedFilter, UnappliedPayment,
+    UnappliedFilter, UnappliedPayment, unmatched,
 };
 use baoming_store::{StoreError, review};
 use chrono::{DateTime, Utc};
@@ -547,4 +547,70 @@ pub async fn unapplied(
     };
     let rows = state.db(move |conn| payments::unapplied_payments(conn, &filter, 1000)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(UnappliedView::from).collect::<Vec<_>>()))
+}
+
+/// A verified WeChat Pay notification that was not applied, kept for finance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnmatchedNotificationView {
+    /// WeChat's notification id.
+    pub notification_id: String,
+    /// Its event type (`TRANSACTION.SUCCESS`, `REFUND.SUCCESS` …).
+    pub event_type: String,
+    /// Why it was not applied: `unknown_order` (an order we never opened), `currency` (not
+    /// CNY), `payer` (another WeChat user than the order's), `unknown_refund` (a refund we did
+    /// not make), `refund_mismatch` (the order or amount differ from our refund).
+    pub reason: String,
+    /// The order it names.
+    pub out_trade_no: String,
+    /// The refund it names.
+    pub out_refund_no: Option<String>,
+    /// WeChat's transaction id.
+    pub transaction_id: Option<String>,
+    /// The amount it reports, in fen.
+    pub amount_fen: i64,
+    /// Its currency, when it says.
+    pub currency: Option<String>,
+    /// When WeChat says it happened.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+}
+
+impl From<unmatched::UnmatchedRecord> for UnmatchedNotificationView {
+    fn from(r: unmatched::UnmatchedRecord) -> Self {
+        let n = r.notice;
+        UnmatchedNotificationView {
+            notification_id: n.notification_id,
+            event_type: n.event_type,
+            reason: n.reason.as_str().into(),
+            out_trade_no: n.out_trade_no,
+            out_refund_no: n.out_refund_no,
+            transaction_id: n.transaction_id,
+            amount_fen: n.amount_fen,
+            currency: n.currency,
+            occurred_at: n.occurred_at,
+            received_at: r.received_at,
+        }
+    }
+}
+
+/// Verified WeChat Pay notifications that were acknowledged but not applied — a payment for an
+/// order we never opened, in another currency or by another payer, a refund notice for a
+/// refund we did not make or that disagrees with ours — for reconciliation; newest first (at
+/// most 1000).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/unmatched-notifications",
+    tag = "finance",
+    responses((status = 200, body = Vec<UnmatchedNotificationView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    description = "Roles: finance, admin."
+)]
+pub async fn unmatched_notifications(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+) -> Result<HttpResponse, ApiError> {
+    me.require(FINANCE)?;
+    let rows = state.db(move |conn| unmatched::list(conn, 1000)).await?;
+    Ok(HttpResponse::Ok()
+        .json(rows.into_iter().map(UnmatchedNotificationView::from).collect::<Vec<_>>()))
 }
