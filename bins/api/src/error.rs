@@ -665,10 +665,8 @@ catalogue! {
     Staff "seat_not_asked" CONFLICT "名额未确认"
         "A bug: an approval without its seat check.";
     // Back office.
-    Staff "login_failed" UNAUTHORIZED "用户名或密码错误"
-        "Type the username and password again.";
-    Staff "account_locked" TOO_MANY_REQUESTS "登录失败次数过多，账号已锁定至 {时间}，请稍后再试"
-        "Wait until the time given.";
+    Staff "login_failed" UNAUTHORIZED "用户名或密码错误（连续失败 5 次后账号锁定 15 分钟）"
+        "Type the username and password again; a locked account answers the same (wait 15 minutes).";
     Staff "forbidden" FORBIDDEN "没有进行此操作的权限"
         "The staff user's roles do not allow this.";
     Staff "csrf_failed" FORBIDDEN "请求校验失败，请刷新页面后重试"
