@@ -124,6 +124,14 @@ impl CurrentStaff {
         }
     }
 
+    /// Ends this session (logout), audited, whichever role the user holds.
+    pub async fn log_out(&self, state: &AppState) -> Result<(), ApiError> {
+        let role = self.require(crate::routes::admin::ANY_STAFF)?;
+        let (actor, session, id, now) =
+            (self.audit_actor(role), self.session, self.id, state.now());
+        state.db(move |conn| sessions::log_out_staff(conn, session, id, actor, now)).await
+    }
+
     /// The store's context for a transition made in `role` now.
     pub fn ctx(&self, role: Role) -> Ctx {
         let actor = match role {

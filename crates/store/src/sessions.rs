@@ -156,6 +156,31 @@ pub fn revoke(
     Ok(())
 }
 
+/// Ends a staff user's session on their own request (logout) and records it in the audit log,
+/// in one write transaction.
+pub fn log_out_staff(
+    conn: &mut DbConnection,
+    session: SessionId,
+    staff: StaffId,
+    actor: crate::audit::Actor,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    crate::db::write_tx(conn, |conn| {
+        revoke(conn, session, now)?;
+        crate::audit::record(
+            conn,
+            &crate::audit::Entry {
+                actor,
+                action: "logout".into(),
+                target_kind: Some("staff".into()),
+                target_id: Some(staff.to_string()),
+                summary: None,
+            },
+            now,
+        )
+    })
+}
+
 /// Revokes every live session of a staff user but `except` (a password reset, a disabled
 /// account, or a password change keeping the current session): how many were revoked.
 pub fn revoke_staff_sessions(

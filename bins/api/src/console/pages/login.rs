@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use baoming_store::{audit, sessions};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -87,25 +86,7 @@ pub(super) async fn logout(
     state: web::Data<AppState>,
     post: ConsolePost,
 ) -> Result<HttpResponse, ConsoleError> {
-    let me = post.me.staff;
-    let role = me.require(ANY_STAFF)?;
-    let (actor, session, id, now) = (me.audit_actor(role), me.session, me.id, state.now());
-    state
-        .db(move |conn| {
-            sessions::revoke(conn, session, now)?;
-            audit::record(
-                conn,
-                &audit::Entry {
-                    actor,
-                    action: "logout".into(),
-                    target_kind: Some("staff".into()),
-                    target_id: Some(id.to_string()),
-                    summary: None,
-                },
-                now,
-            )
-        })
-        .await?;
+    post.me.staff.log_out(&state).await?;
     let [session, csrf] = removal_cookies(state.secure_cookies);
     Ok(HttpResponse::SeeOther()
         .cookie(session)

@@ -207,26 +207,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     me: CurrentStaff,
 ) -> Result<HttpResponse, ApiError> {
-    let role = me.require(ANY_STAFF)?;
-    let actor = me.audit_actor(role);
-    let (session, id) = (me.session, me.id);
-    state
-        .db(move |conn| {
-            let now = Utc::now();
-            sessions::revoke(conn, session, now)?;
-            audit::record(
-                conn,
-                &audit::Entry {
-                    actor,
-                    action: "logout".into(),
-                    target_kind: Some("staff".into()),
-                    target_id: Some(id.to_string()),
-                    summary: None,
-                },
-                now,
-            )
-        })
-        .await?;
+    me.log_out(&state).await?;
     let [session, csrf] = removal_cookies(state.secure_cookies);
     Ok(HttpResponse::NoContent().cookie(session).cookie(csrf).finish())
 }
