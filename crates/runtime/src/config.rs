@@ -327,7 +327,8 @@ impl Default for RawConfig {
             pii: RawPii::default(),
             photos: RawPhotos {
                 max_upload_bytes: 10 * 1024 * 1024,
-                max_concurrent_decodes: std::thread::available_parallelism().map_or(2, |n| n.get()),
+                max_concurrent_decodes: std::thread::available_parallelism()
+                    .map_or(2, |n| n.get().min(2)),
             },
             wechatpay: RawWechatPay::default(),
             payee: RawPayee::default(),
@@ -1239,6 +1240,12 @@ mod tests {
             assert!(is_loopback_url(url), "{url}");
         }
         assert!(!is_loopback_url("https://api.weixin.qq.com"));
+    }
+
+    #[test]
+    fn at_most_two_photo_decodes_by_default() {
+        let decodes = RawConfig::default().photos.max_concurrent_decodes;
+        assert!((1..=2).contains(&decodes), "{decodes}");
     }
 
     #[test]
