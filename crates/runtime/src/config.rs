@@ -70,6 +70,8 @@ pub struct RawConfig {
     pub payee: RawPayee,
     /// Admission tickets: fonts and signing keys.
     pub tickets: RawTickets,
+    /// Rate limits per participant and per client address.
+    pub limits: crate::limits::RawLimits,
 }
 
 /// `[tickets]`: the fonts tickets are drawn with and the keys their QR codes are signed with.
@@ -334,6 +336,7 @@ impl Default for RawConfig {
             payee: RawPayee::default(),
             worker: RawWorker::default(),
             tickets: RawTickets::default(),
+            limits: crate::limits::RawLimits::default(),
         }
     }
 }
@@ -432,6 +435,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Admission tickets.
     pub tickets: TicketSettings,
+    /// Rate limits (validated).
+    pub limits: crate::limits::RawLimits,
 }
 
 /// Validated ticket settings: the font files (read on first use) and the signing keys
@@ -606,6 +611,7 @@ impl RawConfig {
         if self.photos.max_concurrent_decodes == 0 {
             return Err(invalid("photos.max_concurrent_decodes", "must be at least 1"));
         }
+        self.limits.check().map_err(|(key, problem)| invalid(key, problem))?;
 
         let wk = &self.worker;
         if !(10..=60_000).contains(&wk.poll_interval_ms) {
@@ -757,6 +763,7 @@ impl RawConfig {
             payee,
             worker,
             tickets,
+            limits: self.limits.clone(),
         })
     }
 }

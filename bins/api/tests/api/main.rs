@@ -32,6 +32,7 @@ mod checkin;
 mod console;
 mod guide;
 mod invoices;
+mod limits;
 mod participant;
 mod payments;
 mod refunds;
@@ -53,6 +54,11 @@ pub(crate) struct TestApp {
 
 impl TestApp {
     pub(crate) async fn spawn(db: TestDb) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with the configuration changed by `tweak` first.
+    pub(crate) async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut RawConfig)) -> TestApp {
         let data = tempfile::tempdir().expect("data dir");
         let mut raw = RawConfig {
             listen: "127.0.0.1:0".into(),
@@ -67,6 +73,7 @@ impl TestApp {
         raw.wechat.simulator_listen = "127.0.0.1:0".into();
         // The in-process worker asks about a refund still processing after a second.
         raw.worker.refund_recheck_secs = 1;
+        tweak(&mut raw);
         let settings = raw.validate().expect("settings");
         let mut running = baoming_api::start(settings.clone()).await.expect("started");
         let sim = running.simulator.take().expect("dev mode starts the simulator");
