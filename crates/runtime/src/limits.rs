@@ -48,7 +48,7 @@ impl Default for RawLimits {
             photo_upload_per_participant: 10,
             photo_upload_per_address: 10_000,
             photo_uploads_per_day: 50,
-            profile_change_per_participant: 10,
+            profile_change_per_participant: 30,
             profile_change_per_address: 10_000,
             checkin_per_participant: 20,
             checkin_per_address: 10_000,
