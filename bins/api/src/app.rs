@@ -168,6 +168,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             )),
             keys: settings.tickets.keys.clone(),
         },
+        limits: Arc::new(crate::rate_limit::RateLimits::new(&settings.limits)),
     };
     let data = web::Data::new(state);
     let upload_limit = settings.photo_max_upload_bytes;

@@ -39,6 +39,8 @@ pub struct ErrorBody {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// `Retry-After`, in seconds (429 `rate_limited`).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -47,6 +49,7 @@ impl ApiError {
         Self {
             status,
             body: ErrorBody { code: code.into(), message: message.into(), fields: vec![] },
+            retry_after: None,
         }
     }
 
@@ -57,6 +60,7 @@ impl ApiError {
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             body: ErrorBody { code: "validation_failed".into(), message, fields },
+            retry_after: None,
         }
     }
 
@@ -88,6 +92,19 @@ impl ApiError {
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误，请稍后再试")
+    }
+
+    /// 429 `rate_limited`: try again in `wait` (rounded up to whole seconds, `Retry-After`).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let seconds = seconds.max(1);
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("操作过于频繁，请 {seconds} 秒后再试"),
+        );
+        error.retry_after = Some(seconds);
+        error
     }
 
     /// 503.
@@ -133,7 +150,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(&self.body)
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
+        }
+        response.json(&self.body)
     }
 }
 
@@ -556,6 +577,8 @@ catalogue! {
         "Someone changed the registration at the same moment: reload it and let the person try again.";
     Participant "internal" INTERNAL_SERVER_ERROR "服务器内部错误，请稍后再试"
         "Show the message; the server logged the cause with the `X-Request-Id` of the answer.";
+    Participant "rate_limited" TOO_MANY_REQUESTS "操作过于频繁，请 {秒数} 秒后再试"
+        "Too many calls of this kind (per person or per network address): wait the `Retry-After` seconds before trying again; never retry in a loop.";
     Participant "database_unavailable" SERVICE_UNAVAILABLE "服务繁忙，请稍后再试 / 数据库不可用"
         "Show the message and let the person retry in a moment (数据库不可用: the answer of `/readyz`).";
     // 登录

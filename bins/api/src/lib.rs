@@ -11,6 +11,7 @@ pub mod console;
 pub mod error;
 pub mod openapi;
 pub mod period_cache;
+pub mod rate_limit;
 pub mod routes;
 pub mod session_cache;
 pub mod staff_auth;

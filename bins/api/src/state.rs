@@ -47,6 +47,8 @@ pub struct AppState {
     pub clock: crate::time::Clock,
     /// Admission tickets: the fonts (read on first use) and the signing keys.
     pub tickets: TicketState,
+    /// Rate limits per participant and per client address.
+    pub limits: Arc<crate::rate_limit::RateLimits>,
 }
 
 /// What the ticket routes share.

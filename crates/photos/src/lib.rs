@@ -41,7 +41,8 @@
 //!    looking at the content;
 //! 2. anything that is not JPEG or PNG by its magic bytes ([`PhotoError::UnsupportedFormat`]);
 //! 3. a header claiming more than [`Limits::max_pixels`] pixels or a side longer than
-//!    [`Limits::max_dimension`] ([`PhotoError::TooManyPixels`]), before decoding;
+//!    [`Limits::max_dimension`], or 16 bits per channel on more than
+//!    [`Limits::max_pixels_16bit`] pixels ([`PhotoError::TooManyPixels`]), before decoding;
 //! 4. below 295 × 413 pixels after EXIF orientation ([`PhotoError::TooSmall`]); never upscaled;
 //! 5. a damaged file ([`PhotoError::Corrupt`]);
 //! 6. an aspect ratio more than [`ASPECT_TOLERANCE_PERCENT`] % away from 5:7 that cannot be
@@ -103,23 +104,36 @@ pub const JPEG_QUALITY_MIN: u8 = 30;
 const PNG_HEADER_ALLOC: u64 = 16 * 1024 * 1024;
 /// Allowance for decoder-internal buffers on top of the decoded image itself.
 const DECODER_OVERHEAD_ALLOC: u64 = 64 * 1024 * 1024;
-/// The most bytes per decoded pixel the supported formats produce (16-bit RGBA PNG).
-const MAX_BYTES_PER_PIXEL: u64 = 8;
+/// The most bytes per decoded pixel of an 8-bit image (RGBA).
+const MAX_BYTES_PER_PIXEL_8BIT: u64 = 4;
+/// The most bytes per decoded pixel of a 16-bit image (16-bit RGBA PNG).
+const MAX_BYTES_PER_PIXEL_16BIT: u64 = 8;
 
 /// Resource limits for [`process`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest accepted upload in bytes (default 10 MiB).
     pub max_upload_bytes: usize,
-    /// Most pixels (width × height) a photo may have (default 40 000 000).
+    /// Most pixels (width × height) a photo may have (default 24 000 000: a phone camera's
+    /// full-resolution picture, e.g. 6000 × 4000).
     pub max_pixels: u64,
+    /// Most pixels of a photo with 16 bits per channel (default 12 000 000). A 16-bit image
+    /// takes twice the memory per pixel once decoded; at this bound its decoded buffer (at most
+    /// 96 MB as RGBA) is no larger than that of the largest accepted 8-bit image
+    /// (24 000 000 × 4 bytes). Cameras do not produce 16-bit PNGs, editing tools do.
+    pub max_pixels_16bit: u64,
     /// Longest accepted side in pixels (default 12 000).
     pub max_dimension: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_upload_bytes: 10 * 1024 * 1024, max_pixels: 40_000_000, max_dimension: 12_000 }
+        Self {
+            max_upload_bytes: 10 * 1024 * 1024,
+            max_pixels: 24_000_000,
+            max_pixels_16bit: 12_000_000,
+            max_dimension: 12_000,
+        }
     }
 }
 
@@ -192,8 +206,9 @@ impl std::fmt::Debug for ProcessedPhoto {
 
 /// Checks an uploaded ID photo and normalises it to a 295 × 413 JPEG below 100 KB.
 ///
-/// Never panics; the memory used is bounded by `limits` (roughly the upload plus
-/// `max_pixels` × 8 bytes in the worst case of a 16-bit RGBA PNG, 3 bytes per pixel for a JPEG).
+/// Never panics; the memory used is bounded by `limits`: roughly the upload plus the larger of
+/// `max_pixels` × 4 bytes (8-bit RGBA PNG; 3 bytes per pixel for a JPEG) and
+/// `max_pixels_16bit` × 8 bytes (16-bit RGBA PNG), plus the 8-bit copy made from it.
 pub fn process(bytes: &[u8], limits: &Limits) -> Result<ProcessedPhoto, PhotoError> {
     if bytes.len() > limits.max_upload_bytes {
         return Err(PhotoError::TooLarge { max_bytes: limits.max_upload_bytes });
@@ -250,9 +265,13 @@ fn decode_within_limits(
 ) -> Result<RgbImage, PhotoError> {
     let (width, height) = decoder.dimensions();
     let too_many = PhotoError::TooManyPixels { width, height };
+    let pixels = u64::from(width) * u64::from(height);
+    let color = decoder.color_type();
+    let sixteen_bit = color.bytes_per_pixel() > color.channel_count();
     if width > limits.max_dimension
         || height > limits.max_dimension
-        || u64::from(width) * u64::from(height) > limits.max_pixels
+        || pixels > limits.max_pixels
+        || (sixteen_bit && pixels > limits.max_pixels_16bit)
     {
         return Err(too_many);
     }
@@ -275,7 +294,8 @@ fn decode_within_limits(
     // Second line of defence: let the decoder enforce the same bounds.
     let max_alloc = limits
         .max_pixels
-        .saturating_mul(MAX_BYTES_PER_PIXEL)
+        .saturating_mul(MAX_BYTES_PER_PIXEL_8BIT)
+        .max(limits.max_pixels_16bit.saturating_mul(MAX_BYTES_PER_PIXEL_16BIT))
         .saturating_add(DECODER_OVERHEAD_ALLOC);
     if decoder.total_bytes() > max_alloc {
         return Err(too_many);
@@ -391,7 +411,13 @@ mod tests {
     fn defaults() {
         let l = Limits::default();
         assert_eq!(l.max_upload_bytes, 10 * 1024 * 1024);
-        assert_eq!(l.max_pixels, 40_000_000);
+        assert_eq!(l.max_pixels, 24_000_000);
+        assert_eq!(l.max_pixels_16bit, 12_000_000);
+        // A 16-bit image at its bound decodes to no more than an 8-bit one at its bound.
+        assert!(
+            l.max_pixels_16bit * MAX_BYTES_PER_PIXEL_16BIT
+                <= l.max_pixels * MAX_BYTES_PER_PIXEL_8BIT
+        );
         assert_eq!(l.max_dimension, 12_000);
     }
 

@@ -394,6 +394,133 @@ fn png_claiming_30000x30000_is_refused_before_decoding() {
     assert_eq!(process(&png_claiming(600, 840), &Limits::default()), Err(PhotoError::Corrupt));
 }
 
+/// A zlib stream inflating to `len` zero bytes, built by hand: one fixed-Huffman deflate block
+/// of a literal zero followed by back-references of 258 bytes at distance 1 (13 bits each), so
+/// hundreds of megabytes compress to about a megabyte — the shape of a decompression bomb.
+fn zlib_zeros(len: u64) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u32,
+        used: u32,
+    }
+    impl Bits {
+        fn bit(&mut self, b: u32) {
+            self.acc |= (b & 1) << self.used;
+            self.used += 1;
+            if self.used == 8 {
+                self.out.push(u8::try_from(self.acc).unwrap_or(0));
+                self.acc = 0;
+                self.used = 0;
+            }
+        }
+        /// A Huffman code, most significant bit first.
+        fn code(&mut self, code: u32, len: u32) {
+            for i in (0..len).rev() {
+                self.bit(code >> i);
+            }
+        }
+    }
+    let mut bits = Bits { out: vec![0x78, 0x01], acc: 0, used: 0 };
+    bits.bit(1); // BFINAL
+    bits.bit(1); // BTYPE = 01 (fixed Huffman), least significant bit first
+    bits.bit(0);
+    let literal_zero = |bits: &mut Bits| bits.code(0x30, 8);
+    if len > 0 {
+        literal_zero(&mut bits);
+        for _ in 0..(len - 1) / 258 {
+            bits.code(0xC5, 8); // length symbol 285: 258 bytes
+            bits.code(0, 5); // distance code 0: distance 1
+        }
+        for _ in 0..(len - 1) % 258 {
+            literal_zero(&mut bits);
+        }
+    }
+    bits.code(0, 7); // end of block (256)
+    if bits.used > 0 {
+        bits.out.push(u8::try_from(bits.acc).unwrap_or(0));
+    }
+    // Adler-32 of `len` zeros: a = 1, b = len mod 65521.
+    let adler = ((len % 65_521) << 16) | 1;
+    bits.out.extend_from_slice(&u32::try_from(adler).unwrap_or(0).to_be_bytes());
+    bits.out
+}
+
+/// A valid, all-black 16-bit RGB PNG of `width` × `height`, compressed like a bomb.
+fn png_16bit_black(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[16, 2, 0, 0, 0]); // depth 16, RGB, deflate, filter 0, no interlace
+    let raw = u64::from(height) * (1 + u64::from(width) * 6); // a filter byte per row
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(png_chunk(b"IHDR", &ihdr));
+    out.extend(png_chunk(b"IDAT", &zlib_zeros(raw)));
+    out.extend(png_chunk(b"IEND", &[]));
+    out
+}
+
+#[test]
+fn the_bomb_generator_makes_valid_pngs() {
+    let small = png_16bit_black(600, 840);
+    let decoded = image::load_from_memory_with_format(&small, ImageFormat::Png);
+    assert!(
+        matches!(&decoded, Ok(img) if img.width() == 600 && img.height() == 840
+            && img.color() == image::ColorType::Rgb16
+            && img.to_rgb8().pixels().all(|p| p.0 == [0, 0, 0])),
+        "{decoded:?}"
+    );
+    // Small enough to be decoded: judged on its content (a black picture).
+    assert_eq!(process(&small, &Limits::default()), Err(PhotoError::BackgroundNotWhite));
+}
+
+#[test]
+fn a_40_megapixel_16_bit_png_under_10_mib_is_refused_before_decoding() {
+    // 8000 × 5000 × 6 bytes: 240 MB of pixels (about 0.5 GB with the 8-bit copy) in 1.5 MB.
+    let bomb = png_16bit_black(8_000, 5_000);
+    assert!(bomb.len() < Limits::default().max_upload_bytes, "bomb is {} bytes", bomb.len());
+    assert_eq!(
+        process(&bomb, &Limits::default()),
+        Err(PhotoError::TooManyPixels { width: 8_000, height: 5_000 })
+    );
+    // The same header over a damaged stream gets the same answer, not `Corrupt`: the refusal
+    // comes from the header alone.
+    let mut damaged = bomb.clone();
+    let idat = damaged.windows(4).position(|w| w == b"IDAT").unwrap_or(0);
+    damaged.truncate(idat + 4 + 1000);
+    assert_eq!(
+        process(&damaged, &Limits::default()),
+        Err(PhotoError::TooManyPixels { width: 8_000, height: 5_000 })
+    );
+}
+
+#[test]
+fn sixteen_bit_pngs_have_a_smaller_pixel_limit() {
+    let limits = Limits::default();
+    // 16 MP: within the 8-bit limit, above the 16-bit one.
+    assert!(4_000 * 4_000 > limits.max_pixels_16bit && 4_000 * 4_000 <= limits.max_pixels);
+    let mut sixteen = png_16bit_black(4_000, 4_000);
+    let idat = sixteen.windows(4).position(|w| w == b"IDAT").unwrap_or(0);
+    sixteen.truncate(idat + 4 + 100);
+    assert_eq!(
+        process(&sixteen, &limits),
+        Err(PhotoError::TooManyPixels { width: 4_000, height: 4_000 })
+    );
+    // The same size in 8 bits passes the header check (and is then found empty).
+    assert_eq!(process(&png_claiming(4_000, 4_000), &limits), Err(PhotoError::Corrupt));
+    // Just above the 8-bit limit (24 MP) is refused.
+    assert_eq!(
+        process(&png_claiming(6_000, 4_001), &limits),
+        Err(PhotoError::TooManyPixels { width: 6_000, height: 4_001 })
+    );
+    assert_eq!(process(&png_claiming(6_000, 4_000), &limits), Err(PhotoError::Corrupt));
+    // The 16-bit bound is a setting like the others.
+    let tight = Limits { max_pixels_16bit: 600 * 840 - 1, ..limits };
+    assert_eq!(
+        process(&png_16bit_black(600, 840), &tight),
+        Err(PhotoError::TooManyPixels { width: 600, height: 840 })
+    );
+}
+
 #[test]
 fn jpeg_claiming_huge_dimensions_is_refused_before_decoding() {
     assert_eq!(
@@ -403,6 +530,11 @@ fn jpeg_claiming_huge_dimensions_is_refused_before_decoding() {
     assert_eq!(
         process(&jpeg_claiming(6_000, 7_000), &Limits::default()),
         Err(PhotoError::TooManyPixels { width: 6_000, height: 7_000 })
+    );
+    // Just above a phone camera's 24 MP.
+    assert_eq!(
+        process(&jpeg_claiming(6_000, 4_001), &Limits::default()),
+        Err(PhotoError::TooManyPixels { width: 6_000, height: 4_001 })
     );
 }
 

@@ -75,6 +75,8 @@ pub struct RawConfig {
     pub payee: RawPayee,
     /// Admission tickets: fonts and signing keys.
     pub tickets: RawTickets,
+    /// Rate limits per participant and per client address.
+    pub limits: crate::limits::RawLimits,
 }
 
 /// `[tickets]`: the fonts tickets are drawn with and the keys their QR codes are signed with.
@@ -334,12 +336,14 @@ impl Default for RawConfig {
             pii: RawPii::default(),
             photos: RawPhotos {
                 max_upload_bytes: 10 * 1024 * 1024,
-                max_concurrent_decodes: std::thread::available_parallelism().map_or(2, |n| n.get()),
+                max_concurrent_decodes: std::thread::available_parallelism()
+                    .map_or(2, |n| n.get().min(2)),
             },
             wechatpay: RawWechatPay::default(),
             payee: RawPayee::default(),
             worker: RawWorker::default(),
             tickets: RawTickets::default(),
+            limits: crate::limits::RawLimits::default(),
         }
     }
 }
@@ -445,6 +449,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Admission tickets.
     pub tickets: TicketSettings,
+    /// Rate limits (validated).
+    pub limits: crate::limits::RawLimits,
 }
 
 /// Validated ticket settings: the font files (read on first use) and the signing keys
@@ -637,6 +643,7 @@ impl RawConfig {
         if self.photos.max_concurrent_decodes == 0 {
             return Err(invalid("photos.max_concurrent_decodes", "must be at least 1"));
         }
+        self.limits.check().map_err(|(key, problem)| invalid(key, problem))?;
 
         let wk = &self.worker;
         if !(10..=60_000).contains(&wk.poll_interval_ms) {
@@ -790,6 +797,7 @@ impl RawConfig {
             payee,
             worker,
             tickets,
+            limits: self.limits.clone(),
         })
     }
 }
@@ -1323,6 +1331,12 @@ mod tests {
             assert!(is_loopback_url(url), "{url}");
         }
         assert!(!is_loopback_url("https://api.weixin.qq.com"));
+    }
+
+    #[test]
+    fn at_most_two_photo_decodes_by_default() {
+        let decodes = RawConfig::default().photos.max_concurrent_decodes;
+        assert!((1..=2).contains(&decodes), "{decodes}");
     }
 
     #[test]

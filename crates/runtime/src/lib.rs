@@ -20,6 +20,7 @@ pub mod config;
 #[cfg(feature = "dev-keys")]
 pub mod dev;
 pub mod dev_material;
+pub mod limits;
 pub mod logging;
 pub mod pay;
 pub mod proxies;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::CurrentParticipant;
 use crate::error::{ApiError, ErrorBody};
+use crate::rate_limit::Action;
 use crate::state::AppState;
 
 /// `wx.login()`'s code.
@@ -46,8 +47,10 @@ pub struct LoginResponse {
 )]
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Action::WechatLogin, None, &req)?;
     let code = body.into_inner().code;
     let code = code.trim();
     if code.is_empty() || code.len() > 128 {

@@ -2,7 +2,7 @@
 //! mini-program (`wx.scanCode({onlyFromCamera: true})`) and posts what it read, with the
 //! phone's position when the venue has a geofence. docs/checkin.md has the page's side.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use baoming_domain::checkin::Position;
 use baoming_domain::ids::RegistrationId;
 use baoming_store::checkin::{self, CheckedIn, Scan};
@@ -14,6 +14,7 @@ use super::path_id;
 use super::views::{RegistrationView, one_view};
 use crate::auth::CurrentParticipant;
 use crate::error::{ApiError, ErrorBody};
+use crate::rate_limit::Action;
 use crate::state::AppState;
 
 /// What the mini-program read off the venue's QR code.
@@ -74,15 +75,18 @@ pub(crate) fn answer(
         (status = 404, body = ErrorBody),
         (status = 409, description = "not paid, a refund requested, outside the check-in window", body = ErrorBody),
         (status = 422, description = "the code: not a venue code, expired, another region's venue, outside the venue's area, no position", body = ErrorBody),
+        (status = 429, description = "too many calls: `rate_limited`, see `Retry-After`", body = ErrorBody),
     )
 )]
 pub async fn check_in(
     state: web::Data<AppState>,
+    req: HttpRequest,
     me: CurrentParticipant,
     id: web::Path<String>,
     body: web::Json<CheckInBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
+    state.limits.check(Action::CheckIn, Some(&me.id), &req)?;
     let body = body.into_inner();
     let position = match (body.latitude, body.longitude) {
         (Some(lat), Some(lon)) => Some(Position::new(lat, lon).map_err(|e| {

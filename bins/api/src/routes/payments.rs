@@ -21,6 +21,7 @@ use super::path_id;
 use super::views::{RegistrationView, one_view};
 use crate::auth::CurrentParticipant;
 use crate::error::{ApiError, ErrorBody};
+use crate::rate_limit::Action;
 use crate::state::AppState;
 use baoming_runtime::pay::refund_progress;
 
@@ -243,15 +244,18 @@ pub async fn transfer_details(
         (status = 200, body = RegistrationView),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 429, description = "too many calls: `rate_limited`, see `Retry-After`", body = ErrorBody),
         (status = 503, description = "WeChat Pay unreachable; try again", body = ErrorBody),
     )
 )]
 pub async fn check(
     state: web::Data<AppState>,
+    req: HttpRequest,
     me: CurrentParticipant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
+    state.limits.check(Action::PaymentCheck, Some(&me.id), &req)?;
     ask_wechat(&state, &me, id).await?;
     let cache = state.periods.clone();
     let now = state.now();

@@ -1,7 +1,7 @@
 //! The ID photo (一寸白底免冠照): upload, checked and normalised; served only to its owner.
 
 use actix_multipart::Multipart;
-use actix_web::{HttpResponse, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use baoming_domain::ids::PhotoId;
 use baoming_photos::PhotoError;
 use baoming_store::photos::{self, NewPhoto};
@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::path_id;
 use crate::auth::CurrentParticipant;
 use crate::error::{ApiError, ErrorBody};
+use crate::rate_limit::Action;
 use crate::state::AppState;
 
 /// An accepted photo.
@@ -75,13 +76,16 @@ async fn read_photo(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiErr
         (status = 413, description = "file too large", body = ErrorBody),
         (status = 415, description = "not a JPEG or PNG", body = ErrorBody),
         (status = 422, description = "too small, wrong ratio, background not white, too many pixels", body = ErrorBody),
+        (status = 429, description = "too many calls: `rate_limited`, see `Retry-After`", body = ErrorBody),
     )
 )]
 pub async fn upload(
     state: web::Data<AppState>,
+    req: HttpRequest,
     me: CurrentParticipant,
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Action::PhotoUpload, Some(&me.id), &req)?;
     let bytes = read_photo(form, state.photo_limits.max_upload_bytes).await?;
     // One decode per permit: a burst of uploads waits here instead of holding many
     // full-size images in memory at once.

@@ -1,6 +1,6 @@
 //! The participant's profile (个人信息).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use baoming_domain::profile::Profile;
 use baoming_domain::{Gender, IdKind, IdNumber, MobilePhone, PersonName};
 use baoming_store::participants::{self, Participant};
@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::CurrentParticipant;
 use crate::error::{ApiError, ErrorBody, FieldProblem};
+use crate::rate_limit::Action;
 use crate::state::AppState;
 
 /// The profile as the participant sees it: the ID number masked.
@@ -185,13 +186,16 @@ pub async fn get(
         (status = 401, body = ErrorBody),
         (status = 409, description = "identity locked, or ID number used by another account", body = ErrorBody),
         (status = 422, description = "one problem per field", body = ErrorBody),
+        (status = 429, description = "too many calls: `rate_limited`, see `Retry-After`", body = ErrorBody),
     )
 )]
 pub async fn update(
     state: web::Data<AppState>,
+    req: HttpRequest,
     me: CurrentParticipant,
     body: web::Json<ProfileUpdate>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Action::ProfileChange, Some(&me.id), &req)?;
     let cipher = state.cipher.clone();
     let update = body.into_inner();
     let participant = state

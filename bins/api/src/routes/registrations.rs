@@ -1,6 +1,6 @@
 //! Registrations (报名) and "My exams" (我的考试).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use baoming_domain::ids::{
     ExamTypeId, InvoiceTitleId, PeriodId, PhotoId, RegionId, RegistrationId, TypedId,
 };
@@ -16,6 +16,7 @@ use super::periods::SubjectChoiceBody;
 use super::views::{RegistrationView, view_after, views};
 use crate::auth::CurrentParticipant;
 use crate::error::{ApiError, ErrorBody, FieldProblem};
+use crate::rate_limit::Action;
 use crate::state::AppState;
 
 /// The registration form.
@@ -245,14 +246,17 @@ pub async fn resubmit(
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "already paid, or a payment is in progress", body = ErrorBody),
+        (status = 429, description = "too many calls: `rate_limited`, see `Retry-After`", body = ErrorBody),
     )
 )]
 pub async fn withdraw(
     state: web::Data<AppState>,
+    req: HttpRequest,
     me: CurrentParticipant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: RegistrationId = path_id(&id)?;
+    state.limits.check(Action::PaymentCheck, Some(&me.id), &req)?;
     // An open WeChat order is asked about first: money already paid is recorded (and the
     // registration is then paid, not withdrawn), and a payment in progress refuses.
     let in_flight = match super::payments::ask_wechat(&state, &me, id).await {

@@ -32,6 +32,7 @@ mod checkin;
 mod console;
 mod guide;
 mod invoices;
+mod limits;
 mod participant;
 mod payments;
 mod refunds;

@@ -73,6 +73,7 @@ fn refused() -> ApiError {
     responses(
         (status = 200, body = StaffSession, headers(("set-cookie" = String, description = "baoming_staff session cookie"))),
         (status = 401, description = "wrong username or password, or the account is locked", body = ErrorBody),
+        (status = 429, description = "too many logins from this address (`rate_limited`, see `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn login(
@@ -111,6 +112,7 @@ pub(crate) async fn authenticate(
     username: String,
     password: String,
 ) -> Result<(staff::StaffUser, sessions::Issued, String), ApiError> {
+    state.limits.check(crate::rate_limit::Action::StaffLogin, None, req)?;
     let username = username.trim().to_lowercase();
     let actor = audit::Actor {
         staff: None,
