@@ -2,8 +2,10 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# The PostgreSQL server the PostgreSQL half of the suite creates its databases on.
-pg_url := env_var_or_default("BAOMING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# The PostgreSQL server the PostgreSQL half of the suite creates its databases on (without TLS
+# on loopback: OpenSSL's exit handler can race libpq's threads and abort a test process after
+# its test passed, openssl/openssl#6214).
+pg_url := env_var_or_default("BAOMING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 
 # List the recipes.
 default:
@@ -16,7 +18,7 @@ build:
 # The whole suite: every database test on SQLite and on PostgreSQL, then the examples of the
 # crates' documentation (nextest does not run doctests).
 test:
-    BAOMING_TEST_POSTGRES_URL={{pg_url}} cargo nextest run --workspace --no-fail-fast
+    BAOMING_TEST_POSTGRES_URL='{{pg_url}}' cargo nextest run --workspace --no-fail-fast
     cargo test --doc --workspace
 
 # Only the SQLite half (no PostgreSQL server needed), and the documentation's examples.
@@ -26,7 +28,7 @@ test-sqlite:
 
 # Only the PostgreSQL half of the database tests.
 test-postgres:
-    BAOMING_TEST_POSTGRES_URL={{pg_url}} cargo nextest run --workspace --no-fail-fast -E 'test(/(^|::)postgres::/)'
+    BAOMING_TEST_POSTGRES_URL='{{pg_url}}' cargo nextest run --workspace --no-fail-fast -E 'test(/(^|::)postgres::/)'
 
 # Formatting and clippy, as CI checks them.
 lint:
@@ -70,4 +72,4 @@ bench *ARGS:
 # How long the console's pages take with 10,000 registrations in a period (docs/performance.md);
 # e.g. `just bench-console --postgres --report docs/bench.md`.
 bench-console *ARGS:
-    BAOMING_TEST_POSTGRES_URL={{pg_url}} cargo run --release -p baoming-api --example console_bench -- {{ARGS}}
+    BAOMING_TEST_POSTGRES_URL='{{pg_url}}' cargo run --release -p baoming-api --example console_bench -- {{ARGS}}

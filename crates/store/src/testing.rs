@@ -74,7 +74,7 @@ impl TestDb {
         let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
             panic!(
                 "{POSTGRES_URL_VAR} is not set: PostgreSQL tests need a server, e.g. \
-                 {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres \
+                 {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable \
                  (or run only the SQLite tests with `just test-sqlite`)"
             )
         });
