@@ -100,10 +100,10 @@ pub const MAX_CELL_LEN: usize = 32_767;
 
 /// The 0-based worksheet row of the title.
 const TITLE_ROW: u32 = 0;
-/// The 0-based worksheet row of the headers.
-const HEADER_ROW: u32 = 1;
-/// The 0-based worksheet row of the first registration.
-const FIRST_DATA_ROW: u32 = 2;
+/// The 0-based worksheet row of the headers (both workbooks).
+pub(crate) const HEADER_ROW: u32 = 1;
+/// The 0-based worksheet row of the first data row (both workbooks).
+pub(crate) const FIRST_DATA_ROW: u32 = 2;
 /// The 0-based index of the last column (`P`).
 const LAST_COL: u16 = 15;
 
@@ -287,8 +287,8 @@ impl ExportWriter {
         };
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name(SHEET_NAME)?;
-        write_title(sheet, period_name)?;
-        write_header(sheet)?;
+        write_title(sheet, period_name, LAST_COL)?;
+        write_header(sheet, &HEADERS)?;
         for (col, width) in (0_u16..).zip(COLUMN_WIDTHS) {
             sheet.set_column_width(col, width)?;
         }
@@ -374,24 +374,29 @@ impl ExportWriter {
     }
 }
 
-/// Writes the title row: the period name, merged across all columns.
-fn write_title(sheet: &mut Worksheet, period_name: &str) -> Result<(), ExportError> {
+/// Writes the title row (row 0 of both workbooks): `title` merged across columns 0 to
+/// `last_col`.
+pub(crate) fn write_title(
+    sheet: &mut Worksheet,
+    title: &str,
+    last_col: u16,
+) -> Result<(), ExportError> {
     let mut format = Format::new()
         .set_bold()
         .set_font_size(14)
         .set_align(FormatAlign::Left)
         .set_align(FormatAlign::VerticalCenter)
         .set_num_format_index(TEXT_NUM_FORMAT);
-    if looks_like_formula(period_name) {
+    if looks_like_formula(title) {
         format = format.set_quote_prefix();
     }
     sheet.set_row_height(TITLE_ROW, 24)?;
-    sheet.merge_range(TITLE_ROW, 0, TITLE_ROW, LAST_COL, period_name, &format)?;
+    sheet.merge_range(TITLE_ROW, 0, TITLE_ROW, last_col, title, &format)?;
     Ok(())
 }
 
-/// Writes the header row.
-fn write_header(sheet: &mut Worksheet) -> Result<(), ExportError> {
+/// Writes the header row (row 1 of both workbooks).
+pub(crate) fn write_header(sheet: &mut Worksheet, headers: &[&str]) -> Result<(), ExportError> {
     let format = Format::new()
         .set_bold()
         .set_align(FormatAlign::Center)
@@ -399,8 +404,8 @@ fn write_header(sheet: &mut Worksheet) -> Result<(), ExportError> {
         .set_background_color(Color::RGB(0x00D9_E1F2))
         .set_border(FormatBorder::Thin)
         .set_num_format_index(TEXT_NUM_FORMAT);
-    for (col, header) in (0_u16..).zip(HEADERS) {
-        sheet.write_string_with_format(HEADER_ROW, col, header, &format)?;
+    for (col, header) in (0_u16..).zip(headers) {
+        sheet.write_string_with_format(HEADER_ROW, col, *header, &format)?;
     }
     Ok(())
 }

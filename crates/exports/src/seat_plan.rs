@@ -28,9 +28,12 @@
 
 use std::fmt;
 
-use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet};
+use rust_xlsxwriter::{Format, Workbook};
 
-use crate::{ExportError, MAX_CELL_LEN, MAX_ROWS, TEXT_NUM_FORMAT, looks_like_formula};
+use crate::{
+    ExportError, FIRST_DATA_ROW, HEADER_ROW, MAX_CELL_LEN, MAX_ROWS, TEXT_NUM_FORMAT,
+    looks_like_formula, write_header, write_title,
+};
 
 /// The worksheet's name.
 pub const SHEET_NAME: &str = "考场编排";
@@ -52,9 +55,6 @@ pub const HEADERS: [&str; 12] = [
 ];
 
 const COLUMN_WIDTHS: [f64; 12] = [9.0, 28.0, 7.0, 7.0, 5.0, 5.0, 16.0, 12.0, 6.0, 21.0, 32.0, 12.0];
-const TITLE_ROW: u32 = 0;
-const HEADER_ROW: u32 = 1;
-const FIRST_DATA_ROW: u32 = 2;
 const LAST_COL: u16 = 11;
 
 /// One ticket, already formatted by the caller.
@@ -131,8 +131,8 @@ impl SeatPlanWriter {
         let mut workbook = Workbook::new();
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name(SHEET_NAME)?;
-        write_title(sheet, title)?;
-        write_header(sheet)?;
+        write_title(sheet, title, LAST_COL)?;
+        write_header(sheet, &HEADERS)?;
         for (col, width) in (0_u16..).zip(COLUMN_WIDTHS) {
             sheet.set_column_width(col, width)?;
         }
@@ -188,35 +188,6 @@ impl SeatPlanWriter {
         self.workbook.worksheet_from_index(0)?.autofilter(HEADER_ROW, 0, last_row, LAST_COL)?;
         Ok(self.workbook.save_to_buffer()?)
     }
-}
-
-fn write_title(sheet: &mut Worksheet, title: &str) -> Result<(), ExportError> {
-    let mut format = Format::new()
-        .set_bold()
-        .set_font_size(14)
-        .set_align(FormatAlign::Left)
-        .set_align(FormatAlign::VerticalCenter)
-        .set_num_format_index(TEXT_NUM_FORMAT);
-    if looks_like_formula(title) {
-        format = format.set_quote_prefix();
-    }
-    sheet.set_row_height(TITLE_ROW, 24)?;
-    sheet.merge_range(TITLE_ROW, 0, TITLE_ROW, LAST_COL, title, &format)?;
-    Ok(())
-}
-
-fn write_header(sheet: &mut Worksheet) -> Result<(), ExportError> {
-    let format = Format::new()
-        .set_bold()
-        .set_align(FormatAlign::Center)
-        .set_align(FormatAlign::VerticalCenter)
-        .set_background_color(Color::RGB(0x00D9_E1F2))
-        .set_border(FormatBorder::Thin)
-        .set_num_format_index(TEXT_NUM_FORMAT);
-    for (col, header) in (0_u16..).zip(HEADERS) {
-        sheet.write_string_with_format(HEADER_ROW, col, header, &format)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
