@@ -6,59 +6,34 @@
 use std::fmt;
 use std::net::IpAddr;
 
-/// One trusted network: an address and a prefix length (`10.0.0.0/8`, `::1/128`).
+use ipnet::IpNet;
+
+/// One trusted network: `10.0.0.0/8`, `::1/128`, or a bare address (one host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct Network(IpNet);
 
 impl Network {
-    /// Parses `1.2.3.4`, `10.0.0.0/8`, `::1` or `fd00::/8` (a bare address is one host).
+    /// Parses `1.2.3.4`, `10.0.0.0/8`, `::1` or `fd00::/8` (a bare address is one host; an
+    /// IPv4-mapped IPv6 address is its IPv4 address).
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (text, None),
-        };
-        let addr: IpAddr =
-            addr.parse().map_err(|_| format!("{text:?} is not an IP address or CIDR network"))?;
-        let addr = addr.to_canonical();
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{text:?}: the prefix length must be 0–{max}"))?,
-        };
-        Ok(Network { addr, prefix })
+        if let Ok(addr) = text.parse::<IpAddr>() {
+            return Ok(Network(IpNet::from(addr.to_canonical())));
+        }
+        text.parse::<IpNet>().map(Network).map_err(|_| {
+            format!("{text:?} is not an IP address or CIDR network (prefix length at most 32 for IPv4, 128 for IPv6)")
+        })
     }
 
     /// Whether `ip` is in this network.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = |ip: IpAddr| -> u128 {
-            match ip {
-                IpAddr::V4(v4) => u128::from(u32::from(v4)),
-                IpAddr::V6(v6) => u128::from(v6),
-            }
-        };
-        let ip = ip.to_canonical();
-        let width: u32 = match (self.addr, ip) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => 32,
-            (IpAddr::V6(_), IpAddr::V6(_)) => 128,
-            _ => return false,
-        };
-        let host_bits = width - u32::from(self.prefix);
-        let shift = |v: u128| v.checked_shr(host_bits).unwrap_or(0);
-        shift(bits(ip)) == shift(bits(self.addr))
+        self.0.contains(&ip.to_canonical())
     }
 }
 
 impl fmt::Display for Network {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        self.0.fmt(f)
     }
 }
 
