@@ -1,10 +1,11 @@
 //! Renders many tickets (PNG + PDF each) and reports time, sizes and peak memory.
 //!
 //! ```text
-//! cargo run --release -p baoming-tickets --example render_bench -- [COUNT] [THREADS]
+//! cargo run --release -p baoming-tickets --example render_bench -- [COUNT] [THREADS] [SAMPLE_DIR]
 //! ```
 //!
-//! COUNT defaults to 10000, THREADS to the available parallelism. Needs Debian's
+//! COUNT defaults to 10000, THREADS to the available parallelism. With SAMPLE_DIR, the first
+//! ticket is also written there as `ticket.png` and `ticket.pdf`, to look at. Needs Debian's
 //! fonts-noto-cjk (skips with a message otherwise).
 
 #![allow(clippy::print_stdout)]
@@ -133,7 +134,13 @@ fn main() {
     };
 
     // Warm the glyph cache once so the first tickets are not an outlier in the profile below.
-    render_png(&fonts, &layout, &make(0)).expect("warm-up");
+    let first = render_ticket(&fonts, &layout, &make(0)).expect("warm-up");
+    if let Some(dir) = args.get(3) {
+        let dir = std::path::Path::new(dir);
+        std::fs::write(dir.join("ticket.png"), &first.png).expect("write the sample PNG");
+        std::fs::write(dir.join("ticket.pdf"), &first.pdf).expect("write the sample PDF");
+        println!("sample ticket written to {}", dir.display());
+    }
 
     let start = Instant::now();
     let results: Vec<(Vec<usize>, Vec<usize>, Duration, Duration)> = std::thread::scope(|s| {

@@ -83,7 +83,7 @@ pub mod signing;
 pub use fonts::{FontError, FontSource, Fonts};
 pub use layout::{RoomSheet, SheetRow, SubjectSlot, Ticket, TicketLayout, default_rules};
 pub use number::{NumberError, NumberScheme, SeatFacts, TicketNumber};
-pub use render::{QR_ECC, QR_MAX_VERSION, RenderError, SHEET_ROWS_PER_PAGE, encode_qr};
+pub use render::{QR_ECC, QR_MASK, QR_MAX_VERSION, RenderError, SHEET_ROWS_PER_PAGE, encode_qr};
 pub use seating::{
     Candidate, RoomLayout, SeatPlan, SeatingConfig, SeatingError, Unmet, assign_seats,
 };

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use baoming_tickets::signing::{self, NAME_MAX_BYTES, PREFIX};
 use baoming_tickets::{
-    FontSource, Fonts, RenderError, RoomSheet, SheetRow, SigningKey, SubjectSlot, Ticket,
+    FontSource, Fonts, QR_MASK, RenderError, RoomSheet, SheetRow, SigningKey, SubjectSlot, Ticket,
     TicketClaims, TicketLayout, TicketNumber, VerifyingKeys, encode_qr, render_pdf, render_png,
     render_room_sheet_pdf, render_ticket,
 };
@@ -149,6 +149,29 @@ fn pdftotext(pdf: &[u8], name: &str) -> String {
         }
         Err(e) => panic!("pdftotext cannot run ({e}): apt-get install poppler-utils"),
     }
+}
+
+/// The first page of a PDF as a greyscale image at 150 dpi, drawn by poppler's `pdftoppm`.
+fn pdf_page_image(pdf: &[u8], name: &str) -> image::GrayImage {
+    let dir = samples_dir();
+    let path = dir.join(name);
+    std::fs::write(&path, pdf).unwrap();
+    let stem = dir.join(format!("{name}-page"));
+    let drawn = dir.join(format!("{name}-page.png"));
+    match Command::new("pdftoppm")
+        .args(["-r", "150", "-gray", "-png", "-singlefile"])
+        .arg(&path)
+        .arg(&stem)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "pdftoppm failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!("pdftoppm cannot run ({e}): apt-get install poppler-utils"),
+    }
+    image::open(drawn).unwrap().to_luma8()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,6 +320,22 @@ const DOC_TEXT: &str = "BMT1:RRQQJ9P60DO0NF6TF6HFCA7B97L*ED%96746B46*E5*E5*E5*E5
 
 // ---------------------------------------------------------------------------------------------
 // Rendering.
+
+#[test]
+fn printed_ticket_qr_scans_and_verifies() {
+    let fonts = cjk_fonts!();
+    let t = ticket("王䶮");
+    let pdf = render_pdf(fonts, &layout(), &t).unwrap();
+    let page = pdf_page_image(&pdf, "ticket-qr.pdf");
+    let mut prepared = rqrr::PreparedImage::prepare(page);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on the printed page");
+    let (meta, content) = grids[0].decode().unwrap();
+    assert_eq!(content, t.qr_text);
+    assert_eq!(meta.mask, u16::from(QR_MASK));
+    let keys: VerifyingKeys = [key().verifying_key()].into_iter().collect();
+    assert_eq!(signing::verify(&content, &keys).unwrap(), claims("王䶮"));
+}
 
 #[test]
 fn png_is_1080_wide_and_its_qr_verifies() {

@@ -10,7 +10,7 @@ use qrcodegen::QrCode;
 use crate::fonts::{BOLD, Fonts};
 use crate::layout::{RoomSheet, Ticket, TicketLayout};
 
-pub use qr::{QR_ECC, QR_MAX_VERSION, encode_qr};
+pub use qr::{QR_ECC, QR_MASK, QR_MAX_VERSION, encode_qr};
 
 /// Why a ticket or sheet could not be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
