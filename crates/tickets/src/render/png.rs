@@ -41,8 +41,8 @@ impl Canvas {
         }
     }
 
-    /// Blends a glyph's coverage in `color` with its top-left corner at (`ox`, `oy`).
-    fn glyph(&mut self, bm: &crate::fonts::Bitmap, ox: i32, oy: i32, color: Rgb) {
+    /// Blends a glyph's coverage in `ink`'s colour with its top-left corner at (`ox`, `oy`).
+    fn glyph(&mut self, bm: &crate::fonts::Bitmap, ox: i32, oy: i32, ink: &Ink) {
         let (w, h) = (self.width as i32, self.height as i32);
         let x0 = ox.max(0);
         let x1 = (ox + bm.width as i32).min(w);
@@ -57,16 +57,16 @@ impl Canvas {
             let src = &bm.coverage[src_start..src_start + cols];
             let dst_start = ((y as u32 * self.width + x0 as u32) * 3) as usize;
             let dst = &mut self.pixels[dst_start..dst_start + cols * 3];
-            // Eight pixels at a time: skipped when none is covered, else blended without
-            // branches (coverage 0 keeps the pixel and 255 gives the colour exactly).
+            // Eight pixels at a time, skipped when none is covered.
             for (cov, px) in src.chunks(8).zip(dst.chunks_mut(24)) {
                 if cov.iter().all(|&a| a == 0) {
                     continue;
                 }
                 for (&a, px) in cov.iter().zip(px.chunks_exact_mut(3)) {
-                    let a = u32::from(a);
-                    for (d, &c) in px.iter_mut().zip(&color) {
-                        *d = ((u32::from(c) * a + u32::from(*d) * (255 - a) + 127) / 255) as u8;
+                    if px == WHITE {
+                        px.copy_from_slice(&ink.on_white[usize::from(a)]);
+                    } else {
+                        px.copy_from_slice(&blend(ink.color, [px[0], px[1], px[2]], a));
                     }
                 }
             }
@@ -86,6 +86,31 @@ impl Canvas {
     }
 }
 
+const WHITE: &[u8] = &[0xFF; 3];
+
+/// `color` over `below` with coverage `a` (0 keeps `below`, 255 gives `color` exactly).
+fn blend(color: Rgb, below: Rgb, a: u8) -> Rgb {
+    let a = u32::from(a);
+    let mix = |c: u8, d: u8| ((u32::from(c) * a + u32::from(d) * (255 - a) + 127) / 255) as u8;
+    [mix(color[0], below[0]), mix(color[1], below[1]), mix(color[2], below[2])]
+}
+
+/// A text colour with its blends over white by coverage, worked out once per colour.
+struct Ink {
+    color: Rgb,
+    on_white: [Rgb; 256],
+}
+
+impl Ink {
+    fn new(color: Rgb) -> Self {
+        let mut on_white = [[0; 3]; 256];
+        for (a, px) in on_white.iter_mut().enumerate() {
+            *px = blend(color, [0xFF; 3], a as u8);
+        }
+        Self { color, on_white }
+    }
+}
+
 /// Decodes a JPEG photo to RGB, scaled to `w × h` when it has another size.
 pub(crate) fn decode_photo(jpeg: &[u8], w: u32, h: u32) -> Result<RgbImage, RenderError> {
     if !jpeg.starts_with(&[0xFF, 0xD8]) {
@@ -93,7 +118,7 @@ pub(crate) fn decode_photo(jpeg: &[u8], w: u32, h: u32) -> Result<RgbImage, Rend
     }
     let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
         .map_err(|_| RenderError::BadPhoto)?;
-    let rgb = img.to_rgb8();
+    let rgb = img.into_rgb8();
     if rgb.width() == w && rgb.height() == h {
         Ok(rgb)
     } else {
@@ -104,11 +129,19 @@ pub(crate) fn decode_photo(jpeg: &[u8], w: u32, h: u32) -> Result<RgbImage, Rend
 /// Draws the page and encodes it as a PNG (fast compression).
 pub(crate) fn draw(fonts: &Fonts, page: &Page<'_>) -> Result<Vec<u8>, RenderError> {
     let mut canvas = Canvas::new(page.width.round() as u32, page.height.round() as u32);
+    let mut inks: Vec<Ink> = Vec::new();
     for item in &page.items {
         match item {
             Item::Rect { x, y, w, h, color } => canvas.fill(*x, *y, *w, *h, *color),
             Item::Text(line) => {
                 let base = line.baseline.round() as i32;
+                let ink = match inks.iter().position(|i| i.color == line.color) {
+                    Some(i) => &inks[i],
+                    None => {
+                        inks.push(Ink::new(line.color));
+                        &inks[inks.len() - 1]
+                    }
+                };
                 for g in &line.glyphs {
                     let Some(bm) = fonts.bitmap(g.face, ab_glyph::GlyphId(g.glyph), line.size)
                     else {
@@ -116,7 +149,7 @@ pub(crate) fn draw(fonts: &Fonts, page: &Page<'_>) -> Result<Vec<u8>, RenderErro
                     };
                     let ox = g.x.round() as i32 + bm.left;
                     let oy = base + bm.top;
-                    canvas.glyph(&bm, ox, oy, line.color);
+                    canvas.glyph(&bm, ox, oy, ink);
                 }
             }
             Item::Photo { index, x, y, w, h } => {
