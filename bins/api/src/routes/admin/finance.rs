@@ -26,6 +26,7 @@ use crate::state::AppState;
 
 /// Filters of the transfer list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TransferQuery {
     /// Period id.
@@ -239,6 +240,7 @@ pub async fn not_received(
 
 /// Filters of the ledger.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     /// `applied`, `mismatch` (amount differs from the fee) or `refund` (being given back).

@@ -375,6 +375,7 @@ pub(crate) fn make_export(
 
 /// Filters of the export list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportsQuery {
     /// Period id.
@@ -453,7 +454,7 @@ pub async fn exports(
     tag = "invoices",
     params(("id" = String, Path, description = "export id")),
     responses(
-        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::openapi::Binary),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)
@@ -573,6 +574,7 @@ impl From<Invoice> for InvoiceView {
 
 /// Filters of the invoice list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceQuery {
     /// Period id.
@@ -666,6 +668,7 @@ impl From<Invoice> for ReversalView {
 
 /// Filters of the reversals.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReversalQuery {
     /// Period id.
@@ -845,7 +848,7 @@ pub struct ImportView {
     post,
     path = "/api/v1/admin/invoices/import",
     tag = "invoices",
-    request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "the bureau's workbook"),
+    request_body(content = crate::openapi::Binary, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "the bureau's workbook"),
     responses(
         (status = 200, body = ImportView),
         (status = 401, body = ErrorBody),
