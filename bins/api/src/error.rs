@@ -702,6 +702,8 @@ catalogue! {
         "Ask for the venue code PNG with `scale` 1–40.";
     Staff "cannot_disable_self" CONFLICT "不能停用自己的账号"
         "Another admin must do it.";
+    Staff "cannot_reset_self" CONFLICT "不能重置自己的密码，请使用“修改密码”"
+        "Change your own password with the current one (修改密码).";
     Staff "duplicate" CONFLICT "{名称} 已存在"
         "Choose another name.";
     Staff "job_not_failed" CONFLICT "只有失败的任务可以重新运行"
