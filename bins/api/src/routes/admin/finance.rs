@@ -37,8 +37,10 @@ pub struct TransferQuery {
     pub reference: Option<String>,
 }
 
-/// A declared transfer awaiting confirmation.
+/// A declared transfer awaiting confirmation. Named `DeclaredTransfer` in the OpenAPI document:
+/// the participant's `payments::TransferView` holds the other name.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeclaredTransfer)]
 pub struct TransferView {
     /// Registration id.
     pub registration_id: String,
