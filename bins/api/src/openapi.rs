@@ -166,4 +166,54 @@ mod tests {
         }
         assert!(operations > 100, "{operations}");
     }
+
+    /// utoipa names a schema by its type's last path segment, so two `ToSchema` types of the
+    /// same name share one entry of `components/schemas` and one of them is described with the
+    /// other's fields: every name (or `#[schema(as = …)]`) is unique in the crate.
+    #[test]
+    fn schema_names_are_unique() {
+        fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("source dir") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    rust_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        rust_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let mut seen = std::collections::BTreeMap::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("source");
+            let mut lines = text.lines().map(str::trim);
+            while let Some(line) = lines.next() {
+                if !(line.starts_with("#[derive(") && line.contains("ToSchema")) {
+                    continue;
+                }
+                let mut renamed = None;
+                for next in lines.by_ref() {
+                    if let Some(rest) = next.strip_prefix("#[schema(as = ") {
+                        renamed = rest.split(')').next().map(str::to_owned);
+                    }
+                    let item = next.strip_prefix("pub ").unwrap_or(next);
+                    if let Some(rest) = item.strip_prefix("struct ").or(item.strip_prefix("enum "))
+                    {
+                        let name = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next();
+                        let name = renamed.take().or(name.map(str::to_owned)).expect("name");
+                        if let Some(other) = seen.insert(name.clone(), file.clone()) {
+                            panic!(
+                                "schema `{name}` in {} and {}: rename one with #[schema(as = …)]",
+                                other.display(),
+                                file.display()
+                            );
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        assert!(seen.len() > 50, "{}", seen.len());
+    }
 }

@@ -316,7 +316,7 @@ pub async fn reconciliation_reports(
     get,
     path = "/api/v1/admin/reconciliation/{date}",
     tag = "finance",
-    params(("date" = String, Path, description = "the bill's day, YYYY-MM-DD (Beijing)")),
+    params(("date" = chrono::NaiveDate, Path, description = "the bill's day, YYYY-MM-DD (Beijing)")),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     description = "Roles: finance, admin."
 )]
