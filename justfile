@@ -55,6 +55,11 @@ verify-units:
     cargo build -p baoming-api -p baoming-worker
     deploy/verify-units "${CARGO_TARGET_DIR:-target}/debug"
 
+# Fuzz the live API with schemathesis against its `/openapi.json` (.ci/fuzz): participant and
+# back-office routes, no 5xx and every answer as documented; extra arguments go to schemathesis.
+fuzz *ARGS:
+    .ci/fuzz {{ARGS}}
+
 # Run the api locally (dev mode: SQLite in ./data, demo data, the WeChat simulator).
 run:
     cargo run -p baoming-api

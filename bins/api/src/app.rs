@@ -181,6 +181,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             .app_data(data.clone())
             .app_data(json_config())
             .app_data(query_config())
+            .app_data(path_config())
             .app_data(web::PayloadConfig::new(upload_limit + 64 * 1024))
             .wrap(from_fn(request_context))
             .configure(routes::configure)
@@ -284,6 +285,12 @@ fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
         ApiError::bad_request("bad_query", format!("查询参数不正确（{err}）")).into()
     })
+}
+
+/// A path segment that does not parse (a room number that is not a number) finds nothing: the
+/// JSON 404 of every other unknown record, not actix-web's plain-text one.
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found().into())
 }
 
 async fn not_found() -> HttpResponse {

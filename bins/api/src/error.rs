@@ -702,6 +702,8 @@ catalogue! {
         "Ask for the venue code PNG with `scale` 1–40.";
     Staff "cannot_disable_self" CONFLICT "不能停用自己的账号"
         "Another admin must do it.";
+    Staff "cannot_reset_self" CONFLICT "不能重置自己的密码，请使用“修改密码”"
+        "Change your own password with the current one (修改密码).";
     Staff "duplicate" CONFLICT "{名称} 已存在"
         "Choose another name.";
     Staff "job_not_failed" CONFLICT "只有失败的任务可以重新运行"
@@ -750,6 +752,10 @@ catalogue! {
         "Upload the bureau's .xlsx.";
     Staff "too_large" UNPROCESSABLE_ENTITY "工作簿过大，请只导出需要的发票"
         "Export fewer invoices from the bureau.";
+    Staff "upload_too_large" PAYLOAD_TOO_LARGE "文件过大（不能超过 {大小} MiB）"
+        "Upload the bureau's workbook as it came, not a larger file.";
+    Staff "bad_upload" BAD_REQUEST "上传中断，请重新上传"
+        "Upload the file again.";
     Staff "missing_headers" UNPROCESSABLE_ENTITY "找不到表头：{表头}（表头须在前5行内）"
         "Upload the bureau's workbook unchanged.";
     Staff "too_many_rows" UNPROCESSABLE_ENTITY "一次最多导入{上限}行"
@@ -924,6 +930,7 @@ mod catalogue_tests {
                         "TOO_MANY_REQUESTS" => StatusCode::TOO_MANY_REQUESTS,
                         "INTERNAL_SERVER_ERROR" => StatusCode::INTERNAL_SERVER_ERROR,
                         "SERVICE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
+                        "PAYLOAD_TOO_LARGE" => StatusCode::PAYLOAD_TOO_LARGE,
                         other => panic!("{}: add StatusCode::{other} to this test", file.display()),
                     };
                     found.push((code.to_owned(), status, next_literal(rest)));

@@ -40,9 +40,11 @@ pub struct LoginResponse {
     request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
-        (status = 400, description = "missing or used code", body = ErrorBody),
-        (status = 429, body = ErrorBody),
-        (status = 503, description = "WeChat unavailable", body = ErrorBody),
+        (status = 400, description = "the code is invalid or was used (`wechat_code_invalid`)", body = ErrorBody),
+        (status = 403, description = "WeChat judges the account risky (`wechat_high_risk`)", body = ErrorBody),
+        (status = 422, description = "no code, or one longer than 128 bytes (`validation_failed`, field `code`)", body = ErrorBody),
+        (status = 429, description = "too many logins from this address (`rate_limited`, see `Retry-After`) or WeChat's own limit (`wechat_rate_limited`)", body = ErrorBody),
+        (status = 503, description = "WeChat unavailable (`wechat_unavailable`)", body = ErrorBody),
     )
 )]
 pub async fn login(

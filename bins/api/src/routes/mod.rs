@@ -18,7 +18,7 @@ use actix_web::web;
 use baoming_domain::ids::TypedId;
 
 use crate::error::ApiError;
-use crate::openapi::{self, BearerAuth};
+use crate::openapi::{self, BearerAuth, CommonResponses};
 
 /// Parses a path id; a malformed id is simply "not found".
 pub fn path_id<T: TypedId>(raw: &str) -> Result<T, ApiError> {
@@ -43,7 +43,7 @@ macro_rules! routes {
                 title = "baoming API",
                 description = "报名: the mini-program backend of construction-supervision training and exam registration."
             ),
-            modifiers(&BearerAuth),
+            modifiers(&BearerAuth, &CommonResponses),
             paths($($($handler)::+),*)
         )]
         #[derive(Debug)]

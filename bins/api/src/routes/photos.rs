@@ -135,7 +135,7 @@ pub async fn upload(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "photo id")),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 200, content_type = "image/jpeg", body = crate::openapi::Binary),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)
     )

@@ -243,7 +243,7 @@ async fn file(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "registration id")),
     responses(
-        (status = 200, content_type = "image/png", body = Vec<u8>),
+        (status = 200, content_type = "image/png", body = crate::openapi::Binary),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "not rendered yet, or rendering failed", body = ErrorBody)
@@ -265,7 +265,7 @@ pub async fn png(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "registration id")),
     responses(
-        (status = 200, content_type = "application/pdf", body = Vec<u8>),
+        (status = 200, content_type = "application/pdf", body = crate::openapi::Binary),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "not rendered yet, or rendering failed", body = ErrorBody)

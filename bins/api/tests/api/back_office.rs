@@ -339,6 +339,16 @@ async fn me(app: &TestApp, staff: &Staff) -> StatusCode {
 
 async fn staff_passwd_and_disable_end_sessions(app: TestApp) {
     let admin = app.staff("boss", "admin").await;
+    // An admin's own password is changed with the current one, not reset by the session.
+    let (status, users) = app.admin(Method::GET, "/api/v1/admin/staff", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let users = users.as_array().expect("list").clone();
+    let own = users.iter().find(|u| u["username"] == "boss").expect("boss")["id"].clone();
+    let own = own.as_str().expect("id").to_owned();
+    let path = format!("/api/v1/admin/staff/{own}/password");
+    let (status, body) = app.admin(Method::POST, &path, Some(&admin), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("cannot_reset_self")));
+    assert_eq!(me(&app, &admin).await, StatusCode::OK, "the session lives on");
     let first = app.staff("wang", "reviewer").await;
     let second = app.staff_login("wang", "correct horse battery staple").await.expect("again");
     assert_eq!(me(&app, &first).await, StatusCode::OK);

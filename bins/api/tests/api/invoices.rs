@@ -450,6 +450,12 @@ async fn issued_numbers_come_back_and_a_refund_after_issue_flags_reversal(app: T
         (status, body["code"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("not_a_workbook"))
     );
+    // Larger than the upload limit (10 MiB + 64 KiB): 413 with the JSON error body.
+    let (status, body) = import(&app, &finance, vec![0; 11 * 1024 * 1024]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("upload_too_large"))
+    );
     let xlsx = issued_workbook(&[
         (&joint, "26352000000000000101", "2026-11-28"),
         (&own, "26352000000000000102", "2026/11/28"),

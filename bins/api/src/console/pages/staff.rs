@@ -55,10 +55,10 @@ async fn render(
                                 @else { "正常" }
                             }
                             td.actions {
-                                form.inline method="post" action=(format!("/admin/staff/{}/password", u.id)) {
-                                    (csrf(me)) button type="submit" { "重置密码" }
-                                }
                                 @if u.id != me.staff.id {
+                                    form.inline method="post" action=(format!("/admin/staff/{}/password", u.id)) {
+                                        (csrf(me)) button type="submit" { "重置密码" }
+                                    }
                                     form.inline method="post" action=(format!("/admin/staff/{}/enabled", u.id)) {
                                         (csrf(me))
                                         input type="hidden" name="enabled" value=(if u.enabled { "false" } else { "true" });

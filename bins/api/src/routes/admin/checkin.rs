@@ -116,6 +116,7 @@ pub async fn venue_code(
 
 /// Image options.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PngQuery {
     /// Pixels per QR module (1–40, default 12).
@@ -129,7 +130,7 @@ pub struct PngQuery {
     tag = "check-in",
     params(("id" = String, Path, description = "venue id"), PngQuery),
     responses(
-        (status = 200, content_type = "image/png", body = Vec<u8>),
+        (status = 200, content_type = "image/png", body = crate::openapi::Binary),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
@@ -375,6 +376,7 @@ pub async fn counts(
 
 /// Whom to find.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     /// A name (or part of it), a phone number, or the last characters of the ID number.

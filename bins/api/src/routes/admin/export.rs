@@ -25,6 +25,7 @@ use crate::time::beijing;
 
 /// Export options.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// Full ID numbers instead of masked ones (admin only; audited).
@@ -96,7 +97,7 @@ fn row(item: &ExportItem, period: &periods::PeriodDetail, full_id: bool) -> Expo
     tag = "back office",
     params(("id" = String, Path, description = "period id"), ExportQuery),
     responses(
-        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::openapi::Binary),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)

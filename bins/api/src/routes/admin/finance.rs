@@ -26,6 +26,7 @@ use crate::state::AppState;
 
 /// Filters of the transfer list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TransferQuery {
     /// Period id.
@@ -36,8 +37,10 @@ pub struct TransferQuery {
     pub reference: Option<String>,
 }
 
-/// A declared transfer awaiting confirmation.
+/// A declared transfer awaiting confirmation. Named `DeclaredTransfer` in the OpenAPI document:
+/// the participant's `payments::TransferView` holds the other name.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeclaredTransfer)]
 pub struct TransferView {
     /// Registration id.
     pub registration_id: String,
@@ -239,6 +242,7 @@ pub async fn not_received(
 
 /// Filters of the ledger.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     /// `applied`, `mismatch` (amount differs from the fee) or `refund` (being given back).
@@ -312,7 +316,7 @@ pub async fn reconciliation_reports(
     get,
     path = "/api/v1/admin/reconciliation/{date}",
     tag = "finance",
-    params(("date" = String, Path, description = "the bill's day, YYYY-MM-DD (Beijing)")),
+    params(("date" = chrono::NaiveDate, Path, description = "the bill's day, YYYY-MM-DD (Beijing)")),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     description = "Roles: finance, admin."
 )]

@@ -375,6 +375,7 @@ pub(crate) fn make_export(
 
 /// Filters of the export list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportsQuery {
     /// Period id.
@@ -453,7 +454,7 @@ pub async fn exports(
     tag = "invoices",
     params(("id" = String, Path, description = "export id")),
     responses(
-        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::openapi::Binary),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)
@@ -573,6 +574,7 @@ impl From<Invoice> for InvoiceView {
 
 /// Filters of the invoice list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceQuery {
     /// Period id.
@@ -666,6 +668,7 @@ impl From<Invoice> for ReversalView {
 
 /// Filters of the reversals.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReversalQuery {
     /// Period id.
@@ -837,6 +840,27 @@ pub struct ImportView {
     pub problems: Vec<ProblemRowView>,
 }
 
+/// Reads an uploaded file, refusing more than `limit` bytes as soon as they arrive (413
+/// `upload_too_large`, JSON like every other error, where actix-web's own limit answers plain
+/// text).
+async fn read_upload(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt as _;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("bad_upload", "上传中断，请重新上传"))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "upload_too_large",
+                format!("文件过大（不能超过 {} MiB）", limit / (1024 * 1024)),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 /// Imports the workbook of issued invoices the tax bureau returns (.xlsx as the request
 /// body). Columns are found by header name (发票流水号, 发票号码 or 数电发票号码, 开票日期 …),
 /// in any order; each row is matched by serial: those invoices become issued with their
@@ -845,12 +869,13 @@ pub struct ImportView {
     post,
     path = "/api/v1/admin/invoices/import",
     tag = "invoices",
-    request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "the bureau's workbook"),
+    request_body(content = crate::openapi::Binary, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "the bureau's workbook"),
     responses(
         (status = 200, body = ImportView),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
-        (status = 413, description = "larger than the upload limit", body = ErrorBody),
+        (status = 400, description = "the upload broke off (`bad_upload`)", body = ErrorBody),
+        (status = 413, description = "larger than the upload limit (`upload_too_large`)", body = ErrorBody),
         (status = 422, description = "not a workbook, or no header row with the required headers", body = ErrorBody),
     ),
     description = "Roles: finance, admin. Needs X-CSRF-Token."
@@ -858,9 +883,10 @@ pub struct ImportView {
 pub async fn import(
     state: web::Data<AppState>,
     me: CurrentStaff,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let role = me.require(FINANCE)?;
+    let body = read_upload(body, state.photo_limits.max_upload_bytes + 64 * 1024).await?;
     let read = web::block(move || read_issued_invoices(&body)).await??;
     let rows: Vec<IssuedRow> = read
         .invoices

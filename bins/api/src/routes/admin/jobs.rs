@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 /// Which jobs.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
     /// `failed` (default), `pending`, `running` or `completed`.

@@ -109,6 +109,7 @@ impl From<Refund> for RefundView {
 
 /// Filters of the refund requests.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RequestQuery {
     /// Period id.
@@ -426,6 +427,7 @@ pub async fn offline(
 
 /// Filters of the money not taken.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UnappliedQuery {
     /// Period id.

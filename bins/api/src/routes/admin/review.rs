@@ -24,6 +24,7 @@ use crate::state::AppState;
 
 /// Filters and paging of the queue.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QueueQuery {
     /// Period id.
@@ -229,6 +230,7 @@ pub struct StateCount {
 
 /// Counts per state (of a period, or of all).
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CountsQuery {
     /// Period id.
@@ -241,7 +243,12 @@ pub struct CountsQuery {
     path = "/api/v1/admin/registrations/counts",
     tag = "back office",
     params(CountsQuery),
-    responses((status = 200, body = Vec<StateCount>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 200, body = Vec<StateCount>),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "`period_id` is not a period id (`validation_failed`)", body = ErrorBody),
+    ),
     description = "Roles: reviewer, finance, admin."
 )]
 pub async fn counts(
@@ -427,7 +434,7 @@ pub async fn id_number(
     path = "/api/v1/admin/registrations/{id}/photo",
     tag = "back office",
     params(("id" = String, Path, description = "registration id")),
-    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, content_type = "image/jpeg", body = crate::openapi::Binary), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     description = "Roles: reviewer, finance, admin."
 )]
 pub async fn photo(

@@ -184,13 +184,21 @@ pub(crate) async fn create_account(
 }
 
 /// Gives an account a new generated password (answered once), lifts a lock and ends the
-/// account's sessions. Audited as `staff_password_reset`.
+/// account's sessions. Audited as `staff_password_reset`. An admin cannot reset their own
+/// password this way (it would hand whoever holds the session a new password without the
+/// current one, and end the session): they change it with `POST /api/v1/admin/auth/password`.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/staff/{id}/password",
     tag = "back office",
     params(("id" = String, Path, description = "staff id")),
-    responses((status = 200, body = StaffWithPassword), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = StaffWithPassword),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the caller's own account (`cannot_reset_self`)", body = ErrorBody),
+    ),
     description = "Roles: admin."
 )]
 pub async fn reset_password(
@@ -210,6 +218,13 @@ pub(crate) async fn reset_account_password(
     role: baoming_accounts::Role,
     id: StaffId,
 ) -> Result<StaffWithPassword, ApiError> {
+    if id == me.id {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "cannot_reset_self",
+            "不能重置自己的密码，请使用“修改密码”",
+        ));
+    }
     let user = state.db(move |conn| staff::get(conn, id)).await?;
     let username = Username::parse(&user.username).map_err(|e| ApiError::internal(&e))?;
     let password = new_password(&username)?;

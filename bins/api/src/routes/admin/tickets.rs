@@ -776,7 +776,7 @@ pub async fn retry_failed(
     tag = "tickets",
     params(("id" = String, Path, description = "period id")),
     responses(
-        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::openapi::Binary),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)
@@ -865,7 +865,7 @@ pub async fn seat_plan(
         ("room" = u32, Path, description = "room number")
     ),
     responses(
-        (status = 200, content_type = "application/pdf", body = Vec<u8>),
+        (status = 200, content_type = "application/pdf", body = crate::openapi::Binary),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, description = "no such venue, or nobody seated in the room", body = ErrorBody),
