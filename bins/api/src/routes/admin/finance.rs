@@ -251,13 +251,191 @@ pub struct LedgerQuery {
     pub registration_id: Option<String>,
 }
 
+/// A row of the payment ledger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    /// Payment id.
+    pub id: String,
+    /// For which registration.
+    pub registration: String,
+    /// How it was paid: `wechat_pay` or `bank_transfer`.
+    pub method: String,
+    /// The WeChat order.
+    pub out_trade_no: Option<String>,
+    /// WeChat's transaction id or the bank statement reference.
+    pub transaction_id: Option<String>,
+    /// Amount in fen.
+    pub amount_fen: i64,
+    /// What it did: `applied` (paid its registration), `mismatch` (another amount than the
+    /// fee: flagged for finance), `refund` (the registration could not take it: given back).
+    pub disposition: String,
+    /// When the money arrived.
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    /// When it was recorded.
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    /// The transfer batch, for transfers confirmed together.
+    pub transfer_batch: Option<String>,
+    /// Finance's note.
+    pub note: Option<String>,
+    /// Its live refund's state: `pending`, `processing`, `succeeded`, `abnormal`, `closed`.
+    pub refund_state: Option<String>,
+    /// WeChat Pay's last word on a refund that could not be started or completed.
+    pub refund_error: Option<String>,
+    /// Its refund, if it is being given back.
+    pub refund_id: Option<String>,
+}
+
+impl From<PaymentRecord> for PaymentView {
+    fn from(p: PaymentRecord) -> Self {
+        Self {
+            id: p.id.to_string(),
+            registration: p.registration.to_string(),
+            method: p.method.as_str().to_owned(),
+            out_trade_no: p.out_trade_no,
+            transaction_id: p.transaction_id,
+            amount_fen: p.amount_fen,
+            disposition: p.disposition.as_str().to_owned(),
+            received_at: p.received_at,
+            recorded_at: p.recorded_at,
+            transfer_batch: p.transfer_batch,
+            note: p.note,
+            refund_state: p.refund_state.map(|s| s.as_str().to_owned()),
+            refund_error: p.refund_error,
+            refund_id: p.refund_id.map(|r| r.to_string()),
+        }
+    }
+}
+
+/// A day's reconciliation: WeChat Pay's trade bill against the ledger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReconciliationView {
+    /// The bill's day (Beijing date).
+    pub bill_date: chrono::NaiveDate,
+    /// When the report was made.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Lines in WeChat's bill.
+    pub bill_lines: i32,
+    /// Lines in our ledger.
+    pub ledger_lines: i32,
+    /// The differences; empty when the day reconciles.
+    pub differences: Vec<DifferenceView>,
+}
+
+/// One difference between the bill and the ledger.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DifferenceView {
+    /// `only_in_wechat` (`amount` is WeChat's), `only_in_ledger` (`amount` is ours) or
+    /// `amount_differs` (`wechat` and `ledger`).
+    pub difference: String,
+    /// `payment` or `refund`.
+    pub kind: String,
+    /// Its merchant number: `out_trade_no` (payment) or `out_refund_no` (refund).
+    pub number: String,
+    /// The amount in fen (`only_in_wechat`, `only_in_ledger`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    /// WeChat's amount in fen (`amount_differs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wechat: Option<i64>,
+    /// Our amount in fen (`amount_differs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<i64>,
+}
+
+impl TryFrom<baoming_store::reconciliation::Report> for ReconciliationView {
+    type Error = ApiError;
+
+    fn try_from(r: baoming_store::reconciliation::Report) -> Result<Self, ApiError> {
+        let differences = serde_json::from_value(r.differences).map_err(|e| {
+            ApiError::internal(&format_args!("a stored reconciliation report: {e}"))
+        })?;
+        Ok(Self {
+            bill_date: r.bill_date,
+            created_at: r.created_at,
+            bill_lines: r.bill_lines,
+            ledger_lines: r.ledger_lines,
+            differences,
+        })
+    }
+}
+
+/// A refund, as finance marked it returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundView {
+    /// Refund id (its simple hex form is the `out_refund_no`).
+    pub id: String,
+    /// The payment given back.
+    pub payment: String,
+    /// Its registration.
+    pub registration: String,
+    /// How the money goes back: `wechat_pay` (automatic) or `bank_transfer` (by finance).
+    pub method: String,
+    /// The merchant refund number (WeChat refunds).
+    pub out_refund_no: Option<String>,
+    /// The WeChat order the payment was made on.
+    pub out_trade_no: Option<String>,
+    /// The amount given back, in fen.
+    pub amount: i64,
+    /// The payment's amount, in fen.
+    pub payment_amount: i64,
+    /// Why.
+    pub reason: String,
+    /// Where it stands: `pending`, `processing`, `succeeded`, `abnormal`, `closed`.
+    pub state: String,
+    /// WeChat's refund id.
+    pub provider_refund_id: Option<String>,
+    /// WeChat's last word (status, or the error).
+    pub last_error: Option<String>,
+    /// Whether it gives back the payment that paid the registration (a refund the participant
+    /// asked for), as opposed to money the registration could not take.
+    pub of_applied_payment: bool,
+    /// The refund this one retries.
+    pub retry_of: Option<String>,
+    /// The refund that retries this one.
+    pub superseded_by: Option<String>,
+    /// Finance's note when the money was returned by hand.
+    pub offline_note: Option<String>,
+    /// The staff member who marked it returned by hand.
+    pub settled_by: Option<String>,
+    /// When it was recorded.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Its last change.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<payments::Refund> for RefundView {
+    fn from(r: payments::Refund) -> Self {
+        Self {
+            id: r.id.to_string(),
+            payment: r.payment.to_string(),
+            registration: r.registration.to_string(),
+            method: r.method.as_str().to_owned(),
+            out_refund_no: r.out_refund_no,
+            out_trade_no: r.out_trade_no,
+            amount: r.amount.fen(),
+            payment_amount: r.payment_amount.fen(),
+            reason: r.reason,
+            state: r.state.as_str().to_owned(),
+            provider_refund_id: r.provider_refund_id,
+            last_error: r.last_error,
+            of_applied_payment: r.of_applied_payment,
+            retry_of: r.retry_of.map(|x| x.to_string()),
+            superseded_by: r.superseded_by.map(|x| x.to_string()),
+            offline_note: r.offline_note,
+            settled_by: r.settled_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
 /// The payment ledger, newest first (at most 500 rows).
 #[utoipa::path(
     get,
     path = "/api/v1/admin/payments",
     tag = "finance",
     params(LedgerQuery),
-    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Vec<PaymentView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     description = "Roles: finance, admin."
 )]
 pub async fn ledger(
@@ -290,7 +468,7 @@ pub async fn ledger(
     let filter = PaymentFilter { disposition, registration };
     let rows: Vec<PaymentRecord> =
         state.db(move |conn| payments::list_payments(conn, &filter, 500)).await?;
-    Ok(HttpResponse::Ok().json(rows))
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(PaymentView::from).collect::<Vec<_>>()))
 }
 
 /// Daily reconciliation reports (yesterday's WeChat Pay trade bill against the ledger, made by
@@ -299,8 +477,8 @@ pub async fn ledger(
     get,
     path = "/api/v1/admin/reconciliation",
     tag = "finance",
-    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    description = "Roles: finance, admin. Each report: bill_date, bill_lines, ledger_lines, differences (only_in_wechat, only_in_ledger, amount_differs)."
+    responses((status = 200, body = Vec<ReconciliationView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    description = "Roles: finance, admin."
 )]
 pub async fn reconciliation_reports(
     state: web::Data<AppState>,
@@ -308,7 +486,9 @@ pub async fn reconciliation_reports(
 ) -> Result<HttpResponse, ApiError> {
     me.require(FINANCE)?;
     let reports = state.db(move |conn| baoming_store::reconciliation::list(conn, 90)).await?;
-    Ok(HttpResponse::Ok().json(reports))
+    let views =
+        reports.into_iter().map(ReconciliationView::try_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(views))
 }
 
 /// One day's reconciliation report.
@@ -317,7 +497,7 @@ pub async fn reconciliation_reports(
     path = "/api/v1/admin/reconciliation/{date}",
     tag = "finance",
     params(("date" = chrono::NaiveDate, Path, description = "the bill's day, YYYY-MM-DD (Beijing)")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = ReconciliationView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     description = "Roles: finance, admin."
 )]
 pub async fn reconciliation_report(
@@ -330,7 +510,7 @@ pub async fn reconciliation_report(
         .parse()
         .map_err(|_| ApiError::field("date", "invalid_date", "日期格式应为 YYYY-MM-DD"))?;
     let report = state.db(move |conn| baoming_store::reconciliation::get(conn, day)).await?;
-    Ok(HttpResponse::Ok().json(report))
+    Ok(HttpResponse::Ok().json(ReconciliationView::try_from(report)?))
 }
 
 /// Finance returned a bank transfer by hand (money a registration could not take, or the
@@ -340,7 +520,7 @@ pub async fn reconciliation_report(
     path = "/api/v1/admin/refunds/{id}/returned",
     tag = "finance",
     params(("id" = String, Path, description = "refund id (refund_id in the ledger)")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "a WeChat refund (done by the worker), or already returned", body = ErrorBody)),
+    responses((status = 200, body = RefundView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "a WeChat refund (done by the worker), or already returned", body = ErrorBody)),
     description = "Roles: finance, admin. Needs X-CSRF-Token."
 )]
 pub async fn refund_returned(
@@ -353,5 +533,5 @@ pub async fn refund_returned(
     let (ctx, actor) = (me.ctx(role), me.audit_actor(role));
     let refund =
         state.db(move |conn| payments::returned_by_finance(conn, id, &ctx, &actor)).await?;
-    Ok(HttpResponse::Ok().json(refund))
+    Ok(HttpResponse::Ok().json(RefundView::from(refund)))
 }
