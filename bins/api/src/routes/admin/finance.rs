@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::FINANCE;
+use super::refunds::RefundView;
 use super::review::{DecisionView, outcome};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::path_id;
@@ -356,76 +357,6 @@ impl TryFrom<baoming_store::reconciliation::Report> for ReconciliationView {
             ledger_lines: r.ledger_lines,
             differences,
         })
-    }
-}
-
-/// A refund, as finance marked it returned.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RefundView {
-    /// Refund id (its simple hex form is the `out_refund_no`).
-    pub id: String,
-    /// The payment given back.
-    pub payment: String,
-    /// Its registration.
-    pub registration: String,
-    /// How the money goes back: `wechat_pay` (automatic) or `bank_transfer` (by finance).
-    pub method: String,
-    /// The merchant refund number (WeChat refunds).
-    pub out_refund_no: Option<String>,
-    /// The WeChat order the payment was made on.
-    pub out_trade_no: Option<String>,
-    /// The amount given back, in fen.
-    pub amount: i64,
-    /// The payment's amount, in fen.
-    pub payment_amount: i64,
-    /// Why.
-    pub reason: String,
-    /// Where it stands: `pending`, `processing`, `succeeded`, `abnormal`, `closed`.
-    pub state: String,
-    /// WeChat's refund id.
-    pub provider_refund_id: Option<String>,
-    /// WeChat's last word (status, or the error).
-    pub last_error: Option<String>,
-    /// Whether it gives back the payment that paid the registration (a refund the participant
-    /// asked for), as opposed to money the registration could not take.
-    pub of_applied_payment: bool,
-    /// The refund this one retries.
-    pub retry_of: Option<String>,
-    /// The refund that retries this one.
-    pub superseded_by: Option<String>,
-    /// Finance's note when the money was returned by hand.
-    pub offline_note: Option<String>,
-    /// The staff member who marked it returned by hand.
-    pub settled_by: Option<String>,
-    /// When it was recorded.
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// Its last change.
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl From<payments::Refund> for RefundView {
-    fn from(r: payments::Refund) -> Self {
-        Self {
-            id: r.id.to_string(),
-            payment: r.payment.to_string(),
-            registration: r.registration.to_string(),
-            method: r.method.as_str().to_owned(),
-            out_refund_no: r.out_refund_no,
-            out_trade_no: r.out_trade_no,
-            amount: r.amount.fen(),
-            payment_amount: r.payment_amount.fen(),
-            reason: r.reason,
-            state: r.state.as_str().to_owned(),
-            provider_refund_id: r.provider_refund_id,
-            last_error: r.last_error,
-            of_applied_payment: r.of_applied_payment,
-            retry_of: r.retry_of.map(|x| x.to_string()),
-            superseded_by: r.superseded_by.map(|x| x.to_string()),
-            offline_note: r.offline_note,
-            settled_by: r.settled_by,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
     }
 }
 
