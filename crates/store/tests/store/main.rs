@@ -6,6 +6,7 @@ mod backends;
 mod invoices;
 mod participants;
 mod payments;
+mod pii;
 mod queue;
 mod refunds;
 mod registrations;
