@@ -9,6 +9,7 @@ use super::*;
 on_both_backends!(
     every_endpoint_answers_each_role_exactly,
     logins_are_throttled_and_audited,
+    unknown_usernames_collapse_in_the_audit_log,
     a_burst_of_staff_guesses_gets_five,
     staff_passwd_and_disable_end_sessions,
     pii_rekey_moves_id_numbers_to_the_new_key,
@@ -266,6 +267,51 @@ async fn logins_are_throttled_and_audited(app: TestApp) {
     assert_eq!(logins.len(), 2, "{logins:?}");
     assert_eq!(logins[0]["summary"]["refused_while_locked"], 2, "{logins:?}");
     assert_eq!(audit_of(&app, &admin, "login_failed", "nobody").await.len(), 1);
+}
+
+/// Refused logins of unknown usernames from one address write one audit row per 15 minutes;
+/// the ones in between are counted on the address's next row.
+async fn unknown_usernames_collapse_in_the_audit_log(app: TestApp) {
+    let admin = app.staff("boss", "admin").await;
+    async fn failed(app: &TestApp, admin: &Staff) -> Vec<Value> {
+        let (status, log) = app
+            .admin(Method::GET, "/api/v1/admin/audit?action=login_failed", Some(admin), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        log.as_array()
+            .expect("list")
+            .iter()
+            .filter(|e| e["username"].as_str().is_some_and(|u| u.starts_with("ghost")))
+            .cloned()
+            .collect()
+    }
+    for name in ["ghost1", "ghost2", "ghost3", "ghost1", "ghost4"] {
+        let (status, _) = app.staff_login(name, "whatever password").await.err().expect("no");
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let rows = failed(&app, &admin).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["username"], "ghost1");
+    assert!(rows[0]["summary"].get("refused_before").is_none(), "{rows:?}");
+    // The window passes (moved into the past here): the next refusal writes a row carrying the
+    // four that were only counted.
+    {
+        use baoming_store::schema::login_failure_windows as w;
+        use diesel::prelude::*;
+        let past = (chrono::Utc::now() - chrono::Duration::minutes(16)).naive_utc();
+        diesel::update(w::table)
+            .set(w::window_start.eq(past))
+            .execute(&mut *app.conn())
+            .expect("moved");
+    }
+    let (status, _) = app.staff_login("ghost5", "whatever password").await.err().expect("no");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let rows = failed(&app, &admin).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let newest = rows.iter().find(|e| e["username"] == "ghost5").expect("ghost5's row");
+    assert_eq!(newest["summary"]["refused_before"], 4, "{newest}");
+    assert!(newest["summary"]["refused_since"].is_string(), "{newest}");
+    assert_eq!(newest["summary"]["why"], "unknown or disabled user");
 }
 
 /// 20 wrong guesses at once: at most 5 passwords are checked (counted before any check), the

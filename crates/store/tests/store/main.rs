@@ -2,6 +2,7 @@
 //! PostgreSQL. One test binary, a module per aggregate; the shared fixture is
 //! `baoming_store::testing::Fixture`.
 
+mod audit;
 mod backends;
 mod invoices;
 mod participants;
