@@ -295,6 +295,9 @@ pub struct RawPhotos {
     pub max_upload_bytes: usize,
     /// Photos decoded at once (each decode holds a full-size image in memory).
     pub max_concurrent_decodes: usize,
+    /// The memory the decodes in progress may hold together, by their headers' estimate, in
+    /// MiB (a photo estimated above it is decoded alone).
+    pub decode_memory_mib: u32,
 }
 
 /// `[worker]`: the background worker (`baoming-worker` reads the same configuration).
@@ -356,6 +359,7 @@ impl Default for RawConfig {
                 max_upload_bytes: 10 * 1024 * 1024,
                 max_concurrent_decodes: std::thread::available_parallelism()
                     .map_or(2, |n| n.get().min(2)),
+                decode_memory_mib: 128,
             },
             wechatpay: RawWechatPay::default(),
             payee: RawPayee::default(),
@@ -451,6 +455,8 @@ pub struct Settings {
     pub photo_max_upload_bytes: usize,
     /// Concurrent photo decodes.
     pub photo_max_concurrent_decodes: usize,
+    /// The memory budget of the photo decodes in progress, in MiB.
+    pub photo_decode_memory_mib: u32,
     /// Subscribe-message templates (dev mode with the simulator: `dev_<notice>`).
     pub templates: Templates,
     /// WeChat Pay.
@@ -661,6 +667,9 @@ impl RawConfig {
         if self.photos.max_concurrent_decodes == 0 {
             return Err(invalid("photos.max_concurrent_decodes", "must be at least 1"));
         }
+        if !(32..=65_536).contains(&self.photos.decode_memory_mib) {
+            return Err(invalid("photos.decode_memory_mib", "must be between 32 and 65536"));
+        }
         self.limits.check().map_err(|(key, problem)| invalid(key, problem))?;
 
         let wk = &self.worker;
@@ -784,6 +793,7 @@ impl RawConfig {
             pii,
             photo_max_upload_bytes: self.photos.max_upload_bytes,
             photo_max_concurrent_decodes: self.photos.max_concurrent_decodes,
+            photo_decode_memory_mib: self.photos.decode_memory_mib,
             templates,
             pay_simulator_time_scale: self.wechatpay.simulator_time_scale.unwrap_or(1.0),
             pay_simulator_listen: self.wechatpay.simulator_listen.parse().map_err(|_| {
@@ -1364,22 +1374,6 @@ mod tests {
     }
 
     #[test]
-    fn the_deployment_example_reads() {
-        let example =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/baoming.toml.example");
-        let raw = RawConfig::load(Some(&example)).expect("deploy/baoming.toml.example reads");
-        assert_eq!(raw.mode, Mode::Production);
-        assert!(!raw.wechat.simulator);
-        assert_eq!(raw.worker.lease_secs, 300);
-        assert_eq!(raw.tickets.signing_keys[0].kid, "2026a");
-        assert_eq!(raw.tickets.font.index, 2);
-        assert_eq!(
-            raw.wechat.templates.ticket_published.as_deref(),
-            Some("TEMPLATE_ID_TICKET_PUBLISHED")
-        );
-    }
-
-    #[test]
     fn id_encryption_keys_rotate() {
         let ids = |raw: RawConfig| {
             let pii = raw.validate().expect("valid").pii;
@@ -1436,6 +1430,22 @@ mod tests {
     }
 
     #[test]
+    fn the_deployment_example_reads() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/baoming.toml.example");
+        let raw = RawConfig::load(Some(&example)).expect("deploy/baoming.toml.example reads");
+        assert_eq!(raw.mode, Mode::Production);
+        assert!(!raw.wechat.simulator);
+        assert_eq!(raw.worker.lease_secs, 300);
+        assert_eq!(raw.tickets.signing_keys[0].kid, "2026a");
+        assert_eq!(raw.tickets.font.index, 2);
+        assert_eq!(
+            raw.wechat.templates.ticket_published.as_deref(),
+            Some("TEMPLATE_ID_TICKET_PUBLISHED")
+        );
+    }
+
+    #[test]
     fn loopback_detection() {
         for url in
             ["http://127.0.0.1:1", "http://localhost/x", "https://[::1]:8443", "http://u@0.0.0.0"]
@@ -1449,6 +1459,11 @@ mod tests {
     fn at_most_two_photo_decodes_by_default() {
         let decodes = RawConfig::default().photos.max_concurrent_decodes;
         assert!((1..=2).contains(&decodes), "{decodes}");
+        // Two phone photos' estimates (≈ 54 MiB each) fit the default decode budget together.
+        assert_eq!(RawConfig::default().photos.decode_memory_mib, 128);
+        let mut raw = production();
+        raw.photos.decode_memory_mib = 8;
+        assert_eq!(key_of(raw), "photos.decode_memory_mib");
     }
 
     #[test]
