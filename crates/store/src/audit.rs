@@ -69,7 +69,8 @@ pub fn record(
 /// known. The first refusal from a source writes `entry` and opens a window of `window`;
 /// refusals within the window write no row, they are counted, and the count (with the window's
 /// start) goes into the `summary` of the source's first entry after the window, as
-/// `refused_before` and `refused_since`. Whether `entry` was written. One write transaction.
+/// `refused_before` and `refused_since`. Windows that ended without a refusal to count are
+/// deleted on the way. Whether `entry` was written. One write transaction.
 pub fn record_collapsed_login_failure(
     conn: &mut DbConnection,
     entry: &Entry,
@@ -83,6 +84,12 @@ pub fn record_collapsed_login_failure(
         (None, None) => "unknown".to_owned(),
     };
     crate::db::write_tx(conn, |conn| {
+        // Windows that are over and counted nothing carry nothing: dropped, so the table holds
+        // only the sources refused lately.
+        diesel::delete(
+            w::table.filter(w::window_start.le(sql::ts(now - window))).filter(w::suppressed.eq(0)),
+        )
+        .execute(conn)?;
         // The source's row exists (a concurrent first refusal may have inserted it: then this
         // savepoint is rolled back and theirs is used), then it is locked (PostgreSQL; SQLite's
         // immediate transaction already serialises writers).

@@ -58,4 +58,12 @@ fn unknown_login_failures_collapse_per_source(test: TestDb) {
     for quiet in ["a1", "b2", "c2"] {
         assert!(summary(quiet).expect("summary").get("refused_before").is_none(), "{quiet}");
     }
+    // Only windows still open or holding a count are kept: c2's (opened at minute 4) was over
+    // with nothing counted when 10.0.0.2 was refused at minute 20, and is gone; c1's holds a
+    // count not written yet, and stays.
+    use baoming_store::schema::login_failure_windows as w;
+    use diesel::prelude::*;
+    let mut kept: Vec<String> = w::table.select(w::source).load(&mut *conn).expect("windows");
+    kept.sort();
+    assert_eq!(kept, ["ip:10.0.0.1", "ip:10.0.0.2", "user:c1"]);
 }
