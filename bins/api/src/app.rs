@@ -152,6 +152,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         decode_permits: Arc::new(tokio::sync::Semaphore::new(
             settings.photo_max_concurrent_decodes,
         )),
+        decode_memory: Arc::new(tokio::sync::Semaphore::new(
+            settings.photo_decode_memory_mib as usize,
+        )),
+        decode_memory_mib: settings.photo_decode_memory_mib,
+        photo_spool: settings.data_dir.join("uploads"),
         session_ttl: settings.session_ttl,
         staff_session_ttl: settings.staff_session_ttl,
         login_hashes: Arc::new(tokio::sync::Semaphore::new(settings.staff_login_concurrent_hashes)),

@@ -30,6 +30,22 @@ enum Command {
     /// Admission tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// Personal data at rest.
+    #[command(subcommand)]
+    Pii(PiiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PiiCommand {
+    /// Re-encrypt every stored ID number with the current key (`pii.current_key_id`, default
+    /// the highest configured id), in batches of one transaction each, and print how many were
+    /// rewritten. Idempotent: run it again after an interruption. Afterwards the older keys
+    /// can be removed from the configuration (docs/operations.md).
+    Rekey {
+        /// Participants per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +113,7 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::Serve => serve(settings),
         Command::Staff(command) => staff(&settings, command),
+        Command::Pii(PiiCommand::Rekey { batch_size }) => rekey(&settings, batch_size),
         Command::Tickets(TicketsCommand::Verify { text }) => {
             return verify_ticket(&settings, &text);
         }
@@ -163,6 +180,45 @@ fn verify_ticket(settings: &Settings, text: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `pii rekey`: every ID number re-encrypted with the current key, the count printed and
+/// audited.
+#[allow(clippy::print_stdout)]
+fn rekey(settings: &Settings, batch_size: u32) -> Result<(), String> {
+    use baoming_store::{audit, pii};
+    let (db, _) = open_database(settings).map_err(|e| e.to_string())?;
+    let mut conn = db.conn().map_err(|e| e.to_string())?;
+    let cipher = baoming_store::PiiCipher::new(settings.pii.clone());
+    let report =
+        pii::rekey(&mut conn, &cipher, i64::from(batch_size)).map_err(|e| e.to_string())?;
+    let entry = audit::Entry {
+        actor: audit::Actor { username: Some("(command line)".into()), ..Default::default() },
+        action: "pii_rekey".into(),
+        target_kind: None,
+        target_id: None,
+        summary: Some(serde_json::json!({
+            "key_id": report.current_key_id,
+            "scanned": report.scanned,
+            "rewritten": report.rewritten,
+            "changed_meanwhile": report.changed_meanwhile,
+        })),
+    };
+    audit::record(&mut conn, &entry, chrono::Utc::now()).map_err(|e| e.to_string())?;
+    println!(
+        "re-encrypted {} of {} stored ID numbers with key {} ({} already used it)",
+        report.rewritten,
+        report.scanned,
+        report.current_key_id,
+        report.scanned - report.rewritten - report.changed_meanwhile,
+    );
+    if report.changed_meanwhile > 0 {
+        println!(
+            "{} changed while being re-encrypted and were left as written: run the command again",
+            report.changed_meanwhile
+        );
+    }
+    Ok(())
 }
 
 /// The password to set: from standard input, or generated (and then printed).

@@ -25,6 +25,13 @@ pub struct AppState {
     pub photo_limits: Limits,
     /// At most this many photo decodes at once (bounded memory under a burst).
     pub decode_permits: Arc<Semaphore>,
+    /// The memory budget of the photo decodes in progress, one permit per MiB of their
+    /// estimated cost (`baoming_photos::decode_cost`).
+    pub decode_memory: Arc<Semaphore>,
+    /// Permits of `decode_memory` (a decode estimated above it takes them all and runs alone).
+    pub decode_memory_mib: u32,
+    /// Where uploads wait for their decode (unnamed temporary files).
+    pub photo_spool: std::path::PathBuf,
     /// Participant session lifetime.
     pub session_ttl: chrono::Duration,
     /// Staff session lifetime.

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bombs;
 pub mod client;
 pub mod hello;
 pub mod probe;

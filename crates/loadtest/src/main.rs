@@ -39,6 +39,10 @@ struct Cli {
     /// Concurrent photo uploads.
     #[arg(long, default_value_t = 8)]
     photo_concurrency: usize,
+    /// Uploads of the photo burst (all at once, each by another participant; phone photos and
+    /// bombs mixed); 0 skips it.
+    #[arg(long, default_value_t = 64)]
+    photo_burst: usize,
     /// Requests to the hello baseline per run.
     #[arg(long, default_value_t = 20000)]
     hello: usize,
@@ -300,12 +304,13 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         logins: cli.logins,
         photos: cli.photos,
         photo_concurrency: cli.photo_concurrency.max(1),
+        photo_burst: cli.photo_burst,
         hello: cli.hello,
         staff: (cli.staff_user.clone(), cli.staff_password.clone()),
     };
     notes.push(format!(
-        "{} participants, {} connections, {} runs; {} my-exams reads, {} logins, {} phone photos per run",
-        config.participants, config.concurrency, config.runs, config.my_exams, config.logins, config.photos
+        "{} participants, {} connections, {} runs; {} my-exams reads, {} logins, {} phone photos, a burst of {} uploads (phone photos and bombs) per run",
+        config.participants, config.concurrency, config.runs, config.my_exams, config.logins, config.photos, config.photo_burst
     ));
     let results = runtime.block_on(async {
         let api = Api::new(&api_url, config.concurrency)?;

@@ -13,6 +13,7 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
+use crate::bombs::{Fixture, bombs};
 use crate::client::{Api, Failure, StaffSession, fail};
 use crate::probe::Probe;
 use crate::stats::{Measurement, Outcome, drive};
@@ -32,6 +33,10 @@ pub enum Scenario {
     Login,
     /// Phone-sized photos uploaded and normalised.
     PhotoUpload,
+    /// Many participants upload at once, phone photos mixed with the bombs of
+    /// [`crate::bombs`]: every upload gets its expected answer; the api's peak memory is the
+    /// figure.
+    PhotoBurst,
     /// The trivial "hello" endpoint (the HTTP floor of this machine).
     Hello,
 }
@@ -46,6 +51,7 @@ impl Scenario {
             Scenario::CheckIn => "check-in",
             Scenario::Login => "login",
             Scenario::PhotoUpload => "photo-upload",
+            Scenario::PhotoBurst => "photo-burst",
             Scenario::Hello => "hello (baseline)",
         }
     }
@@ -68,6 +74,8 @@ pub struct Config {
     pub photos: usize,
     /// Concurrent photo uploads.
     pub photo_concurrency: usize,
+    /// Uploads of the photo burst, all at once, each by another participant (0: no burst).
+    pub photo_burst: usize,
     /// Requests to the hello baseline per run.
     pub hello: usize,
     /// The back-office user (roles admin and reviewer) and password.
@@ -435,6 +443,7 @@ pub async fn run(
     ));
     let participants = Arc::new(s.participants);
     let period = Arc::new(s.period);
+    let burst = Arc::new(burst_mix(&big));
     let mut results = Results::default();
     let mut stored = 0usize;
     for run in 1..=config.runs {
@@ -590,6 +599,20 @@ pub async fn run(
         .await;
         results.runs.entry(Scenario::PhotoUpload).or_default().push(m);
 
+        // photo-burst
+        if config.photo_burst > 0 {
+            let m = photo_burst(target, config, &participants, &burst, run).await?;
+            log(&format!(
+                "run {run}: photo-burst of {} uploads, every one answered as expected; api peak RSS {}",
+                config.photo_burst,
+                m.peak_rss_kib.map_or_else(
+                    || "not measured".to_owned(),
+                    |k| format!("{:.1} MiB", k as f64 / 1024.0)
+                )
+            ));
+            results.runs.entry(Scenario::PhotoBurst).or_default().push(m);
+        }
+
         // hello baseline
         if let Some(hello) = &target.hello {
             let hello = hello.clone();
@@ -646,6 +669,76 @@ pub async fn run(
         }
     }
     Ok(results)
+}
+
+/// The uploads of the burst in the order they are sent (cycled): three phone photos to five
+/// bombs.
+fn burst_mix(phone: &[u8]) -> Vec<Fixture> {
+    let phone = Fixture {
+        name: "phone photo 3000×4000 JPEG",
+        bytes: phone.to_vec(),
+        status: 201,
+        code: None,
+    };
+    let mut bombs = bombs().into_iter();
+    let mut mix = Vec::new();
+    for _ in 0..3 {
+        mix.push(phone.clone());
+        mix.extend(bombs.next());
+    }
+    mix.extend(bombs);
+    mix
+}
+
+/// `config.photo_burst` uploads at once, each by its own participant (another set each run, so
+/// the per-participant limits are not what answers), cycling through `mix`; each must get its
+/// fixture's status and error code.
+async fn photo_burst(
+    target: &Target,
+    config: &Config,
+    participants: &Arc<Vec<Participant>>,
+    mix: &Arc<Vec<Fixture>>,
+    run: usize,
+) -> Result<Measurement, Failure> {
+    let (api, people, mix) = (target.api.clone(), Arc::clone(participants), Arc::clone(mix));
+    let n = config.photo_burst;
+    let offset = (run - 1) * n + config.photos;
+    let (m, wrong) = measured(target, async move {
+        let (done, elapsed) = drive(n, n, move |i| {
+            let (api, people, mix) = (api.clone(), Arc::clone(&people), Arc::clone(&mix));
+            async move {
+                let f = &mix[i % mix.len()];
+                let file = if f.bytes.starts_with(b"\x89PNG") { "photo.png" } else { "photo.jpg" };
+                let form = Form::new().part("photo", Part::bytes(f.bytes.clone()).file_name(file));
+                let who = &people[(offset + i) % people.len()];
+                let (o, body) = api
+                    .send(
+                        api.as_participant(Method::POST, "/api/v1/photos", &who.token)
+                            .multipart(form),
+                    )
+                    .await;
+                let right = o.status == Some(f.status) && body["code"].as_str() == f.code;
+                let wrong = (!right).then(|| {
+                    format!(
+                        "{}: {:?} {} (expected {} {:?})",
+                        f.name, o.status, body["code"], f.status, f.code
+                    )
+                });
+                (o, wrong)
+            }
+        })
+        .await;
+        let wrong: Vec<String> = done.iter().filter_map(|(_, w)| w.clone()).collect();
+        (done.into_iter().map(|(o, _)| o).collect(), elapsed, wrong)
+    })
+    .await;
+    if let Some(first) = wrong.first() {
+        return Err(fail(format!(
+            "invariant: photo-burst: {} of {n} uploads answered wrongly, e.g. {first}",
+            wrong.len()
+        )));
+    }
+    Ok(m)
 }
 
 /// The invariants that need the database: every 2xx submission stored exactly once, no region

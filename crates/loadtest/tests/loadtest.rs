@@ -47,6 +47,7 @@ async fn short_run(db: TestDb) {
         logins: 20,
         photos: 2,
         photo_concurrency: 2,
+        photo_burst: 8,
         hello: 0,
         staff: ("bench".into(), "bench-password-not-secret".into()),
     };
@@ -64,6 +65,7 @@ async fn short_run(db: TestDb) {
         Scenario::CheckIn,
         Scenario::Login,
         Scenario::PhotoUpload,
+        Scenario::PhotoBurst,
     ] {
         let runs = &results.runs[&scenario];
         assert_eq!(runs.len(), 2, "{}", scenario.name());

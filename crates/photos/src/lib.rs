@@ -117,10 +117,9 @@ pub struct Limits {
     /// Most pixels (width × height) a photo may have (default 24 000 000: a phone camera's
     /// full-resolution picture, e.g. 6000 × 4000).
     pub max_pixels: u64,
-    /// Most pixels of a photo with 16 bits per channel (default 12 000 000). A 16-bit image
-    /// takes twice the memory per pixel once decoded; at this bound its decoded buffer (at most
-    /// 96 MB as RGBA) is no larger than that of the largest accepted 8-bit image
-    /// (24 000 000 × 4 bytes). Cameras do not produce 16-bit PNGs, editing tools do.
+    /// Most pixels of a photo with 16 bits per channel (default 12 000 000). A 16-bit PNG is
+    /// decoded straight to 8 bits per channel, but its compressed stream is twice as long to
+    /// inflate; cameras do not produce 16-bit PNGs, editing tools do.
     pub max_pixels_16bit: u64,
     /// Longest accepted side in pixels (default 12 000).
     pub max_dimension: u32,
@@ -206,9 +205,10 @@ impl std::fmt::Debug for ProcessedPhoto {
 
 /// Checks an uploaded ID photo and normalises it to a 295 × 413 JPEG below 100 KB.
 ///
-/// Never panics; the memory used is bounded by `limits`: roughly the upload plus the larger of
-/// `max_pixels` × 4 bytes (8-bit RGBA PNG; 3 bytes per pixel for a JPEG) and
-/// `max_pixels_16bit` × 8 bytes (16-bit RGBA PNG), plus the 8-bit copy made from it.
+/// Never panics; the memory used is bounded by `limits`: roughly the upload plus
+/// `max_pixels` × 4 bytes (an 8-bit RGBA PNG, flattened to RGB in place; 3 bytes per pixel for
+/// a JPEG; a 16-bit PNG is decoded to 8 bits per channel), plus a copy when the image is not
+/// RGB already or its EXIF orientation turns it — [`decode_cost`] estimates it per upload.
 pub fn process(bytes: &[u8], limits: &Limits) -> Result<ProcessedPhoto, PhotoError> {
     if bytes.len() > limits.max_upload_bytes {
         return Err(PhotoError::TooLarge { max_bytes: limits.max_upload_bytes });
@@ -217,7 +217,7 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<ProcessedPhoto, PhotoErr
     let image = match format {
         Format::Jpeg => {
             let decoder = JpegDecoder::new(Cursor::new(bytes)).map_err(header_error)?;
-            decode_within_limits(decoder, limits, jpeg_scan_is_complete(bytes))?
+            decode_within_limits(decoder, limits, jpeg_scan_is_complete(bytes), None)?
         }
         Format::Png => {
             let mut header_limits = image::Limits::default();
@@ -225,7 +225,7 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<ProcessedPhoto, PhotoErr
             let decoder =
                 PngDecoder::with_limits(Cursor::new(bytes), header_limits).map_err(header_error)?;
             // The PNG decoder itself reports a truncated stream.
-            decode_within_limits(decoder, limits, true)?
+            decode_within_limits(decoder, limits, true, Some(bytes))?
         }
     };
     let (original_width, original_height) = image.dimensions();
@@ -257,11 +257,13 @@ fn header_error(err: ImageError) -> PhotoError {
 
 /// Checks the header dimensions against `limits`, then decodes, applies the EXIF orientation
 /// and flattens to 8-bit RGB (transparency over white). `complete` is false for a file known
-/// to be truncated, refused as [`PhotoError::Corrupt`] once the header checks pass.
+/// to be truncated, refused as [`PhotoError::Corrupt`] once the header checks pass. A 16-bit
+/// PNG (`png` holds its bytes) is decoded straight to 8 bits per channel.
 fn decode_within_limits(
     mut decoder: impl ImageDecoder,
     limits: &Limits,
     complete: bool,
+    png: Option<&[u8]>,
 ) -> Result<RgbImage, PhotoError> {
     let (width, height) = decoder.dimensions();
     let too_many = PhotoError::TooManyPixels { width, height };
@@ -300,16 +302,66 @@ fn decode_within_limits(
     if decoder.total_bytes() > max_alloc {
         return Err(too_many);
     }
-    let mut decode_limits = image::Limits::default();
-    decode_limits.max_image_width = Some(limits.max_dimension);
-    decode_limits.max_image_height = Some(limits.max_dimension);
-    decode_limits.max_alloc = Some(max_alloc);
-    decoder.set_limits(decode_limits).map_err(|err| decode_error(err, too_many.clone()))?;
-
-    let mut image =
-        DynamicImage::from_decoder(decoder).map_err(|err| decode_error(err, too_many.clone()))?;
+    let mut image = match png {
+        Some(bytes) if sixteen_bit => {
+            drop(decoder);
+            decode_png_as_8bit(bytes, max_alloc, too_many)?
+        }
+        _ => {
+            let mut decode_limits = image::Limits::default();
+            decode_limits.max_image_width = Some(limits.max_dimension);
+            decode_limits.max_image_height = Some(limits.max_dimension);
+            decode_limits.max_alloc = Some(max_alloc);
+            decoder.set_limits(decode_limits).map_err(|err| decode_error(err, too_many.clone()))?;
+            DynamicImage::from_decoder(decoder).map_err(|err| decode_error(err, too_many))?
+        }
+    };
     image.apply_orientation(orientation);
-    Ok(to_rgb_on_white(image))
+    to_rgb_on_white(image)
+}
+
+/// A PNG decoded to 8 bits per channel row by row (the png crate strips the low byte of each
+/// 16-bit sample as it reads), so a 16-bit image never has its 16-bit pixels in memory: a
+/// 12-megapixel 16-bit RGBA PNG holds 48 MB instead of 96 MB plus the 48 MB 8-bit copy.
+fn decode_png_as_8bit(
+    bytes: &[u8],
+    max_alloc: u64,
+    too_many: PhotoError,
+) -> Result<DynamicImage, PhotoError> {
+    let limits = png::Limits { bytes: usize::try_from(max_alloc).unwrap_or(usize::MAX) };
+    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
+    decoder.set_transformations(png::Transformations::STRIP_16 | png::Transformations::EXPAND);
+    let failed = |err: png::DecodingError| match err {
+        png::DecodingError::LimitsExceeded => too_many.clone(),
+        _ => PhotoError::Corrupt,
+    };
+    let mut reader = decoder.read_info().map_err(failed)?;
+    let size = reader.output_buffer_size().ok_or(PhotoError::Corrupt)?;
+    if size as u64 > max_alloc {
+        return Err(too_many);
+    }
+    let mut buf = vec![0; size];
+    let info = reader.next_frame(&mut buf).map_err(failed)?;
+    if info.bit_depth != png::BitDepth::Eight {
+        return Err(PhotoError::Corrupt);
+    }
+    buf.truncate(info.buffer_size());
+    let (width, height) = (info.width, info.height);
+    let image = match info.color_type {
+        png::ColorType::Rgb => RgbImage::from_raw(width, height, buf).map(DynamicImage::ImageRgb8),
+        png::ColorType::Rgba => {
+            RgbaImage::from_raw(width, height, buf).map(DynamicImage::ImageRgba8)
+        }
+        png::ColorType::Grayscale => {
+            image::GrayImage::from_raw(width, height, buf).map(DynamicImage::ImageLuma8)
+        }
+        png::ColorType::GrayscaleAlpha => {
+            image::GrayAlphaImage::from_raw(width, height, buf).map(DynamicImage::ImageLumaA8)
+        }
+        // EXPAND turns a palette into RGB(A); a 16-bit palette does not exist.
+        png::ColorType::Indexed => None,
+    };
+    image.ok_or(PhotoError::Corrupt)
 }
 
 /// Whether a JPEG's image data runs to its end-of-image marker.
@@ -364,24 +416,125 @@ fn decode_error(err: ImageError, too_many: PhotoError) -> PhotoError {
 }
 
 /// 8-bit RGB; transparent pixels are composited over white.
-fn to_rgb_on_white(image: DynamicImage) -> RgbImage {
+fn to_rgb_on_white(image: DynamicImage) -> Result<RgbImage, PhotoError> {
     if image.color().has_alpha() {
-        flatten_over_white(&image.into_rgba8())
+        flatten_over_white(image.into_rgba8())
     } else {
-        image.into_rgb8()
+        Ok(image.into_rgb8())
     }
 }
 
-fn flatten_over_white(rgba: &RgbaImage) -> RgbImage {
-    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-        let [r, g, b, a] = rgba.get_pixel(x, y).0;
-        let a = u16::from(a);
-        let blend = |c: u8| {
-            let v = (u16::from(c) * a + 255 * (255 - a) + 127) / 255;
-            u8::try_from(v).unwrap_or(u8::MAX)
+/// Composites over white in the RGBA buffer itself and packs it to RGB there, so the largest
+/// image never has an RGBA and an RGB copy at once (96 + 72 MB at 24 megapixels).
+fn flatten_over_white(rgba: RgbaImage) -> Result<RgbImage, PhotoError> {
+    let (width, height) = rgba.dimensions();
+    let mut buf = rgba.into_raw();
+    let pixels = buf.len() / 4;
+    for i in 0..pixels {
+        let a = u16::from(buf[4 * i + 3]);
+        for c in 0..3 {
+            let v = (u16::from(buf[4 * i + c]) * a + 255 * (255 - a) + 127) / 255;
+            // The RGB pixel `i` is written at or before where RGBA pixel `i` was read.
+            buf[3 * i + c] = u8::try_from(v).unwrap_or(u8::MAX);
+        }
+    }
+    buf.truncate(3 * pixels);
+    buf.shrink_to_fit();
+    RgbImage::from_raw(width, height, buf).ok_or(PhotoError::Corrupt)
+}
+
+/// Fixed allowance of [`decode_cost`] for what a decode holds besides the pixels (the
+/// decoder's buffers, the half-size copy, the output).
+const DECODE_COST_OVERHEAD: u64 = 16 * 1024 * 1024;
+
+/// How much memory [`process`] holds at its peak for an upload of `upload_len` bytes, judged
+/// from its header in `head` (its first bytes, or all of them; an estimate erring on the high
+/// side): the upload, the decoded pixels (a 16-bit PNG is decoded to 8 bits), the 8-bit RGB
+/// copy made from anything that is not 8-bit RGB (8-bit RGBA is converted in place), a second
+/// copy if the EXIF orientation turns it, the coefficients of a progressive JPEG, and a fixed
+/// allowance. An upload that [`process`] refuses before decoding (too large, not an image,
+/// over the pixel limits, a header that does not parse from the whole upload) costs only its
+/// bytes and the allowance; a header not found in `head` when more bytes follow costs
+/// `u64::MAX` (unknown). Callers that run several decodes at once use it to keep their sum
+/// bounded.
+#[must_use]
+pub fn decode_cost(head: &[u8], upload_len: usize, limits: &Limits) -> u64 {
+    let cheap = upload_len as u64 + DECODE_COST_OVERHEAD;
+    if upload_len > limits.max_upload_bytes {
+        return cheap;
+    }
+    let header = match detect_format(head) {
+        Some(Format::Jpeg) => JpegDecoder::new(Cursor::new(head)).ok().map(|mut d| {
+            let progressive = jpeg_is_progressive(head);
+            (d.dimensions(), d.color_type(), d.orientation().ok(), progressive)
+        }),
+        Some(Format::Png) => {
+            let mut header_limits = image::Limits::default();
+            header_limits.max_alloc = Some(PNG_HEADER_ALLOC);
+            PngDecoder::with_limits(Cursor::new(head), header_limits)
+                .ok()
+                .map(|mut d| (d.dimensions(), d.color_type(), d.orientation().ok(), false))
+        }
+        None => return cheap,
+    };
+    let Some(((width, height), color, orientation, progressive)) = header else {
+        // Not readable from these bytes: refused if they are the whole upload, else unknown.
+        return if head.len() >= upload_len { cheap } else { u64::MAX };
+    };
+    let pixels = u64::from(width) * u64::from(height);
+    let sixteen_bit = color.bytes_per_pixel() > color.channel_count();
+    if width > limits.max_dimension
+        || height > limits.max_dimension
+        || pixels > limits.max_pixels
+        || (sixteen_bit && pixels > limits.max_pixels_16bit)
+    {
+        return cheap;
+    }
+    // A 16-bit PNG is decoded straight to 8 bits per channel.
+    let png_16 = sixteen_bit && detect_format(head) == Some(Format::Png);
+    let decoded =
+        if png_16 { u64::from(color.channel_count()) } else { u64::from(color.bytes_per_pixel()) };
+    let converted = match color {
+        image::ColorType::Rgb8 | image::ColorType::Rgba8 => 0,
+        image::ColorType::Rgb16 | image::ColorType::Rgba16 if png_16 => 0,
+        _ if color.has_alpha() => 4,
+        _ => 3,
+    };
+    let turned = match orientation {
+        None | Some(Orientation::NoTransforms) => 0,
+        Some(_) => decoded,
+    };
+    // A progressive JPEG keeps every coefficient (2 bytes per sample) until the last scan.
+    let coefficients = if progressive { 2 * u64::from(color.channel_count()) } else { 0 };
+    cheap + pixels * (decoded + converted + turned + coefficients)
+}
+
+/// Whether a JPEG's frame is progressive (an SOF2 marker before the first scan).
+fn jpeg_is_progressive(bytes: &[u8]) -> bool {
+    let mut i: usize = 2;
+    loop {
+        let (Some(&0xFF), Some(&marker)) = (bytes.get(i), bytes.get(i + 1)) else {
+            return false;
         };
-        image::Rgb([blend(r), blend(g), blend(b)])
-    })
+        match marker {
+            0xC2 | 0xC6 | 0xCA | 0xCE => return true,
+            0xC0 | 0xC1 | 0xC3 | 0xC5 | 0xC7 | 0xC9 | 0xCB | 0xCD | 0xCF | 0xDA | 0xD9 => {
+                return false;
+            }
+            0xFF => i += 1,
+            0x01 | 0xD0..=0xD7 => i += 2,
+            _ => {
+                let (Some(&hi), Some(&lo)) = (bytes.get(i + 2), bytes.get(i + 3)) else {
+                    return false;
+                };
+                let len = usize::from(u16::from_be_bytes([hi, lo]));
+                if len < 2 {
+                    return false;
+                }
+                i += 2 + len;
+            }
+        }
+    }
 }
 
 /// Encodes at [`JPEG_QUALITY_START`], lowering by [`JPEG_QUALITY_STEP`] down to
@@ -463,9 +616,62 @@ mod tests {
     fn transparency_becomes_white() {
         let mut rgba = RgbaImage::from_pixel(2, 1, image::Rgba([0, 0, 0, 0]));
         rgba.put_pixel(1, 0, image::Rgba([10, 20, 30, 255]));
-        let rgb = flatten_over_white(&rgba);
+        let rgb = flatten_over_white(rgba).expect("flattened");
+        assert_eq!(rgb.dimensions(), (2, 1));
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
         assert_eq!(rgb.get_pixel(1, 0).0, [10, 20, 30]);
+        assert_eq!(rgb.as_raw().len(), 6);
+    }
+
+    #[test]
+    fn half_transparency_blends_in_place() {
+        let mut rgba = RgbaImage::from_pixel(3, 2, image::Rgba([10, 20, 30, 255]));
+        rgba.put_pixel(2, 1, image::Rgba([100, 0, 200, 128]));
+        let rgb = flatten_over_white(rgba).expect("flattened");
+        assert_eq!(rgb.dimensions(), (3, 2));
+        assert_eq!(rgb.get_pixel(0, 0).0, [10, 20, 30]);
+        assert_eq!(rgb.get_pixel(1, 1).0, [10, 20, 30]);
+        // 100·128/255 + 255·127/255 rounded, and so on.
+        assert_eq!(rgb.get_pixel(2, 1).0, [177, 127, 227]);
+    }
+
+    #[test]
+    fn decode_cost_follows_the_header() {
+        let limits = Limits::default();
+        let png = |img: DynamicImage| {
+            let mut out = Vec::new();
+            img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).expect("png");
+            out
+        };
+        let rgb = png(DynamicImage::ImageRgb8(RgbImage::new(600, 840)));
+        let rgba = png(DynamicImage::ImageRgba8(RgbaImage::new(600, 840)));
+        let rgba16 = png(DynamicImage::ImageRgba16(image::ImageBuffer::new(600, 840)));
+        let px = 600 * 840;
+        let base = |bytes: &[u8]| bytes.len() as u64 + DECODE_COST_OVERHEAD;
+        assert_eq!(decode_cost(&rgb, rgb.len(), &limits), base(&rgb) + px * 3);
+        // RGBA is flattened in place; a 16-bit PNG is decoded to 8 bits per channel.
+        assert_eq!(decode_cost(&rgba, rgba.len(), &limits), base(&rgba) + px * 4);
+        assert_eq!(decode_cost(&rgba16, rgba16.len(), &limits), base(&rgba16) + px * 4);
+        // What is refused before decoding costs only its bytes.
+        let tight = Limits { max_pixels: 1000, ..limits };
+        assert_eq!(decode_cost(&rgb, rgb.len(), &tight), base(&rgb));
+        assert_eq!(decode_cost(b"GIF89a", 6, &limits), base(b"GIF89a"));
+        let mut jpeg = Vec::new();
+        JpegEncoder::new_with_quality(&mut jpeg, 80)
+            .encode(&[255; 16 * 16 * 3], 16, 16, ExtendedColorType::Rgb8)
+            .expect("jpeg");
+        assert!(!jpeg_is_progressive(&jpeg));
+        assert_eq!(decode_cost(&jpeg, jpeg.len(), &limits), base(&jpeg) + 16 * 16 * 3);
+        // SOF2 instead of SOF0: the coefficients of every scan are kept.
+        let mut progressive = jpeg.clone();
+        let sof = progressive.windows(2).position(|w| w == [0xFF, 0xC0]).expect("SOF0");
+        progressive[sof + 1] = 0xC2;
+        assert!(jpeg_is_progressive(&progressive));
+        // Only the first bytes of a longer upload: the header is read from them; cut before
+        // it, the cost is unknown.
+        assert_eq!(decode_cost(&rgb[..100], rgb.len() + 1000, &limits), base(&rgb) + 1000 + px * 3);
+        assert_eq!(decode_cost(&jpeg[..4], jpeg.len(), &limits), u64::MAX);
+        assert_eq!(decode_cost(&jpeg[..4], 4, &limits), base(&jpeg[..4]));
     }
 
     #[test]

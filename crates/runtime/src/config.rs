@@ -259,14 +259,32 @@ pub struct RawTemplates {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPii {
-    /// AES-256 key for ID numbers, 64 hex digits.
+    /// AES-256 key for ID numbers, 64 hex digits: key id 1 (the single key of a configuration
+    /// without rotation; with `id_encryption_keys`, the oldest).
     pub id_encryption_key: Option<String>,
     /// File holding `id_encryption_key`.
     pub id_encryption_key_file: Option<PathBuf>,
+    /// Further ID encryption keys with their ids (key rotation).
+    #[serde(default)]
+    pub id_encryption_keys: Vec<RawIdKey>,
+    /// The key id that encrypts new ID numbers (default: the highest configured id).
+    pub current_key_id: Option<u8>,
     /// HMAC key of the ID-number blind index, 64 hex digits.
     pub blind_index_key: Option<String>,
     /// File holding `blind_index_key`.
     pub blind_index_key_file: Option<PathBuf>,
+}
+
+/// One entry of `pii.id_encryption_keys`: a key id and the key, given or in a file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdKey {
+    /// The key id (1–255), stored in every ciphertext the key seals.
+    pub id: u8,
+    /// The AES-256 key, 64 hex digits …
+    pub key: Option<String>,
+    /// … or a file holding it.
+    pub key_file: Option<PathBuf>,
 }
 
 /// `[photos]`
@@ -277,6 +295,9 @@ pub struct RawPhotos {
     pub max_upload_bytes: usize,
     /// Photos decoded at once (each decode holds a full-size image in memory).
     pub max_concurrent_decodes: usize,
+    /// The memory the decodes in progress may hold together, by their headers' estimate, in
+    /// MiB (a photo estimated above it is decoded alone).
+    pub decode_memory_mib: u32,
 }
 
 /// `[worker]`: the background worker (`baoming-worker` reads the same configuration).
@@ -338,6 +359,7 @@ impl Default for RawConfig {
                 max_upload_bytes: 10 * 1024 * 1024,
                 max_concurrent_decodes: std::thread::available_parallelism()
                     .map_or(2, |n| n.get().min(2)),
+                decode_memory_mib: 128,
             },
             wechatpay: RawWechatPay::default(),
             payee: RawPayee::default(),
@@ -433,6 +455,8 @@ pub struct Settings {
     pub photo_max_upload_bytes: usize,
     /// Concurrent photo decodes.
     pub photo_max_concurrent_decodes: usize,
+    /// The memory budget of the photo decodes in progress, in MiB.
+    pub photo_decode_memory_mib: u32,
     /// Subscribe-message templates (dev mode with the simulator: `dev_<notice>`).
     pub templates: Templates,
     /// WeChat Pay.
@@ -643,6 +667,9 @@ impl RawConfig {
         if self.photos.max_concurrent_decodes == 0 {
             return Err(invalid("photos.max_concurrent_decodes", "must be at least 1"));
         }
+        if !(32..=65_536).contains(&self.photos.decode_memory_mib) {
+            return Err(invalid("photos.decode_memory_mib", "must be between 32 and 65536"));
+        }
         self.limits.check().map_err(|(key, problem)| invalid(key, problem))?;
 
         let wk = &self.worker;
@@ -691,26 +718,7 @@ impl RawConfig {
         }
         let (appid, secret_value) = wechat_credentials(w, simulator)?;
 
-        let enc = secret(
-            "pii.id_encryption_key",
-            &self.pii.id_encryption_key,
-            &self.pii.id_encryption_key_file,
-        )?;
-        let idx = secret(
-            "pii.blind_index_key",
-            &self.pii.blind_index_key,
-            &self.pii.blind_index_key_file,
-        )?;
-        let pii = match (enc, idx) {
-            (Some(enc), Some(idx)) => {
-                PiiKeys::from_hex(&enc, &idx).map_err(|e| invalid("pii", e.to_string()))?
-            }
-            (None, None) if dev => dev_keys(&self.data_dir)?,
-            (None, _) => {
-                return Err(invalid("pii.id_encryption_key", "required in production mode"));
-            }
-            (_, None) => return Err(invalid("pii.blind_index_key", "required in production mode")),
-        };
+        let pii = pii_keys(&self.pii, &self.data_dir, dev)?;
         let pay = pay_settings(&self.wechatpay, simulator, dev)?;
         if !dev {
             crate::dev_material::refuse_in_production(&appid, &secret_value, &pay)?;
@@ -785,6 +793,7 @@ impl RawConfig {
             pii,
             photo_max_upload_bytes: self.photos.max_upload_bytes,
             photo_max_concurrent_decodes: self.photos.max_concurrent_decodes,
+            photo_decode_memory_mib: self.photos.decode_memory_mib,
             templates,
             pay_simulator_time_scale: self.wechatpay.simulator_time_scale.unwrap_or(1.0),
             pay_simulator_listen: self.wechatpay.simulator_listen.parse().map_err(|_| {
@@ -995,6 +1004,63 @@ fn pay_settings(
         None => return Err(invalid("wechatpay.notify_url", "required in production mode")),
     };
     Ok(PaySettings { signer, apiv3_key, verifier, notify_url })
+}
+
+/// The ID-number keys: `id_encryption_key` (key id 1) and `id_encryption_keys`, the current
+/// one, and the blind-index key; dev mode without any generates them.
+fn pii_keys(raw: &RawPii, data_dir: &Path, dev: bool) -> Result<PiiKeys, ConfigError> {
+    const KEYS: &str = "pii.id_encryption_keys";
+    let legacy =
+        secret("pii.id_encryption_key", &raw.id_encryption_key, &raw.id_encryption_key_file)?;
+    let idx = secret("pii.blind_index_key", &raw.blind_index_key, &raw.blind_index_key_file)?;
+    let mut keys = Vec::new();
+    if let Some(text) = &legacy {
+        let key = baoming_store::pii::key_from_hex("pii.id_encryption_key", text)
+            .map_err(|e| invalid("pii.id_encryption_key", e.to_string()))?;
+        keys.push((baoming_store::pii::LEGACY_KEY_ID, key));
+    }
+    for entry in &raw.id_encryption_keys {
+        let id = entry.id;
+        if legacy.is_some() && id == baoming_store::pii::LEGACY_KEY_ID {
+            return Err(invalid(
+                KEYS,
+                "key 1 is `pii.id_encryption_key`: give it there or in the list, not both",
+            ));
+        }
+        let text = match (&entry.key, &entry.key_file) {
+            (Some(key), None) => key.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+                invalid(KEYS, format!("key {id}: cannot read {}: {e}", path.display()))
+            })?,
+            _ => {
+                return Err(invalid(
+                    KEYS,
+                    format!("key {id}: give `key` or `key_file`, one of them"),
+                ));
+            }
+        };
+        let key = baoming_store::pii::key_from_hex(&format!("key {id}"), &text)
+            .map_err(|e| invalid(KEYS, e.to_string()))?;
+        keys.push((id, key));
+    }
+    let idx = match (keys.is_empty(), idx) {
+        (true, None) if dev => {
+            if raw.current_key_id.is_some() {
+                return Err(invalid("pii.current_key_id", "no ID encryption keys are configured"));
+            }
+            return dev_keys(data_dir);
+        }
+        (true, _) => return Err(invalid("pii.id_encryption_key", "required in production mode")),
+        (false, None) => return Err(invalid("pii.blind_index_key", "required in production mode")),
+        (false, Some(idx)) => baoming_store::pii::key_from_hex("pii.blind_index_key", &idx)
+            .map_err(|e| invalid("pii.blind_index_key", e.to_string()))?,
+    };
+    let newest = keys.iter().map(|(id, _)| *id).max().unwrap_or(baoming_store::pii::LEGACY_KEY_ID);
+    let current = raw.current_key_id.unwrap_or(newest);
+    if !keys.iter().any(|(id, _)| *id == current) {
+        return Err(invalid("pii.current_key_id", format!("key {current} is not configured")));
+    }
+    PiiKeys::rotating(keys, current, idx).map_err(|e| invalid("pii", e.to_string()))
 }
 
 /// Dev mode: random keys generated once and kept in the data directory, so a restart can
@@ -1308,6 +1374,62 @@ mod tests {
     }
 
     #[test]
+    fn id_encryption_keys_rotate() {
+        let ids = |raw: RawConfig| {
+            let pii = raw.validate().expect("valid").pii;
+            (pii.key_ids(), pii.current_key_id())
+        };
+        // The single key of older configurations is key 1.
+        assert_eq!(ids(production()), (vec![1], 1));
+        // A second key from a file, as TOML writes it: the newest encrypts unless told.
+        let dir = tempfile::tempdir().expect("dir");
+        let key_file = dir.path().join("id-encryption-2.key");
+        std::fs::write(&key_file, format!("{}\n", "03".repeat(32))).expect("write");
+        let toml = dir.path().join("pii.toml");
+        std::fs::write(
+            &toml,
+            format!(
+                "[pii]\nid_encryption_keys = [{{ id = 2, key_file = \"{}\" }}]\n",
+                key_file.display()
+            ),
+        )
+        .expect("write");
+        let loaded = RawConfig::load(Some(&toml)).expect("reads");
+        let mut raw = production();
+        raw.pii.id_encryption_keys = loaded.pii.id_encryption_keys.clone();
+        assert_eq!(ids(raw.clone()), (vec![1, 2], 2));
+        // Key 2 listed to decrypt only, key 1 still encrypting (the first step of a rotation).
+        raw.pii.current_key_id = Some(1);
+        assert_eq!(ids(raw.clone()), (vec![1, 2], 1));
+        raw.pii.current_key_id = Some(3);
+        assert_eq!(key_of(raw.clone()), "pii.current_key_id");
+        // Key 1 removed once everything is re-encrypted.
+        raw.pii.current_key_id = None;
+        raw.pii.id_encryption_key = None;
+        assert_eq!(ids(raw.clone()), (vec![2], 2));
+        // Mistakes are named.
+        let mut twice = production();
+        twice.pii.id_encryption_keys =
+            vec![RawIdKey { id: 1, key: Some("04".repeat(32)), key_file: None }];
+        assert_eq!(key_of(twice), "pii.id_encryption_keys");
+        let mut both = production();
+        both.pii.id_encryption_keys =
+            vec![RawIdKey { id: 2, key: Some("04".repeat(32)), key_file: Some(key_file) }];
+        assert_eq!(key_of(both), "pii.id_encryption_keys");
+        let mut short = production();
+        short.pii.id_encryption_keys =
+            vec![RawIdKey { id: 2, key: Some("04".repeat(31)), key_file: None }];
+        assert_eq!(key_of(short), "pii.id_encryption_keys");
+        let mut same = production();
+        same.pii.id_encryption_keys =
+            vec![RawIdKey { id: 2, key: Some("01".repeat(32)), key_file: None }];
+        assert_eq!(key_of(same), "pii");
+        let mut no_index = raw;
+        no_index.pii.blind_index_key = None;
+        assert_eq!(key_of(no_index), "pii.blind_index_key");
+    }
+
+    #[test]
     fn the_deployment_example_reads() {
         let example =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/baoming.toml.example");
@@ -1337,6 +1459,11 @@ mod tests {
     fn at_most_two_photo_decodes_by_default() {
         let decodes = RawConfig::default().photos.max_concurrent_decodes;
         assert!((1..=2).contains(&decodes), "{decodes}");
+        // Two phone photos' estimates (≈ 54 MiB each) fit the default decode budget together.
+        assert_eq!(RawConfig::default().photos.decode_memory_mib, 128);
+        let mut raw = production();
+        raw.photos.decode_memory_mib = 8;
+        assert_eq!(key_of(raw), "photos.decode_memory_mib");
     }
 
     #[test]

@@ -64,6 +64,77 @@ pub fn record(
     Ok(())
 }
 
+/// Records a refused staff login for a username that does not exist (or is disabled),
+/// collapsed per source: the client address, or the typed username when the address is not
+/// known. The first refusal from a source writes `entry` and opens a window of `window`;
+/// refusals within the window write no row, they are counted, and the count (with the window's
+/// start) goes into the `summary` of the source's first entry after the window, as
+/// `refused_before` and `refused_since`. Windows that ended without a refusal to count are
+/// deleted on the way. Whether `entry` was written. One write transaction.
+pub fn record_collapsed_login_failure(
+    conn: &mut DbConnection,
+    entry: &Entry,
+    window: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    use crate::schema::login_failure_windows as w;
+    let source = match (&entry.actor.client_ip, &entry.actor.username) {
+        (Some(ip), _) => format!("ip:{ip}"),
+        (None, Some(name)) => format!("user:{name}"),
+        (None, None) => "unknown".to_owned(),
+    };
+    crate::db::write_tx(conn, |conn| {
+        // Windows that are over and counted nothing carry nothing: dropped, so the table holds
+        // only the sources refused lately.
+        diesel::delete(
+            w::table.filter(w::window_start.le(sql::ts(now - window))).filter(w::suppressed.eq(0)),
+        )
+        .execute(conn)?;
+        // The source's row exists (a concurrent first refusal may have inserted it: then this
+        // savepoint is rolled back and theirs is used), then it is locked (PostgreSQL; SQLite's
+        // immediate transaction already serialises writers).
+        let opened = crate::db::write_tx(conn, |conn| {
+            diesel::insert_into(w::table)
+                .values((
+                    w::source.eq(&source),
+                    w::window_start.eq(sql::ts(DateTime::<Utc>::UNIX_EPOCH)),
+                    w::suppressed.eq(0),
+                ))
+                .execute(conn)
+        });
+        match opened {
+            Ok(_) => {}
+            Err(e) if StoreError::is_unique_violation(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        diesel::update(w::table.find(&source)).set(w::source.eq(w::source)).execute(conn)?;
+        let (start, refused): (chrono::NaiveDateTime, i32) =
+            w::table.find(&source).select((w::window_start, w::suppressed)).first(conn)?;
+        if start > sql::ts(now - window) {
+            diesel::update(w::table.find(&source))
+                .set(w::suppressed.eq(w::suppressed + 1))
+                .execute(conn)?;
+            return Ok(false);
+        }
+        diesel::update(w::table.find(&source))
+            .set((w::window_start.eq(sql::ts(now)), w::suppressed.eq(0)))
+            .execute(conn)?;
+        let mut entry = entry.clone();
+        if refused > 0 {
+            let mut summary = match entry.summary.take() {
+                Some(serde_json::Value::Object(map)) => map,
+                Some(other) => serde_json::Map::from_iter([("summary".to_owned(), other)]),
+                None => serde_json::Map::new(),
+            };
+            summary.insert("refused_before".into(), refused.into());
+            summary.insert("refused_since".into(), sql::utc(start).to_rfc3339().into());
+            entry.summary = Some(summary.into());
+        }
+        record(conn, &entry, now)?;
+        Ok(true)
+    })
+}
+
 /// A stored entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {

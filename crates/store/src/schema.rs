@@ -512,3 +512,11 @@ diesel::table! {
         received_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    login_failure_windows (source) {
+        source -> Text,
+        window_start -> Timestamp,
+        suppressed -> Integer,
+    }
+}

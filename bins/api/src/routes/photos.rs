@@ -35,8 +35,69 @@ pub struct PhotoUpload {
     pub photo: Vec<u8>,
 }
 
-/// Reads the `photo` field, refusing more than `limit` bytes as soon as they arrive.
-async fn read_photo(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// Bytes of an upload kept in memory before it goes to a temporary file (the header that
+/// [`baoming_photos::decode_cost`] reads is in them).
+const SPOOL_AFTER: usize = 256 * 1024;
+
+/// An upload as received: its first bytes, and the rest in an unnamed temporary file (deleted
+/// when closed), so that uploads waiting for a decode hold almost no memory.
+struct Received {
+    head: Vec<u8>,
+    rest: Option<std::fs::File>,
+    len: usize,
+}
+
+impl Received {
+    /// The whole upload in memory (read back from its file on the blocking pool).
+    fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        use std::io::{Read, Seek};
+        let Some(mut file) = self.rest else {
+            return Ok(self.head);
+        };
+        let mut bytes = Vec::with_capacity(self.len);
+        bytes.extend_from_slice(&self.head);
+        drop(self.head);
+        file.seek(std::io::SeekFrom::Start(0))?;
+        file.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// Appends `buf` to the temporary file (created in `dir` on the first call), on the blocking
+/// pool; the emptied buffer comes back for the next chunks.
+async fn spool(
+    file: &mut Option<std::fs::File>,
+    dir: &std::path::Path,
+    buf: Vec<u8>,
+) -> Result<Vec<u8>, ApiError> {
+    use std::io::Write;
+    let existing = file.as_ref().map(std::fs::File::try_clone).transpose();
+    let existing = existing.map_err(|e| ApiError::internal(&e))?;
+    let dir = dir.to_path_buf();
+    let (written, mut buf) = web::block(move || {
+        let file = match existing {
+            Some(file) => Ok(file),
+            None => std::fs::create_dir_all(&dir).and_then(|()| tempfile::tempfile_in(&dir)),
+        };
+        let written = file.and_then(|mut f| f.write_all(&buf).map(|()| f));
+        (written, buf)
+    })
+    .await?;
+    let written = written.map_err(|e| ApiError::internal(&e))?;
+    if file.is_none() {
+        *file = Some(written);
+    }
+    buf.clear();
+    Ok(buf)
+}
+
+/// Reads the `photo` field, refusing more than `limit` bytes as soon as they arrive; all but
+/// the first [`SPOOL_AFTER`] bytes go to a temporary file in `dir`.
+async fn read_photo(
+    mut form: Multipart,
+    limit: usize,
+    dir: &std::path::Path,
+) -> Result<Received, ApiError> {
     while let Some(field) = form.next().await {
         let mut field =
             field.map_err(|_| ApiError::bad_request("bad_multipart", "上传格式不正确"))?;
@@ -47,16 +108,28 @@ async fn read_photo(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiErr
             }
             continue;
         }
-        let mut bytes = Vec::new();
+        let mut head = Vec::new();
+        let mut rest = None;
+        let mut pending = Vec::new();
+        let mut len = 0;
         while let Some(chunk) = field.next().await {
             let chunk =
                 chunk.map_err(|_| ApiError::bad_request("bad_multipart", "上传格式不正确"))?;
-            if bytes.len() + chunk.len() > limit {
+            if len + chunk.len() > limit {
                 return Err(PhotoError::TooLarge { max_bytes: limit }.into());
             }
-            bytes.extend_from_slice(&chunk);
+            len += chunk.len();
+            let into_head = SPOOL_AFTER.saturating_sub(head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..into_head]);
+            pending.extend_from_slice(&chunk[into_head..]);
+            if pending.len() >= SPOOL_AFTER {
+                pending = spool(&mut rest, dir, pending).await?;
+            }
         }
-        return Ok(bytes);
+        if !pending.is_empty() {
+            spool(&mut rest, dir, pending).await?;
+        }
+        return Ok(Received { head, rest, len });
     }
     Err(ApiError::field("photo", "photo_missing", "请选择照片文件"))
 }
@@ -86,18 +159,30 @@ pub async fn upload(
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Action::PhotoUpload, Some(&me.id), &req)?;
-    let bytes = read_photo(form, state.photo_limits.max_upload_bytes).await?;
-    // One decode per permit: a burst of uploads waits here instead of holding many
-    // full-size images in memory at once.
+    let limits = state.photo_limits;
+    let received = read_photo(form, limits.max_upload_bytes, &state.photo_spool).await?;
+    // A burst of uploads waits here, on disk, instead of holding many full-size images in
+    // memory at once: at most `max_concurrent_decodes` decodes, whose estimated memory (from
+    // the header) together stays within `decode_memory_mib` (a larger one runs alone).
+    let cost = baoming_photos::decode_cost(&received.head, received.len, &limits);
+    let budget = state.decode_memory_mib;
+    let mib = u32::try_from(cost.div_ceil(1024 * 1024)).unwrap_or(u32::MAX).clamp(1, budget);
     let permit =
         state.decode_permits.clone().acquire_owned().await.map_err(|e| ApiError::internal(&e))?;
-    let limits = state.photo_limits;
+    let memory = state
+        .decode_memory
+        .clone()
+        .acquire_many_owned(mib)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     let (bytes, processed) = web::block(move || {
+        let bytes = received.into_bytes()?;
         let processed = baoming_photos::process(&bytes, &limits);
-        drop(permit);
-        (bytes, processed)
+        drop((permit, memory));
+        Ok::<_, std::io::Error>((bytes, processed))
     })
-    .await?;
+    .await?
+    .map_err(|e| ApiError::internal(&e))?;
     let processed = processed?;
     let id: PhotoId = baoming_store::new_id();
     let base = format!("photos/{}/{id}", me.id);

@@ -9,8 +9,10 @@ use super::*;
 on_both_backends!(
     every_endpoint_answers_each_role_exactly,
     logins_are_throttled_and_audited,
+    unknown_usernames_collapse_in_the_audit_log,
     a_burst_of_staff_guesses_gets_five,
     staff_passwd_and_disable_end_sessions,
+    pii_rekey_moves_id_numbers_to_the_new_key,
     forwarded_for_is_ignored_by_default,
     bulk_review_reports_each_id,
     two_reviewers_at_once_one_wins,
@@ -267,6 +269,51 @@ async fn logins_are_throttled_and_audited(app: TestApp) {
     assert_eq!(audit_of(&app, &admin, "login_failed", "nobody").await.len(), 1);
 }
 
+/// Refused logins of unknown usernames from one address write one audit row per 15 minutes;
+/// the ones in between are counted on the address's next row.
+async fn unknown_usernames_collapse_in_the_audit_log(app: TestApp) {
+    let admin = app.staff("boss", "admin").await;
+    async fn failed(app: &TestApp, admin: &Staff) -> Vec<Value> {
+        let (status, log) = app
+            .admin(Method::GET, "/api/v1/admin/audit?action=login_failed", Some(admin), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        log.as_array()
+            .expect("list")
+            .iter()
+            .filter(|e| e["username"].as_str().is_some_and(|u| u.starts_with("ghost")))
+            .cloned()
+            .collect()
+    }
+    for name in ["ghost1", "ghost2", "ghost3", "ghost1", "ghost4"] {
+        let (status, _) = app.staff_login(name, "whatever password").await.err().expect("no");
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let rows = failed(&app, &admin).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["username"], "ghost1");
+    assert!(rows[0]["summary"].get("refused_before").is_none(), "{rows:?}");
+    // The window passes (moved into the past here): the next refusal writes a row carrying the
+    // four that were only counted.
+    {
+        use baoming_store::schema::login_failure_windows as w;
+        use diesel::prelude::*;
+        let past = (chrono::Utc::now() - chrono::Duration::minutes(16)).naive_utc();
+        diesel::update(w::table)
+            .set(w::window_start.eq(past))
+            .execute(&mut *app.conn())
+            .expect("moved");
+    }
+    let (status, _) = app.staff_login("ghost5", "whatever password").await.err().expect("no");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let rows = failed(&app, &admin).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let newest = rows.iter().find(|e| e["username"] == "ghost5").expect("ghost5's row");
+    assert_eq!(newest["summary"]["refused_before"], 4, "{newest}");
+    assert!(newest["summary"]["refused_since"].is_string(), "{newest}");
+    assert_eq!(newest["summary"]["why"], "unknown or disabled user");
+}
+
 /// 20 wrong guesses at once: at most 5 passwords are checked (counted before any check), the
 /// account is locked, and participants are answered meanwhile (no guess holds a connection
 /// while it hashes).
@@ -330,6 +377,80 @@ fn staff_command(app: &TestApp, args: &[&str], stdin: &str) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
     stdout
+}
+
+/// `baoming-api pii rekey` with a second key made current: every stored ID number is
+/// re-encrypted with it (counted and audited), a second run rewrites nothing, and afterwards
+/// the second key alone opens every row.
+async fn pii_rekey_moves_id_numbers_to_the_new_key(app: TestApp) {
+    use baoming_domain::ids::{ParticipantId, TypedId};
+    use baoming_store::pii::{self, PiiCipher, PiiKeys};
+    use baoming_store::schema::participants as p;
+    use diesel::prelude::*;
+
+    let admin = app.staff("boss", "admin").await;
+    for n in 1..=3 {
+        let token = app.login(&format!("user{n}")).await;
+        let (status, body) = app.put("/api/v1/profile", &token, profile_body(n)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // The server runs on dev mode's generated keys: they become key 1 of the rotated file.
+    let dev = std::fs::read_to_string(app.data_dir().join("dev-pii-keys.txt")).expect("dev keys");
+    let mut lines = dev.lines();
+    let (key_1, blind) = (lines.next().expect("key"), lines.next().expect("blind-index key"));
+    let config = app.data_dir().join("rotated.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pii]\nid_encryption_key = \"{key_1}\"\nblind_index_key = \"{blind}\"\n\
+             id_encryption_keys = [{{ id = 2, key = \"{}\" }}]\n",
+            "33".repeat(32)
+        ),
+    )
+    .expect("config");
+    let rekey = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_baoming-api"))
+            .args(["pii", "rekey", "--batch-size", "2"])
+            .env("BAOMING_CONFIG", &config)
+            .env("BAOMING_DATA_DIR", app.data_dir())
+            .env("BAOMING_DATABASE_URL", app.db.url())
+            .output()
+            .expect("baoming-api");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    let out = rekey();
+    assert!(out.contains("re-encrypted 3 of 3 stored ID numbers with key 2"), "{out}");
+    let out = rekey();
+    assert!(out.contains("re-encrypted 0 of 3 stored ID numbers with key 2 (3 already"), "{out}");
+    let audited = audit_of(&app, &admin, "pii_rekey", "(command line)").await;
+    let rewritten: Vec<&Value> = audited.iter().map(|e| &e["summary"]["rewritten"]).collect();
+    assert_eq!(rewritten, [&json!(0), &json!(3)], "newest first: {audited:?}");
+
+    // Key 1 removed: key 2 alone opens every row, each names key 2.
+    let blind = pii::key_from_hex("blind", blind).expect("hex");
+    let only_2 = PiiCipher::new(PiiKeys::rotating(vec![(2, [0x33; 32])], 2, blind).expect("keys"));
+    let mut conn = app.conn();
+    let rows: Vec<(String, Vec<u8>)> = p::table
+        .filter(p::id_number_enc.is_not_null())
+        .select((p::id, p::id_number_enc.assume_not_null()))
+        .load(&mut *conn)
+        .expect("rows");
+    assert_eq!(rows.len(), 3);
+    let mut numbers: Vec<String> = rows
+        .iter()
+        .map(|(id, ct)| {
+            assert_eq!(pii::key_id_of(ct), Some(2));
+            let id = ParticipantId::parse(id).expect("id");
+            let found = baoming_store::participants::get(&mut conn, &only_2, id).expect("opens");
+            found.profile.identity.id_number.expect("number").expose().to_owned()
+        })
+        .collect();
+    numbers.sort();
+    let mut expected: Vec<String> = (1..=3).map(resident_id).collect();
+    expected.sort();
+    assert_eq!(numbers, expected);
 }
 
 /// Who a staff session belongs to: the status of `GET /api/v1/admin/me`.

@@ -8,8 +8,28 @@ on_both_backends!(
     participants_never_reach_each_other,
     login_maps_wechat_errors_and_logout_revokes,
     photos_are_checked_and_served_only_to_their_owner,
+    a_large_upload_is_stored_whole,
     service_endpoints_answer,
 );
+
+/// An upload larger than what the api keeps in memory while it waits for a decode (the rest
+/// waits in a temporary file) is put back together byte for byte: a JPEG followed by 700 KiB
+/// of appended data (as motion photos carry), stored as the original.
+async fn a_large_upload_is_stored_whole(app: TestApp) {
+    let token = app.login("large").await;
+    let mut upload = id_photo(590, 826, WHITE);
+    upload.extend((0..700 * 1024u32).map(|i| (i % 251) as u8));
+    let (status, photo) = app.upload(&token, upload.clone(), "motion.jpg").await;
+    assert_eq!(status, StatusCode::CREATED, "{photo}");
+    let id = photo["id"].as_str().expect("id").parse().expect("photo id");
+    let stored = baoming_store::photos::get(&mut app.conn(), id).expect("row");
+    let original =
+        std::fs::read(app.data_dir().join("files").join(&stored.original_key)).expect("original");
+    assert!(original == upload, "the stored original differs from the upload");
+    // Nothing is left behind where uploads wait.
+    let waiting = std::fs::read_dir(app.data_dir().join("uploads")).map_or(0, |d| d.count());
+    assert_eq!(waiting, 0);
+}
 
 async fn the_manual_flow_from_login_to_resubmission(app: TestApp) {
     // Step 1: WeChat login, profile.

@@ -2,10 +2,12 @@
 //! PostgreSQL. One test binary, a module per aggregate; the shared fixture is
 //! `baoming_store::testing::Fixture`.
 
+mod audit;
 mod backends;
 mod invoices;
 mod participants;
 mod payments;
+mod pii;
 mod queue;
 mod refunds;
 mod registrations;

@@ -105,7 +105,9 @@ pub async fn login(
 ///    verified against a throwaway hash, so every refusal costs the same time.
 /// 3. One write transaction settles the guess and writes the audit entry (and the session).
 ///    Attempts refused while locked write no row of their own: their number goes into the
-///    next settled attempt's entry.
+///    next settled attempt's entry. Refusals of unknown or disabled usernames are collapsed
+///    per client address in the same way (`audit::record_collapsed_login_failure`): one row
+///    per 15 minutes, the others counted on the address's next row.
 pub(crate) async fn authenticate(
     state: &AppState,
     req: &HttpRequest,
@@ -136,9 +138,11 @@ pub(crate) async fn authenticate(
         LoginReservation::Reserved(user) => *user,
         LoginReservation::Refused(_) => return Err(refused()),
         LoginReservation::Unknown => {
+            // Collapsed per client address: one row per window of the lock's length, the
+            // refusals in between counted on the address's next row.
             state
                 .db(move |conn| {
-                    audit::record(
+                    audit::record_collapsed_login_failure(
                         conn,
                         &audit::Entry {
                             actor,
@@ -147,6 +151,7 @@ pub(crate) async fn authenticate(
                             target_id: None,
                             summary: Some(serde_json::json!({ "why": "unknown or disabled user" })),
                         },
+                        throttle.lock_for,
                         Utc::now(),
                     )
                 })
