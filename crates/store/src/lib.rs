@@ -21,6 +21,7 @@ pub mod participants;
 pub mod payments;
 pub mod periods;
 pub mod photos;
+pub mod privacy;
 pub mod pii;
 pub mod reconciliation;
 pub mod registrations;

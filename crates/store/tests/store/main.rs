@@ -5,6 +5,7 @@
 mod backends;
 mod invoices;
 mod participants;
+mod privacy;
 mod payments;
 mod queue;
 mod refunds;
