@@ -175,7 +175,8 @@ async fn once(settings: Settings) -> Result<(), String> {
 
 /// `baoming-worker retention [--dry-run]`: the retention job's counts, one `name: count` line
 /// each (the same settings as the scheduled job; it runs even when `retention.enabled` is
-/// false, which only stops the schedule).
+/// false, which only stops the schedule). The report is the command's output, on stdout.
+#[allow(clippy::print_stdout)]
 async fn retention(settings: Settings, dry_run: bool) -> Result<(), String> {
     let policy = settings.retention.policy;
     let storage = baoming_photos::storage::FsStorage::new(settings.data_dir.join("files"));
@@ -186,7 +187,13 @@ async fn retention(settings: Settings, dry_run: bool) -> Result<(), String> {
         if dry_run {
             baoming_store::privacy::dry_run(&mut conn, &policy, now)
         } else {
-            baoming_worker::retention::purge(&mut conn, &policy, &storage, now, Some("cli:retention"))
+            baoming_worker::retention::purge(
+                &mut conn,
+                &policy,
+                &storage,
+                now,
+                Some("cli:retention"),
+            )
         }
         .map_err(|e| e.to_string())
     })

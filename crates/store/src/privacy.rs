@@ -18,8 +18,8 @@ use std::collections::HashSet;
 
 use baoming_domain::ids::{ParticipantId, SessionId};
 use baoming_domain::lifecycle::{Flag, State, Status};
-use baoming_domain::privacy::{self, DeletionBlocker, RegistrationFacts};
 pub use baoming_domain::privacy::ERASED_NAME;
+use baoming_domain::privacy::{self, DeletionBlocker, RegistrationFacts};
 use chrono::{DateTime, Duration, Months, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -27,9 +27,9 @@ use crate::audit::{self, Actor, Entry};
 use crate::db::{DbConnection, write_tx};
 use crate::error::StoreError;
 use crate::schema::{
-    invoice_registrations, invoice_titles, invoices, participants, payment_orders, payments,
-    periods, photos, refunds, regions, registration_events, registrations, sessions, tickets,
-    exam_types,
+    exam_types, invoice_registrations, invoice_titles, invoices, participants, payment_orders,
+    payments, periods, photos, refunds, regions, registration_events, registrations, sessions,
+    tickets,
 };
 use crate::sql;
 
@@ -115,8 +115,8 @@ pub fn erase_participant(
                 registrations::joint_invoice_remark.eq(None::<String>),
             ))
             .execute(conn)?;
-        erased.photos = diesel::delete(photos::table.filter(photos::participant_id.eq(&pid)))
-            .execute(conn)?;
+        erased.photos =
+            diesel::delete(photos::table.filter(photos::participant_id.eq(&pid))).execute(conn)?;
         for (_, original, normalized, original_deleted) in stored {
             if original_deleted.is_none() {
                 erased.files.push(original);
@@ -146,7 +146,8 @@ pub fn erase_participant(
             diesel::delete(invoice_titles::table.filter(invoice_titles::participant_id.eq(&pid)))
                 .execute(conn)?;
         diesel::update(
-            invoice_registrations::table.filter(invoice_registrations::registration_id.eq_any(&regs)),
+            invoice_registrations::table
+                .filter(invoice_registrations::registration_id.eq_any(&regs)),
         )
         .set(invoice_registrations::name.eq(ERASED_NAME))
         .execute(conn)?;
@@ -256,7 +257,11 @@ fn deletion_facts(
             Ok(RegistrationFacts {
                 status: Status {
                     state: State::parse(&state).map_err(StoreError::corrupt)?,
-                    flag: flag.as_deref().map(Flag::parse).transpose().map_err(StoreError::corrupt)?,
+                    flag: flag
+                        .as_deref()
+                        .map(Flag::parse)
+                        .transpose()
+                        .map_err(StoreError::corrupt)?,
                 },
                 sitting_over: sql::utc(exam_ends) <= now,
                 refund_open: open_refunds.contains(&rid),
@@ -333,10 +338,7 @@ pub struct Outcome {
     pub files: Vec<String>,
 }
 
-fn stale_sessions(
-    conn: &mut DbConnection,
-    now: DateTime<Utc>,
-) -> Result<Vec<String>, StoreError> {
+fn stale_sessions(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
     Ok(sessions::table
         .filter(sessions::expires_at.le(sql::ts(now)).or(sessions::revoked_at.is_not_null()))
         .select(sessions::id)
@@ -457,14 +459,12 @@ pub fn dry_run(
     let sessions = stale_sessions(conn, now)?.len();
     let unused = unused_photos(conn, policy, now)?;
     let unused_ids: HashSet<String> = unused.iter().map(|p| p.0.clone()).collect();
-    let originals: Vec<(String, String)> = decided_originals(conn)?
-        .into_iter()
-        .filter(|(id, _)| !unused_ids.contains(id))
-        .collect();
+    let originals: Vec<(String, String)> =
+        decided_originals(conn)?.into_iter().filter(|(id, _)| !unused_ids.contains(id)).collect();
     let originals_gone: HashSet<String> = originals.iter().map(|p| p.0.clone()).collect();
     let due = expired_participants(conn, policy, now)?;
-    let mut files = unused.iter().map(|p| if p.3.is_none() { 2 } else { 1 }).sum::<usize>()
-        + originals.len();
+    let mut files =
+        unused.iter().map(|p| if p.3.is_none() { 2 } else { 1 }).sum::<usize>() + originals.len();
     for participant in &due {
         files += participant_files(conn, *participant, &unused_ids, &originals_gone)?;
     }
@@ -551,8 +551,8 @@ pub fn run(
 
     out.report.sessions = write_tx(conn, |conn| {
         let stale = stale_sessions(conn, now)?;
-        let deleted = diesel::delete(sessions::table.filter(sessions::id.eq_any(&stale)))
-            .execute(conn)?;
+        let deleted =
+            diesel::delete(sessions::table.filter(sessions::id.eq_any(&stale))).execute(conn)?;
         if deleted > 0 {
             audit_count(conn, &actor, "retention_sessions", deleted, now)?;
         }
@@ -594,8 +594,7 @@ pub fn run(
     out.files.extend(originals);
 
     for participant in expired_participants(conn, policy, now)? {
-        let erased =
-            erase_participant(conn, participant, ErasureReason::Retention, &actor, now)?;
+        let erased = erase_participant(conn, participant, ErasureReason::Retention, &actor, now)?;
         out.report.participants += 1;
         out.files.extend(erased.files);
     }
@@ -838,9 +837,7 @@ pub fn export(
                 registration_events::to_state,
                 registration_events::reason,
             ))
-            .load::<(NaiveDateTime, String, String, Option<String>, String, Option<String>)>(
-                conn,
-            )?
+            .load::<(NaiveDateTime, String, String, Option<String>, String, Option<String>)>(conn)?
             .into_iter()
             .map(|(at, actor, event, from_state, to_state, reason)| ExportEvent {
                 at: sql::utc(at),
@@ -970,10 +967,8 @@ pub fn export(
             original_deleted_at: deleted.map(sql::utc),
         })
         .collect();
-    let stored_sessions: i64 = sessions::table
-        .filter(sessions::participant_id.eq(&pid))
-        .count()
-        .get_result(conn)?;
+    let stored_sessions: i64 =
+        sessions::table.filter(sessions::participant_id.eq(&pid)).count().get_result(conn)?;
     let live_sessions: i64 = sessions::table
         .filter(sessions::participant_id.eq(&pid))
         .filter(sessions::revoked_at.is_null())

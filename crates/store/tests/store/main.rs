@@ -5,8 +5,8 @@
 mod backends;
 mod invoices;
 mod participants;
-mod privacy;
 mod payments;
+mod privacy;
 mod queue;
 mod refunds;
 mod registrations;

@@ -129,13 +129,16 @@ fn retention_dry_run_then_run_on_a_seeded_database(test: TestDb) {
         // C's photo (2), the originals of A, B (old) and D (3), A's normalised photo (1).
         files: 6,
     };
-    let dry = privacy::dry_run(&mut test.db.conn().expect("conn"), &policy, run_at)
-        .expect("dry run");
+    let dry =
+        privacy::dry_run(&mut test.db.conn().expect("conn"), &policy, run_at).expect("dry run");
     assert_eq!(dry, expected);
     // The dry run changed nothing.
     assert!(raw_identity(&test, a_id).1.is_some());
     assert!(audit_actions(&test).is_empty());
-    assert_eq!(privacy::dry_run(&mut test.db.conn().expect("conn"), &policy, run_at).expect("again"), dry);
+    assert_eq!(
+        privacy::dry_run(&mut test.db.conn().expect("conn"), &policy, run_at).expect("again"),
+        dry
+    );
 
     let outcome = privacy::run(&mut test.db.conn().expect("conn"), &policy, run_at, Some("job:1"))
         .expect("run");
@@ -204,7 +207,11 @@ fn retention_dry_run_then_run_on_a_seeded_database(test: TestDb) {
         ]
     );
     let count = |action: &str| {
-        actions.iter().find(|(a, _)| a == action).and_then(|(_, s)| s.as_ref()).map(|s| s["count"].clone())
+        actions
+            .iter()
+            .find(|(a, _)| a == action)
+            .and_then(|(_, s)| s.as_ref())
+            .map(|s| s["count"].clone())
     };
     assert_eq!(count("retention_sessions"), Some(serde_json::json!(2)));
     assert_eq!(count("retention_unused_photos"), Some(serde_json::json!(1)));
@@ -267,9 +274,11 @@ fn account_deletion_is_refused_while_live_and_erases_when_not(test: TestDb) {
     privacy::delete_account(&mut conn, paid_owner, None, f.after_sitting()).expect("deleted");
     let audited = audit_actions(&test);
     assert_eq!(audited.len(), 2);
-    assert!(audited.iter().all(|(_, s)| {
-        s.as_ref().is_some_and(|s| s["reason"] == "account_deletion")
-    }));
+    assert!(
+        audited
+            .iter()
+            .all(|(_, s)| { s.as_ref().is_some_and(|s| s["reason"] == "account_deletion") })
+    );
 }
 
 fn the_export_holds_everything_stored(test: TestDb) {
