@@ -9,8 +9,9 @@
 //! phone, employer, education, job title and unionid become NULL and the profile is unlocked
 //! (someone coming back fills in a new one); photos (rows and files),
 //! rendered tickets (files; the QR payload), saved invoice titles and the invoice-title
-//! snapshots of the registrations are deleted; the name an invoice lists for a registration
-//! becomes the placeholder; WeChat order rows forget the payer's openid. Files are not touched
+//! snapshots of the registrations are deleted; the name an invoice lists for a registration,
+//! a natural person's invoice buyer and the name in a joint invoice's remark become the
+//! placeholder; WeChat order rows forget the payer's openid. Files are not touched
 //! here (the store does no file I/O): the storage keys come back in [`Erased::files`] and the
 //! caller deletes them after the commit.
 
@@ -64,6 +65,9 @@ pub struct Erased {
     pub tickets: usize,
     /// Saved invoice titles deleted.
     pub invoice_titles: usize,
+    /// Invoices whose buyer (a natural person: the participant) or remark (a joint invoice's
+    /// list of names) named the participant, rewritten with the placeholder.
+    pub invoices: usize,
     /// Sessions revoked (account deletion only).
     pub sessions: Vec<SessionId>,
     /// Storage keys of the files to delete once the transaction committed (photos and
@@ -145,6 +149,7 @@ pub fn erase_participant(
         erased.invoice_titles =
             diesel::delete(invoice_titles::table.filter(invoice_titles::participant_id.eq(&pid)))
                 .execute(conn)?;
+        erased.invoices = redact_invoices(conn, &pid, &regs, now)?;
         diesel::update(
             invoice_registrations::table
                 .filter(invoice_registrations::registration_id.eq_any(&regs)),
@@ -208,6 +213,7 @@ pub fn erase_participant(
                     "photos": erased.photos,
                     "tickets": erased.tickets,
                     "invoice_titles": erased.invoice_titles,
+                    "invoices": erased.invoices,
                     "sessions_revoked": erased.sessions.len(),
                     "files": erased.files.len(),
                 })),
@@ -216,6 +222,83 @@ pub fn erase_participant(
         )?;
         Ok(erased)
     })
+}
+
+/// The invoices covering `regs`: a natural person's buyer (name, address, phone, bank,
+/// e-mail) and the participant's name in a remark (`{period}：{name}、{name}…`; a name the
+/// remark's length limit cut becomes `…`) become the placeholder. Amounts, serials, numbers
+/// and dates stay; a company buyer stays. How many invoices changed.
+fn redact_invoices(
+    conn: &mut DbConnection,
+    pid: &str,
+    regs: &[String],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let name = participants::table
+        .find(pid)
+        .select(participants::name)
+        .first::<Option<String>>(conn)?
+        .filter(|n| n != ERASED_NAME);
+    let covered = invoice_registrations::table
+        .filter(invoice_registrations::registration_id.eq_any(regs))
+        .select(invoice_registrations::invoice_id);
+    let rows: Vec<(String, String, String)> = invoices::table
+        .filter(invoices::id.eq_any(covered))
+        .select((invoices::id, invoices::buyer, invoices::remark))
+        .load(conn)?;
+    let mut changed = 0;
+    for (id, buyer_text, remark) in rows {
+        let stored: baoming_invoicing::InvoiceSnapshot =
+            serde_json::from_str(&buyer_text).map_err(StoreError::corrupt)?;
+        let mut buyer = stored.clone();
+        if buyer.kind == baoming_invoicing::TitleKind::Personal {
+            buyer.name = ERASED_NAME.to_owned();
+            buyer.address = None;
+            buyer.phone = None;
+            buyer.bank = None;
+            buyer.bank_account = None;
+            buyer.email = None;
+        }
+        let new_remark = match &name {
+            Some(name) => redact_remark(&remark, name),
+            None => remark.clone(),
+        };
+        if buyer != stored || new_remark != remark {
+            let new_buyer = serde_json::to_string(&buyer).map_err(StoreError::corrupt)?;
+            diesel::update(invoices::table.find(&id))
+                .set((
+                    invoices::buyer.eq(new_buyer),
+                    invoices::remark.eq(new_remark),
+                    invoices::updated_at.eq(sql::ts(now)),
+                ))
+                .execute(conn)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// `{period}：{name}、{name}…` with `name` replaced by the placeholder (a cut `name…` at the
+/// end by `…`).
+fn redact_remark(remark: &str, name: &str) -> String {
+    const CUT: char = '…';
+    let Some((period, names)) = remark.split_once('：') else {
+        return remark.to_owned();
+    };
+    let names: Vec<String> = names
+        .split('、')
+        .map(|token| {
+            let cut = token.strip_suffix(CUT).filter(|p| !p.is_empty() && name.starts_with(*p));
+            if token == name {
+                ERASED_NAME.to_owned()
+            } else if cut.is_some() {
+                CUT.to_string()
+            } else {
+                token.to_owned()
+            }
+        })
+        .collect();
+    format!("{period}：{}", names.join("、"))
 }
 
 /// Why an account deletion was refused, or failed.
@@ -984,4 +1067,21 @@ pub fn export(
         live_sessions: usize::try_from(live_sessions).unwrap_or(0),
         stored_sessions: usize::try_from(stored_sessions).unwrap_or(0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remarks_lose_the_name_only() {
+        let erased = |r: &str| redact_remark(r, "张三");
+        assert_eq!(
+            erased("2026年第一期：张三、李四"),
+            format!("2026年第一期：{ERASED_NAME}、李四")
+        );
+        assert_eq!(erased("2026年第一期：李四、张三丰"), "2026年第一期：李四、张三丰");
+        assert_eq!(erased("2026年第一期：李四、张…"), "2026年第一期：李四、…");
+        assert_eq!(erased("无名单"), "无名单");
+    }
 }
