@@ -243,6 +243,20 @@ impl From<SaveProfileError> for ApiError {
     }
 }
 
+impl From<baoming_store::privacy::DeleteAccountError> for ApiError {
+    fn from(e: baoming_store::privacy::DeleteAccountError) -> Self {
+        use baoming_store::privacy::DeleteAccountError;
+        match e {
+            DeleteAccountError::Live(blocker) => ApiError::new(
+                StatusCode::CONFLICT,
+                "account_not_deletable",
+                format!("{}，暂不能注销账号（{}）", blocker.message_zh(), blocker.code()),
+            ),
+            DeleteAccountError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::internal(&e)
@@ -595,6 +609,8 @@ catalogue! {
         "Name, gender and ID number are locked (`locked` in the profile): show them read-only; staff correct mistakes.";
     Participant "id_number_taken" CONFLICT "该证件号码已被其他微信账号使用，请联系工作人员"
         "Another WeChat account holds this ID number: show the message (staff can help).";
+    Participant "account_not_deletable" CONFLICT "{原因}，暂不能注销账号（{reason_code}）"
+        "Deleting the account is refused while something is live. The message names it, ending in its code: `awaiting_review` (有报名正在等待审核), `awaiting_payment` (有报名正在等待缴费), `refund_in_progress` (有退款正在办理), `sitting_ahead` (已缴费的考试尚未结束). Show the message; withdraw, pay or wait for the refund or the sitting's end, then try again.";
     // 照片
     Participant "bad_multipart" BAD_REQUEST "上传格式不正确"
         "A bug of the page: upload with `wx.uploadFile` and `name: 'photo'`.";
@@ -1120,6 +1136,10 @@ mod catalogue_tests {
             StoreError::Conflict { current: baoming_domain::lifecycle::State::Paid }.into(),
             StoreError::ProfileLocked.into(),
             SaveProfileError::IdNumberTaken.into(),
+            baoming_store::privacy::DeleteAccountError::Live(
+                baoming_domain::privacy::DeletionBlocker::SittingAhead,
+            )
+            .into(),
             baoming_store::payments::OrderError::AlreadyPaid.into(),
             baoming_wechat::WechatError::InvalidCode.into(),
             baoming_wechat::WechatError::RateLimited.into(),

@@ -38,8 +38,11 @@ pub struct Services {
     pub runtime: tokio::runtime::Handle,
     /// How long before a processing refund is asked about again.
     pub refund_recheck: chrono::Duration,
-    /// Admission tickets: fonts, keys, storage.
+    /// Admission tickets: fonts, keys, storage (the file storage the retention job deletes
+    /// from too).
     pub tickets: crate::tickets::TicketServices,
+    /// The retention policy, `None` when `retention.enabled` is false.
+    pub retention: Option<baoming_store::privacy::Policy>,
 }
 
 /// Runs a claimed job and, when it succeeds, marks it completed (or snoozes it when there is
@@ -63,6 +66,7 @@ pub fn run(
             crate::notices::send(conn, claimed, *registration, *notice, *version, services)
         }
         Job::Reconcile { .. } => crate::reconcile::run(conn, claimed, services),
+        Job::Retention { slot } => crate::retention::run(conn, claimed, *slot, services),
         Job::RenderTickets { period, registrations, .. } => {
             crate::tickets::render(conn, claimed, *period, registrations, services)
         }

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod notices;
 pub mod payments;
 pub mod reconcile;
+pub mod retention;
 pub mod runner;
 pub mod tickets;
 

@@ -30,6 +30,13 @@ enum Command {
     Run,
     /// Tick the schedules, run every due job, exit (tests and cron-style runs).
     Once,
+    /// Purge personal data past its retention now (the hourly job's work), printing the counts;
+    /// with `--dry-run`, print what it would purge and change nothing.
+    Retention {
+        /// Count only: nothing is deleted, erased or audited.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +65,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Run) {
             Command::Run => run(settings).await,
             Command::Once => once(settings).await,
+            Command::Retention { dry_run } => retention(settings, dry_run).await,
         }
     });
     // A job left running past the shutdown grace is abandoned here (its lease expires).
@@ -94,6 +102,7 @@ fn services(settings: &Settings) -> Result<baoming_worker::Services, String> {
             cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
             threads: std::thread::available_parallelism().map_or(1, usize::from),
         },
+        retention: settings.retention.enabled.then_some(settings.retention.policy),
     };
     Ok(services)
 }
@@ -162,4 +171,42 @@ async fn once(settings: Settings) -> Result<(), String> {
         "due jobs drained"
     );
     Ok(())
+}
+
+/// `baoming-worker retention [--dry-run]`: the retention job's counts, one `name: count` line
+/// each (the same settings as the scheduled job; it runs even when `retention.enabled` is
+/// false, which only stops the schedule). The report is the command's output, on stdout.
+#[allow(clippy::print_stdout)]
+async fn retention(settings: Settings, dry_run: bool) -> Result<(), String> {
+    let policy = settings.retention.policy;
+    let storage = baoming_photos::storage::FsStorage::new(settings.data_dir.join("files"));
+    let report = tokio::task::spawn_blocking(move || {
+        let (db, _) = open_database(&settings).map_err(|e| e.to_string())?;
+        let mut conn = db.conn().map_err(|e| e.to_string())?;
+        let now = chrono::Utc::now();
+        if dry_run {
+            baoming_store::privacy::dry_run(&mut conn, &policy, now)
+        } else {
+            baoming_worker::retention::purge(
+                &mut conn,
+                &policy,
+                &storage,
+                now,
+                Some("cli:retention"),
+            )
+        }
+        .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    println!("{}", retention_lines(&report, dry_run));
+    Ok(())
+}
+
+fn retention_lines(report: &baoming_store::privacy::Report, dry_run: bool) -> String {
+    let verb = if dry_run { "would purge (dry run, nothing changed)" } else { "purged" };
+    format!(
+        "retention: {verb}\nsessions: {}\nunused_photos: {}\noriginals: {}\nparticipants: {}\nfiles: {}",
+        report.sessions, report.unused_photos, report.originals, report.participants, report.files
+    )
 }

@@ -23,6 +23,7 @@ baoming_store::on_both_backends!(
     a_killed_worker_requests_each_refund_once,
     closed_refunds_are_retried_once_by_a_killed_worker,
     render_jobs_render_each_ticket_once,
+    retention_command_dry_run_then_run,
 );
 
 /// Seconds a claimed job stays leased in these tests.
@@ -327,6 +328,7 @@ impl PayWorld {
                 cipher: baoming_store::testing::cipher(),
                 threads: 2,
             },
+            retention: None,
         };
         PayWorld { runtime, pay_sim, wechat_sim, services, settings }
     }
@@ -977,4 +979,60 @@ fn render_jobs_render_each_ticket_once(test: TestDb) {
         "{job:?}"
     );
     assert_eq!(ticket_rows(&test.db)[&ids[2].to_string()], (None, None), "pending, not failed");
+}
+
+/// `baoming-worker retention --dry-run` counts and changes nothing; `baoming-worker retention`
+/// purges the same and deletes the files (a sitting that ended four years ago: its participant
+/// erased, the photo's original and normalised files gone).
+fn retention_command_dry_run_then_run(test: TestDb) {
+    let data = tempfile::tempdir().expect("data dir");
+    let old = Utc::now() - chrono::Months::new(48);
+    let f = Fixture::new(&test.db, old);
+    let id = f.in_state(1, "01", State::CheckedIn);
+    baoming_store::clock::sweep(&mut test.db.conn().expect("conn"), f.after_sitting(), None)
+        .expect("sweep");
+    let participant = f.owner(id);
+    let files = data.path().join("files");
+    for key in ["photos/1/original.jpg", "photos/1/normalized.jpg"] {
+        let path = files.join(key);
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
+        std::fs::write(&path, b"jpeg").expect("file");
+    }
+    let expected = "sessions: 0\nunused_photos: 0\noriginals: 1\nparticipants: 1\nfiles: 2";
+    let run = |args: &[&str], log: &str| {
+        let status = worker(&test, data.path(), log, args).status().expect("worker ran");
+        assert!(status.success(), "{}", read_log(data.path(), log));
+        read_log(data.path(), log)
+    };
+    let dry = run(&["retention", "--dry-run"], "dry.log");
+    assert!(dry.contains("retention: would purge (dry run, nothing changed)"), "{dry}");
+    assert!(dry.contains(expected), "{dry}");
+    assert!(files.join("photos/1/original.jpg").exists());
+    let erased_at = |db: &Db| {
+        use baoming_store::schema::participants as p;
+        use diesel::prelude::*;
+        p::table
+            .find(participant.to_string())
+            .select(p::erased_at)
+            .first::<Option<chrono::NaiveDateTime>>(&mut *db.conn().expect("conn"))
+            .expect("participant")
+    };
+    assert_eq!(erased_at(&test.db), None);
+
+    let purged = run(&["retention"], "run.log");
+    assert!(purged.contains("retention: purged"), "{purged}");
+    assert!(purged.contains(expected), "{purged}");
+    assert!(!files.join("photos/1/original.jpg").exists());
+    assert!(!files.join("photos/1/normalized.jpg").exists());
+    assert!(erased_at(&test.db).is_some());
+    let again = run(&["retention", "--dry-run"], "again.log");
+    assert!(
+        again.contains("sessions: 0\nunused_photos: 0\noriginals: 0\nparticipants: 0\nfiles: 0"),
+        "{again}"
+    );
+}
+
+/// What the worker wrote to `log` in `data` (stdout and stderr).
+fn read_log(data: &Path, log: &str) -> String {
+    std::fs::read_to_string(data.join(log)).unwrap_or_default()
 }

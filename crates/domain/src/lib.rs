@@ -65,6 +65,7 @@ pub mod lifecycle;
 pub mod money;
 pub mod period;
 pub mod person;
+pub mod privacy;
 pub mod profile;
 pub mod transfer;
 

@@ -77,6 +77,8 @@ pub struct RawConfig {
     pub tickets: RawTickets,
     /// Rate limits per participant and per client address.
     pub limits: crate::limits::RawLimits,
+    /// Retention of personal data (the worker's retention job).
+    pub retention: RawRetention,
 }
 
 /// `[tickets]`: the fonts tickets are drawn with and the keys their QR codes are signed with.
@@ -318,6 +320,38 @@ pub struct RawWorker {
     pub refund_recheck_secs: u32,
 }
 
+/// `[retention]`: how long personal data is kept (the worker's hourly retention job,
+/// `baoming-worker retention --dry-run` for its report).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    /// Run the retention job (sessions, unused photos, originals, erasure after the period).
+    pub enabled: bool,
+    /// Hours after its upload a photo no registration uses is deleted.
+    pub unused_photo_hours: u32,
+    /// Months after the end of a participant's last sitting their personal data is erased.
+    pub erase_after_months: u32,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            unused_photo_hours: 24,
+            erase_after_months: baoming_domain::privacy::DEFAULT_ERASE_AFTER_MONTHS,
+        }
+    }
+}
+
+/// Validated retention settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// Whether the worker runs the job.
+    pub enabled: bool,
+    /// What it purges.
+    pub policy: baoming_store::privacy::Policy,
+}
+
 impl Default for RawWorker {
     fn default() -> Self {
         Self {
@@ -366,6 +400,7 @@ impl Default for RawConfig {
             worker: RawWorker::default(),
             tickets: RawTickets::default(),
             limits: crate::limits::RawLimits::default(),
+            retention: RawRetention::default(),
         }
     }
 }
@@ -475,6 +510,8 @@ pub struct Settings {
     pub tickets: TicketSettings,
     /// Rate limits (validated).
     pub limits: crate::limits::RawLimits,
+    /// Retention of personal data.
+    pub retention: RetentionSettings,
 }
 
 /// Validated ticket settings: the font files (read on first use) and the signing keys
@@ -692,6 +729,20 @@ impl RawConfig {
             shutdown_grace: std::time::Duration::from_secs(u64::from(wk.shutdown_grace_secs)),
             refund_recheck: chrono::Duration::seconds(i64::from(wk.refund_recheck_secs.max(1))),
         };
+        let rt = &self.retention;
+        if !(1..=24 * 90).contains(&rt.unused_photo_hours) {
+            return Err(invalid("retention.unused_photo_hours", "must be between 1 and 2160"));
+        }
+        if !(1..=1200).contains(&rt.erase_after_months) {
+            return Err(invalid("retention.erase_after_months", "must be between 1 and 1200"));
+        }
+        let retention = RetentionSettings {
+            enabled: rt.enabled,
+            policy: baoming_store::privacy::Policy {
+                unused_photo_after: chrono::Duration::hours(i64::from(rt.unused_photo_hours)),
+                erase_after_months: rt.erase_after_months,
+            },
+        };
         let w = &self.wechat;
         let simulator = dev && w.simulator;
         if !dev && w.simulator {
@@ -807,6 +858,7 @@ impl RawConfig {
             worker,
             tickets,
             limits: self.limits.clone(),
+            retention,
         })
     }
 }
@@ -1453,6 +1505,20 @@ mod tests {
             assert!(is_loopback_url(url), "{url}");
         }
         assert!(!is_loopback_url("https://api.weixin.qq.com"));
+    }
+
+    #[test]
+    fn retention_defaults_to_three_years_and_is_bounded() {
+        let settings = production().validate().expect("valid");
+        assert!(settings.retention.enabled);
+        assert_eq!(settings.retention.policy.erase_after_months, 36);
+        assert_eq!(settings.retention.policy.unused_photo_after, chrono::Duration::hours(24));
+        let mut raw = production();
+        raw.retention.erase_after_months = 0;
+        assert_eq!(key_of(raw), "retention.erase_after_months");
+        let mut raw = production();
+        raw.retention.unused_photo_hours = 0;
+        assert_eq!(key_of(raw), "retention.unused_photo_hours");
     }
 
     #[test]

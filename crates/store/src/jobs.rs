@@ -107,6 +107,11 @@ pub enum Job {
         /// The schedule's slot this run is for.
         slot: DateTime<Utc>,
     },
+    /// Purge personal data the retention settings no longer keep ([`crate::privacy::run`]).
+    Retention {
+        /// The schedule's slot this run is for.
+        slot: DateTime<Utc>,
+    },
 }
 
 impl Job {
@@ -121,6 +126,7 @@ impl Job {
             Job::Reconcile { .. } => "reconcile",
             Job::RenderTickets { .. } => "render_tickets",
             Job::TicketNotice { .. } => "ticket_notice",
+            Job::Retention { .. } => "retention",
         }
     }
 
@@ -136,6 +142,7 @@ impl Job {
             Job::Reconcile { .. } => 5,
             Job::RenderTickets { .. } => 5,
             Job::TicketNotice { .. } => 8,
+            Job::Retention { .. } => 3,
         }
     }
 
@@ -156,7 +163,7 @@ impl Job {
             Job::Notify { registration, version, .. } => {
                 format!("{}:{registration}:{version}", self.kind())
             }
-            Job::ClockSweep { slot } | Job::Reconcile { slot } => {
+            Job::ClockSweep { slot } | Job::Reconcile { slot } | Job::Retention { slot } => {
                 format!("{}:{}", self.kind(), slot_text(*slot))
             }
             Job::RenderTickets { period, registrations, requested_at } => {
@@ -854,6 +861,9 @@ pub const SCHEDULES: &[Schedule] = &[
     Schedule { name: "clock_sweep", every_secs: 60, job: |slot| Job::ClockSweep { slot } },
     // Hourly: a run before 10:00 Beijing time, or after the day's report exists, does nothing.
     Schedule { name: "reconcile", every_secs: 3600, job: |slot| Job::Reconcile { slot } },
+    // Hourly: personal data past its retention (disabled by `retention.enabled = false`, the run
+    // then does nothing).
+    Schedule { name: "retention", every_secs: 3600, job: |slot| Job::Retention { slot } },
 ];
 
 /// Kinds of the jobs that [`SCHEDULES`] enqueue (those [`prune_completed`] may delete).
@@ -1044,7 +1054,7 @@ mod tests {
         assert_eq!(json, r#"{"kind":"clock_sweep","slot":"2026-05-05T08:00:00Z"}"#);
         assert_eq!(serde_json::from_str::<Job>(&json).expect("parsed"), sweep);
         assert_eq!(sweep.unique_key(), "clock_sweep:2026-05-05T08:00:00Z");
-        assert_eq!(scheduled_kinds(), vec!["clock_sweep", "reconcile"]);
+        assert_eq!(scheduled_kinds(), vec!["clock_sweep", "reconcile", "retention"]);
         assert_eq!(JobState::parse("failed"), Some(JobState::Failed));
         assert_eq!(JobState::parse("nope"), None);
     }

@@ -22,6 +22,7 @@ pub mod payments;
 pub mod periods;
 pub mod photos;
 pub mod pii;
+pub mod privacy;
 pub mod reconciliation;
 pub mod registrations;
 pub mod review;

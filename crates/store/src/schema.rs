@@ -21,6 +21,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         id_number_tail -> Nullable<Text>,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -167,6 +168,7 @@ diesel::table! {
         width -> Integer,
         height -> Integer,
         created_at -> Timestamp,
+        original_deleted_at -> Nullable<Timestamp>,
     }
 }
 

@@ -63,7 +63,7 @@ pub struct TitleBody {
     pub email: Option<String>,
 }
 
-fn view(saved: &SavedTitle, warning: Option<String>) -> TitleView {
+pub(crate) fn view(saved: &SavedTitle, warning: Option<String>) -> TitleView {
     let t = &saved.title;
     TitleView {
         id: saved.id.to_string(),

@@ -59,6 +59,8 @@ routes! {
     post "/api/v1/auth/logout" => auth::logout;
     get "/api/v1/profile" => profile::get;
     put "/api/v1/profile" => profile::update;
+    delete "/api/v1/profile" => profile::delete;
+    get "/api/v1/profile/export" => profile::export;
     get "/api/v1/periods" => periods::list;
     get "/api/v1/periods/{id}" => periods::get;
     post "/api/v1/periods/{id}/quote" => periods::quote;

@@ -443,6 +443,20 @@ async fn the_guide_walk() {
     let (status, body) = g.call(&app, "submit", "submit_again", t).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
+    // 隐私: the export, deletion refused while the registration waits for review, and an
+    // account with nothing live deleted.
+    let (status, body) = g.call(&app, "profile_export", "profile_export", t).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["profile"]["id_number"], super::resident_id(7));
+    let (status, body) = g.call(&app, "profile_delete", "profile_delete_refused", t).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("account_not_deletable"))
+    );
+    let someone = app.login("guide-user-2").await;
+    let (status, _) = g.call(&app, "profile_delete", "profile_deleted", Some(&someone)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
     // 我的考试: 审核中, then rejected (审核不通过) and 重新报名.
     let (status, _) = g.call(&app, "my_exams", "my_exams_pending", t).await;
     assert_eq!(status, StatusCode::OK);

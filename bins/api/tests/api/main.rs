@@ -35,6 +35,7 @@ mod invoices;
 mod limits;
 mod participant;
 mod payments;
+mod privacy;
 mod refunds;
 mod tickets;
 
@@ -134,6 +135,7 @@ impl TestApp {
             runtime: runtime.handle().clone(),
             refund_recheck: s.worker.refund_recheck,
             tickets: ticket_services(s, self.data_dir()),
+            retention: s.retention.enabled.then_some(s.retention.policy),
         };
         let worker = baoming_worker::Worker::new(self.db.db.clone(), s.worker, services);
         TestWorker { worker: std::sync::Arc::new(worker), runtime: Some(runtime) }

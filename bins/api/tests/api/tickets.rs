@@ -205,6 +205,7 @@ impl TestApp {
                 runtime: runtime.handle().clone(),
                 refund_recheck: settings.worker.refund_recheck,
                 tickets: super::ticket_services(&settings, &data),
+                retention: None,
             };
             let worker = baoming_worker::Worker::new(db, settings.worker, services);
             let drained = worker.drain().expect("drained");

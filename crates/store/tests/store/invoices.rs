@@ -22,6 +22,7 @@ baoming_store::on_both_backends!(
     settings_of_a_period_win_over_the_global_ones,
     an_export_groups_joint_invoices_and_keeps_their_serials,
     issued_numbers_come_back_and_a_refund_flags_the_invoice_for_reversal,
+    an_erased_participant_leaves_invoices_their_amounts_not_their_name,
 );
 
 fn actor() -> audit::Actor {
@@ -324,4 +325,45 @@ fn issued_numbers_come_back_and_a_refund_flags_the_invoice_for_reversal(test: Te
         assert!(audit.iter().any(|e| e.action == action), "{action} not audited");
     }
     let _ = Money::ZERO;
+}
+
+/// Erasure (retention or account deletion) keeps the invoices' amounts, serials and coverage
+/// and takes the participant's name out of them: a natural person's buyer, the joint remark,
+/// the covered registration's name. The others' names stay.
+fn an_erased_participant_leaves_invoices_their_amounts_not_their_name(test: TestDb) {
+    use baoming_store::privacy::{self, ERASED_NAME, ErasureReason};
+    let w = World::new(&test);
+    let a = paid_with(&w, 1, "张三", company(), true);
+    paid_with(&w, 2, "李四", company(), true);
+    let own = paid_with(&w, 4, "赵六", personal("赵六"), false);
+    export(&w, &new_only()).expect("exported");
+    let before = invoices::list(&mut w.conn(), &InvoiceFilter::default(), 100).expect("list");
+    let erase = |id: RegistrationId| {
+        privacy::erase_participant(
+            &mut w.conn(),
+            w.f.owner(id),
+            ErasureReason::Retention,
+            &audit::Actor::default(),
+            later(2),
+        )
+        .expect("erased")
+    };
+    assert_eq!(erase(a).invoices, 1);
+    assert_eq!(erase(own).invoices, 1);
+    let after = invoices::list(&mut w.conn(), &InvoiceFilter::default(), 100).expect("list");
+    assert_eq!(after.len(), before.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!((&b.serial, b.amount_fen, &b.state), (&a.serial, a.amount_fen, &a.state));
+        assert_eq!(b.covers.len(), a.covers.len());
+    }
+    let joint = after.iter().find(|i| i.kind == "joint").expect("joint");
+    assert!(!joint.remark.contains("张三") && joint.remark.contains("李四"), "{}", joint.remark);
+    assert!(joint.remark.contains(ERASED_NAME));
+    assert_eq!(joint.buyer, company(), "a company buyer stays");
+    let names: Vec<&str> = joint.covers.iter().map(|c| c.name.as_str()).collect();
+    assert!(names.contains(&ERASED_NAME) && names.contains(&"李四"), "{names:?}");
+    let single = after.iter().find(|i| i.kind == "single").expect("single");
+    assert_eq!(single.buyer.name, ERASED_NAME);
+    assert_eq!(single.buyer.email, None);
+    assert!(!single.remark.contains("赵六"), "{}", single.remark);
 }

@@ -8,6 +8,7 @@ mod invoices;
 mod participants;
 mod payments;
 mod pii;
+mod privacy;
 mod queue;
 mod refunds;
 mod registrations;
