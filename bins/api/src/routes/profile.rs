@@ -210,8 +210,10 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(ProfileView::from(&participant)))
 }
 
-/// Everything stored about the caller (`GET /api/v1/profile/export`).
+/// Everything stored about the caller (`GET /api/v1/profile/export`). Named
+/// `PersonalDataExport` in the OpenAPI document: the invoice export's view holds the other name.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PersonalDataExport)]
 pub struct ExportView {
     /// When this export was made.
     pub exported_at: chrono::DateTime<chrono::Utc>,
