@@ -43,6 +43,11 @@ struct Cli {
     /// bombs mixed); 0 skips it.
     #[arg(long, default_value_t = 64)]
     photo_burst: usize,
+    /// The most memory (peak RSS, MB = 10^6 bytes) the api may reach during the photo burst:
+    /// more fails the run like a broken invariant (issue 16's bound); 0 does not check. Only
+    /// when the tool starts the api (not with --url).
+    #[arg(long, default_value_t = 300)]
+    burst_memory_limit_mb: u64,
     /// Requests to the hello baseline per run.
     #[arg(long, default_value_t = 20000)]
     hello: usize,
@@ -305,6 +310,8 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         photos: cli.photos,
         photo_concurrency: cli.photo_concurrency.max(1),
         photo_burst: cli.photo_burst,
+        burst_memory_limit_kib: (cli.burst_memory_limit_mb > 0 && cli.url.is_none())
+            .then(|| cli.burst_memory_limit_mb * 1_000_000 / 1024),
         hello: cli.hello,
         staff: (cli.staff_user.clone(), cli.staff_password.clone()),
     };

@@ -76,6 +76,9 @@ pub struct Config {
     pub photo_concurrency: usize,
     /// Uploads of the photo burst, all at once, each by another participant (0: no burst).
     pub photo_burst: usize,
+    /// The most the api may hold in memory (peak RSS, KiB) during the photo burst: more breaks
+    /// an invariant. Needs the api's process (`Target::probe`); `None`: not checked.
+    pub burst_memory_limit_kib: Option<u64>,
     /// Requests to the hello baseline per run.
     pub hello: usize,
     /// The back-office user (roles admin and reviewer) and password.
@@ -602,6 +605,20 @@ pub async fn run(
         // photo-burst
         if config.photo_burst > 0 {
             let m = photo_burst(target, config, &participants, &burst, run).await?;
+            if let Some(limit) = config.burst_memory_limit_kib {
+                let peak = m.peak_rss_kib.ok_or_else(|| {
+                    fail(
+                        "invariant: photo-burst: a memory limit needs the api's process to measure",
+                    )
+                })?;
+                if peak > limit {
+                    return Err(fail(format!(
+                        "invariant: photo-burst: the api's peak memory {:.1} MiB is over the limit of {:.1} MiB",
+                        peak as f64 / 1024.0,
+                        limit as f64 / 1024.0
+                    )));
+                }
+            }
             log(&format!(
                 "run {run}: photo-burst of {} uploads, every one answered as expected; api peak RSS {}",
                 config.photo_burst,

@@ -1,5 +1,7 @@
 //! A short run of every scenario against the real api (in this process, on a random port),
-//! on SQLite and on PostgreSQL: the invariants must hold. Speed is not asserted.
+//! on SQLite and on PostgreSQL: the invariants must hold. Speed is not asserted. Then the tool
+//! itself against the api binary, for the api's peak memory in a burst of uploads with the
+//! bomb fixtures.
 
 use baoming_loadtest::client::Api;
 use baoming_loadtest::scenarios::{self, Config, Scenario, Target};
@@ -48,6 +50,8 @@ async fn short_run(db: TestDb) {
         photos: 2,
         photo_concurrency: 2,
         photo_burst: 8,
+        // The api runs in this process: its memory is not its own (the test's binary below).
+        burst_memory_limit_kib: None,
         hello: 0,
         staff: ("bench".into(), "bench-password-not-secret".into()),
     };
@@ -78,10 +82,46 @@ async fn short_run(db: TestDb) {
     handle.stop(false).await;
 }
 
+/// `baoming-loadtest` (this package's binary) starts the api binary (built next to it by the
+/// workspace's test build) and runs one short round whose photo burst is the benchmark's: 64
+/// uploads at once, 40 of them bombs, every one answered as it must be, and the api's peak
+/// memory under 300 MB (the tool's default limit; over it the tool fails like a broken
+/// invariant). `database`: `--database` for PostgreSQL, `None` for a fresh SQLite file.
+fn burst_within_the_memory_bound(database: Option<&str>) {
+    let tool = std::path::Path::new(env!("CARGO_BIN_EXE_baoming-loadtest"));
+    let api = tool.with_file_name("baoming-api");
+    assert!(
+        api.exists(),
+        "{} is missing: build it first (`cargo build -p baoming-api`; `just test` does)",
+        api.display()
+    );
+    let mut cmd = std::process::Command::new(tool);
+    cmd.args(["--participants", "40", "--concurrency", "8", "--runs", "1", "--my-exams", "20"])
+        .args(["--logins", "5", "--photos", "1", "--photo-concurrency", "1"])
+        .args(["--photo-burst", "64", "--burst-memory-limit-mb", "300", "--hello", "50"]);
+    if let Some(url) = database {
+        cmd.args(["--database", url]);
+    }
+    let out = cmd.output().expect("runs the tool");
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the tool failed:\n{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("every one answered as expected; api peak RSS")
+            || stdout.contains("every one answered as expected; api peak RSS"),
+        "no photo burst measured:\n{stdout}\n{stderr}"
+    );
+}
+
 mod sqlite {
     #[actix_web::test]
     async fn a_short_run_keeps_the_invariants() {
         super::short_run(super::TestDb::sqlite()).await;
+    }
+
+    #[test]
+    fn a_burst_of_bombs_stays_within_the_memory_bound() {
+        super::burst_within_the_memory_bound(None);
     }
 }
 
@@ -89,5 +129,12 @@ mod postgres {
     #[actix_web::test]
     async fn a_short_run_keeps_the_invariants() {
         super::short_run(super::TestDb::postgres()).await;
+    }
+
+    #[test]
+    fn a_burst_of_bombs_stays_within_the_memory_bound() {
+        let var = baoming_store::testing::POSTGRES_URL_VAR;
+        let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} (just test sets it)"));
+        super::burst_within_the_memory_bound(Some(&server));
     }
 }
