@@ -731,7 +731,7 @@ pub struct ExportRegistration {
     pub flag: Option<String>,
     /// The rejection reason, if rejected.
     pub rejection_reason: Option<String>,
-    /// `wechat` / `transfer`, once chosen.
+    /// `wechat_pay` / `bank_transfer`, once chosen.
     pub payment_method: Option<String>,
     /// The photo it uses.
     pub photo_id: Option<String>,
@@ -775,11 +775,11 @@ pub struct ExportEvent {
 pub struct ExportPayment {
     /// Id.
     pub id: String,
-    /// `wechat` / `transfer`.
+    /// `wechat_pay` / `bank_transfer`.
     pub method: String,
     /// Amount in fen.
     pub amount_fen: i64,
-    /// What it did (`paid`, `flagged`, `refund`).
+    /// What it did (`applied`, `mismatch`, `refund`).
     pub disposition: String,
     /// WeChat Pay's transaction id.
     pub transaction_id: Option<String>,

@@ -287,7 +287,7 @@ pub struct ExportRegistrationView {
     pub flag: Option<String>,
     /// The rejection reason.
     pub rejection_reason: Option<String>,
-    /// `wechat` / `transfer`.
+    /// `wechat_pay` / `bank_transfer`.
     pub payment_method: Option<String>,
     /// The photo it uses.
     pub photo_id: Option<String>,
@@ -331,11 +331,12 @@ pub struct ExportEventView {
 pub struct ExportPaymentView {
     /// Id.
     pub id: String,
-    /// `wechat` / `transfer`.
+    /// `wechat_pay` / `bank_transfer`.
     pub method: String,
     /// Amount, in fen.
     pub amount_fen: i64,
-    /// What it did: `paid`, `flagged`, `refund`.
+    /// What it did: `applied` (paid the registration), `mismatch` (another amount than the
+    /// fee), `refund` (given back).
     pub disposition: String,
     /// WeChat Pay's transaction id.
     pub transaction_id: Option<String>,
