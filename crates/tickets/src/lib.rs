@@ -112,7 +112,7 @@ pub fn render_png(
 
 /// The ticket as a one-page A4 PDF for printing: the PNG's layout scaled to fit the page
 /// inside [`PDF_MARGIN_PT`], with real (extractable) text in subset fonts, the photo as the
-/// original JPEG and the QR code as vector rectangles.
+/// original JPEG and the QR code as a 1-bit image of one sample per module (sharp squares).
 ///
 /// # Errors
 /// As [`render_png`], and [`RenderError::Font`] when a face cannot be subset.
