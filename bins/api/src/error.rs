@@ -847,7 +847,7 @@ pub fn catalogue_markdown(audience: Audience) -> String {
 }
 
 #[cfg(test)]
-mod catalogue_tests {
+pub(crate) mod catalogue_tests {
     //! The catalogue against the code: every literal code of this crate, every code of the
     //! crates' error types mapped above, the statuses the mapping really answers, and
     //! docs/errors.md.
@@ -869,7 +869,8 @@ mod catalogue_tests {
         CATALOGUE.iter().find(|d| d.code == code && d.status == status)
     }
 
-    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    /// Every `.rs` file below `dir` (the source-reading tests here and in `openapi`).
+    pub(crate) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).expect("source dir") {
             let path = entry.expect("entry").path();
             if path.is_dir() {

@@ -180,18 +180,11 @@ mod tests {
     /// other's fields: every name (or `#[schema(as = …)]`) is unique in the crate.
     #[test]
     fn schema_names_are_unique() {
-        fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for entry in std::fs::read_dir(dir).expect("source dir") {
-                let path = entry.expect("entry").path();
-                if path.is_dir() {
-                    rust_files(&path, out);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    out.push(path);
-                }
-            }
-        }
         let mut files = Vec::new();
-        rust_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        crate::error::catalogue_tests::rust_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
         let mut seen = std::collections::BTreeMap::new();
         for file in files {
             let text = std::fs::read_to_string(&file).expect("source");
