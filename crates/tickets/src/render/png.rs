@@ -3,8 +3,9 @@
 //! A ticket is mostly white space: over half of its rows repeat the row above, and most of
 //! every other row does too (margins, shaded label cells). The `png` crate filters every byte
 //! of every row the same way, so the rows are filtered here ([`filter_rows`]: a repeated row
-//! is all zeros under the Up filter, the others take Paeth) and deflated with `fdeflate` (the encoder `png` itself uses for its
-//! fast mode); `png` writes the container around the one `IDAT` chunk.
+//! is all zeros under the Up filter, the others take Paeth) and deflated with `fdeflate` (the
+//! encoder `png` itself uses for its fast mode); `png` writes the container around the one
+//! `IDAT` chunk.
 
 use image::RgbImage;
 
