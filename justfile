@@ -2,9 +2,8 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# The PostgreSQL server the PostgreSQL half of the suite creates its databases on (without TLS
-# on loopback: OpenSSL's exit handler can race libpq's threads and abort a test process after
-# its test passed, openssl/openssl#6214).
+# The PostgreSQL server the PostgreSQL half of the suite creates its databases on (in clear on
+# loopback: the compiled-in libpq has no TLS, see Cargo.toml).
 pg_url := env_var_or_default("BAOMING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 
 # List the recipes.
@@ -42,12 +41,15 @@ doc:
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
     .ci/check-links
 
-# The workspace's layering, as CI checks it: the worker does not link actix-web, and a build
-# without the simulators (as packaged) carries no simulator and no development key.
+# The workspace's layering, as CI checks it: the worker does not link actix-web, a build
+# without the simulators (as packaged) carries no simulator and no development key, and the
+# binaries link no system library but libc's (SQLite and libpq compiled in, rustls for TLS).
 layout:
     ! cargo tree -p baoming-worker -e normal --prefix none | grep -q '^actix-web '
     ! cargo tree -p baoming-api -p baoming-worker --no-default-features -e normal --prefix none | grep -Eq '^baoming-(wechat-sim|wechatpay-sim|dev-keys) '
     cargo check -p baoming-api -p baoming-worker --no-default-features
+    cargo build -p baoming-api -p baoming-worker
+    ! ldd "${CARGO_TARGET_DIR:-target}"/debug/baoming-{api,worker} | grep -E 'lib(pq|sqlite3|ssl|crypto)\.'
 
 # Check the systemd units (deploy/systemd) with `systemd-analyze verify`, against the built
 # binaries (docs/operations.md).

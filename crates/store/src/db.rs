@@ -74,6 +74,18 @@ impl DatabaseUrl {
         let url = url.trim();
         let bad = |why: &str| StoreError::Config(format!("database URL: {why}"));
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // The compiled-in libpq has no TLS (the workspace manifest): say so now rather than
+            // after the pool's connection timeout.
+            let query = url.split_once('?').map_or("", |(_, q)| q);
+            if let Some(mode) = query.split('&').find_map(|kv| kv.strip_prefix("sslmode="))
+                && matches!(mode, "require" | "verify-ca" | "verify-full")
+            {
+                return Err(bad(&format!(
+                    "sslmode={mode} needs TLS, which this build's libpq does not have; reach \
+                     PostgreSQL over a Unix socket, loopback or a private network with \
+                     sslmode=disable (docs/configuration.md)"
+                )));
+            }
             return Ok(DatabaseUrl::Postgres(url.to_owned()));
         }
         let path = match url.strip_prefix("sqlite://") {

@@ -67,6 +67,16 @@ fn database_urls_choose_the_backend() {
         matches!(DatabaseUrl::parse("sqlite://data/b.sqlite3"), Ok(DatabaseUrl::Sqlite(p)) if p.ends_with("b.sqlite3"))
     );
     assert!(matches!(DatabaseUrl::parse("./data/b.sqlite3"), Ok(DatabaseUrl::Sqlite(_))));
+    assert!(matches!(
+        DatabaseUrl::parse("postgres://u@h/db?sslmode=disable&application_name=x"),
+        Ok(DatabaseUrl::Postgres(_))
+    ));
+    for mode in ["require", "verify-ca", "verify-full"] {
+        let refused =
+            DatabaseUrl::parse(&format!("postgres://u@h/db?application_name=x&sslmode={mode}"))
+                .expect_err("libpq without TLS");
+        assert!(refused.to_string().contains(&format!("sslmode={mode} needs TLS")), "{refused}");
+    }
     for bad in ["", "mysql://u@h/db", "sqlite://", ":memory:", "sqlite://:memory:"] {
         assert!(DatabaseUrl::parse(bad).is_err(), "{bad:?} was accepted");
     }
