@@ -2,6 +2,9 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# The cargo-deb that builds the Debian package (`just deb`).
+cargo_deb := "3.8.0"
+
 # The PostgreSQL server the PostgreSQL half of the suite creates its databases on (in clear on
 # loopback: the compiled-in libpq has no TLS, see Cargo.toml).
 pg_url := env_var_or_default("BAOMING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
@@ -61,6 +64,21 @@ verify-units:
 # back-office routes, no 5xx and every answer as documented; extra arguments go to schemathesis.
 fuzz *ARGS:
     .ci/fuzz {{ARGS}}
+
+# The Debian package (docs/operations.md, "Install"): both binaries in release without the
+# simulators, packed by cargo-deb (pinned; installed when missing) with the systemd units, the
+# example configuration and deploy/debian's maintainer scripts (bins/api/Cargo.toml,
+# [package.metadata.deb]). The last line printed is the path of the .deb.
+deb:
+    command -v cargo-deb >/dev/null && [[ $(cargo deb --version) == *" {{cargo_deb}}"* ]] || \
+        cargo install cargo-deb --version {{cargo_deb}} --locked
+    cargo build --release --locked -p baoming-api -p baoming-worker --no-default-features
+    cargo deb -p baoming-api --no-build
+
+# Build the package and try it on this machine as root (.ci/check-deb): contents, units as
+# installed, `dpkg -i`, migrations on SQLite and on a fresh PostgreSQL database, purge.
+deb-check:
+    .ci/check-deb
 
 # Run the api locally (dev mode: SQLite in ./data, demo data, the WeChat simulator).
 run:
