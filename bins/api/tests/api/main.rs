@@ -29,6 +29,7 @@ macro_rules! on_both_backends {
 mod back_office;
 mod browser;
 mod checkin;
+mod cluster;
 mod console;
 mod guide;
 mod instances;
