@@ -95,7 +95,7 @@ fn a_later_writer_waits_for_the_earlier_commit(test: TestDb) {
     let db = test.db.clone();
     let early = std::thread::spawn(move || {
         let mut conn = db.conn().expect("connection");
-        write_tx(&mut *conn, |conn| {
+        write_tx(&mut conn, |conn| {
             invalidations::record(conn, &[Invalidation::Period(first)], now())?;
             recorded.0.send(()).expect("send");
             go_on.1.recv().expect("told to commit");
