@@ -140,6 +140,12 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         .map_err(|e| StartError::Setup(e.to_string()))?;
 
     let clock = crate::time::Clock::default();
+    // The caches answer once the invalidation feed has been read (within a poll of the start).
+    let trust = crate::cache_feed::Trust::default();
+    let periods = crate::period_cache::PeriodCache::new(trust.clone());
+    let sessions = crate::session_cache::SessionCache::new(trust.clone());
+    let cache_feed = crate::cache_feed::start(db.clone(), trust, sessions.clone(), periods.clone())
+        .map_err(|source| StartError::Io { what: "starting the cache feed", source })?;
     let state = AppState {
         db: db.clone(),
         cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
@@ -162,8 +168,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         login_hashes: Arc::new(tokio::sync::Semaphore::new(settings.staff_login_concurrent_hashes)),
         trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
         secure_cookies: settings.mode != Mode::Dev,
-        periods: crate::period_cache::PeriodCache::default(),
-        sessions: crate::session_cache::SessionCache::default(),
+        periods,
+        sessions,
+        cache_feed: Arc::new(cache_feed),
         pay,
         payee: settings.payee.clone(),
         clock: clock.clone(),

@@ -69,6 +69,7 @@ impl FromRequest for CurrentParticipant {
             if let Some((id, session)) = state.sessions.get(&hash, now) {
                 return Ok(CurrentParticipant { id, session, request_id });
             }
+            let mark = state.sessions.mark();
             let session = state.db(move |conn| sessions::find_active(conn, &token, now)).await?;
             match session {
                 Some(sessions::Session {
@@ -77,7 +78,7 @@ impl FromRequest for CurrentParticipant {
                     expires_at,
                     ..
                 }) => {
-                    state.sessions.put(hash, participant, id, expires_at);
+                    state.sessions.put(mark, hash, participant, id, expires_at);
                     Ok(CurrentParticipant { id: participant, session: id, request_id })
                 }
                 _ => Err(ApiError::unauthorized()),

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cache_feed;
 pub mod console;
 pub mod error;
 pub mod openapi;

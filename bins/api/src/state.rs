@@ -46,6 +46,8 @@ pub struct AppState {
     pub periods: crate::period_cache::PeriodCache,
     /// Participant sessions recently checked.
     pub sessions: crate::session_cache::SessionCache,
+    /// Reads the invalidation feed for both caches (stops with the last clone of the state).
+    pub cache_feed: Arc<crate::cache_feed::Reader>,
     /// WeChat Pay.
     pub pay: baoming_runtime::pay::Pay,
     /// Where employers transfer fees.

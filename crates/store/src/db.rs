@@ -220,6 +220,12 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
+    /// A connection of its own, outside the pool (with the pool's connection settings), for a
+    /// background task that must not wait behind requests for a pooled one.
+    pub fn dedicated(&self) -> Result<DbConnection, StoreError> {
+        Ok(Manager { url: self.url.clone() }.establish()?)
+    }
+
     /// The parsed URL (which backend this is).
     pub fn url(&self) -> &DatabaseUrl {
         &self.url

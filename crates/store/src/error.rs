@@ -56,6 +56,9 @@ pub enum StoreError {
     /// The database answered with an error.
     #[error("database: {0}")]
     Database(#[from] diesel::result::Error),
+    /// A connection of its own (outside the pool) could not be opened.
+    #[error("connecting to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
     /// No connection could be had from the pool.
     #[error("connection pool: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),

@@ -14,6 +14,7 @@ pub mod checks;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod invalidations;
 pub mod invoice_titles;
 pub mod invoices;
 pub mod jobs;

@@ -13,6 +13,7 @@ use diesel::prelude::*;
 
 use crate::db::{DbConnection, write_tx};
 use crate::error::StoreError;
+use crate::invalidations::{self, Invalidation};
 use crate::schema::{exam_types, fees, periods, regions, rejection_templates, subjects, venues};
 use crate::sql;
 
@@ -597,6 +598,9 @@ pub fn update(
             }
         }
         write_prices_and_templates(conn, id, plan, &ids)?;
+        // Other api instances drop their copy of the period (the last write: it locks the
+        // feed until the commit).
+        invalidations::record(conn, &[Invalidation::Period(id)], now)?;
         Ok(())
     });
     match result {
@@ -620,12 +624,15 @@ pub fn close(
         None => Err(StoreError::NotFound { entity: "period" }),
         Some(Some(_)) => Ok(false),
         Some(None) => {
-            diesel::update(periods::table.find(&pid))
-                .set((
-                    periods::closed_at.eq(Some(sql::ts(now))),
-                    periods::updated_at.eq(sql::ts(now)),
-                ))
-                .execute(conn)?;
+            write_tx(conn, |conn| {
+                diesel::update(periods::table.find(&pid))
+                    .set((
+                        periods::closed_at.eq(Some(sql::ts(now))),
+                        periods::updated_at.eq(sql::ts(now)),
+                    ))
+                    .execute(conn)?;
+                invalidations::record(conn, &[Invalidation::Period(id)], now)
+            })?;
             Ok(true)
         }
     }

@@ -27,6 +27,7 @@ use diesel::prelude::*;
 use crate::audit::{self, Actor, Entry};
 use crate::db::{DbConnection, write_tx};
 use crate::error::StoreError;
+use crate::invalidations::Invalidation;
 use crate::schema::{
     exam_types, invoice_registrations, invoice_titles, invoices, participants, payment_orders,
     payments, periods, photos, refunds, regions, registration_events, registrations, sessions,
@@ -374,7 +375,12 @@ pub fn delete_account(
             request_id: request_id.map(str::to_owned),
             ..Actor::default()
         };
-        Ok(erase_participant(conn, id, ErasureReason::AccountDeletion, &actor, now)?)
+        let erased = erase_participant(conn, id, ErasureReason::AccountDeletion, &actor, now)?;
+        // Other api instances stop trusting the revoked sessions (the last write: it locks
+        // the feed until the commit).
+        let revoked: Vec<_> = erased.sessions.iter().copied().map(Invalidation::Session).collect();
+        crate::invalidations::record(conn, &revoked, now)?;
+        Ok(erased)
     })
 }
 

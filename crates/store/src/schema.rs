@@ -522,3 +522,12 @@ diesel::table! {
         suppressed -> Integer,
     }
 }
+
+diesel::table! {
+    cache_invalidations (id) {
+        id -> BigInt,
+        kind -> Text,
+        key -> Text,
+        created_at -> Timestamp,
+    }
+}

@@ -156,6 +156,19 @@ pub fn revoke(
     Ok(())
 }
 
+/// Ends a participant's session (logout) and tells the other api instances, whose session
+/// caches may hold it ([`crate::invalidations`]), in one write transaction.
+pub fn log_out_participant(
+    conn: &mut DbConnection,
+    id: SessionId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    crate::db::write_tx(conn, |conn| {
+        revoke(conn, id, now)?;
+        crate::invalidations::record(conn, &[crate::invalidations::Invalidation::Session(id)], now)
+    })
+}
+
 /// Ends a staff user's session on their own request (logout) and records it in the audit log,
 /// in one write transaction.
 pub fn log_out_staff(

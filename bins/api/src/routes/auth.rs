@@ -97,7 +97,7 @@ pub async fn logout(
     _req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let session = me.session;
-    state.db(move |conn| sessions::revoke(conn, session, Utc::now())).await?;
+    state.db(move |conn| sessions::log_out_participant(conn, session, Utc::now())).await?;
     // After the revocation: a request in between cannot cache the session again.
     state.sessions.forget(session);
     Ok(HttpResponse::NoContent().finish())

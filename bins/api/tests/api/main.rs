@@ -29,8 +29,10 @@ macro_rules! on_both_backends {
 mod back_office;
 mod browser;
 mod checkin;
+mod cluster;
 mod console;
 mod guide;
+mod instances;
 mod invoices;
 mod limits;
 mod participant;
@@ -49,8 +51,9 @@ pub(crate) struct TestApp {
     pub(crate) clock: baoming_api::time::Clock,
     /// The settings the server runs with (the worker of the ticket tests uses them too).
     pub(crate) settings: baoming_api::runtime::Settings,
-    db: TestDb,
-    data: tempfile::TempDir,
+    /// Shared with the other instances started by [`TestApp::another_instance`].
+    db: std::sync::Arc<TestDb>,
+    data: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -60,7 +63,7 @@ impl TestApp {
 
     /// Starts the app with the test settings changed by `configure`.
     pub(crate) async fn spawn_with(db: TestDb, configure: impl FnOnce(&mut RawConfig)) -> TestApp {
-        let data = tempfile::tempdir().expect("data dir");
+        let data = std::sync::Arc::new(tempfile::tempdir().expect("data dir"));
         let mut raw = RawConfig {
             listen: "127.0.0.1:0".into(),
             data_dir: data.path().to_path_buf(),
@@ -76,6 +79,20 @@ impl TestApp {
         raw.worker.refund_recheck_secs = 1;
         configure(&mut raw);
         let settings = raw.validate().expect("settings");
+        Self::start(settings, std::sync::Arc::new(db), data).await
+    }
+
+    /// Another api instance on this one's database, data directory and settings (its own
+    /// port, simulators and in-process caches), as behind a load balancer.
+    pub(crate) async fn another_instance(&self) -> TestApp {
+        Self::start(self.settings.clone(), self.db.clone(), self.data.clone()).await
+    }
+
+    async fn start(
+        settings: baoming_api::runtime::Settings,
+        db: std::sync::Arc<TestDb>,
+        data: std::sync::Arc<tempfile::TempDir>,
+    ) -> TestApp {
         let mut running = baoming_api::start(settings.clone()).await.expect("started");
         let sim = running.simulator.take().expect("dev mode starts the simulator");
         let pay_sim = running.pay_simulator.take().expect("dev mode starts the pay simulator");

@@ -4,6 +4,7 @@
 
 mod audit;
 mod backends;
+mod invalidations;
 mod invoices;
 mod participants;
 mod payments;
