@@ -946,7 +946,7 @@ fn storage_settings(
             ("storage.timeout_secs", raw.timeout_secs.is_some()),
         ];
         if let Some((key, _)) = s3_only.iter().find(|(_, set)| *set) {
-            return Err(invalid(*key, "only for object storage: set storage.backend = \"s3\""));
+            return Err(invalid(key, "only for object storage: set storage.backend = \"s3\""));
         }
         return Ok(StorageSettings::Local { root: data_dir.join("files") });
     }
