@@ -293,8 +293,8 @@ impl PhotoStorage for S3Storage {
     }
 }
 
-/// Test support: a fresh bucket on the S3-compatible server of [`S3_URL_VAR`] (CI starts
-/// moto there; see .ci/run).
+/// Test support: a fresh bucket on the S3-compatible server of
+/// [`testing::S3_URL_VAR`] (CI starts moto there; see .ci/run).
 pub mod testing {
     use super::S3Settings;
 
