@@ -9,6 +9,10 @@ cargo_deb := "3.8.0"
 # loopback: the compiled-in libpq has no TLS, see Cargo.toml).
 pg_url := env_var_or_default("BAOMING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 
+# The S3-compatible server the object storage tests create their buckets on (moto:
+# `pip install 'moto[server]==5.2.1'` and `moto_server -H 127.0.0.1 -p 9010`; .ci/run starts it).
+s3_url := env_var_or_default("BAOMING_TEST_S3_URL", "http://127.0.0.1:9010")
+
 # List the recipes.
 default:
     @just --list
@@ -17,15 +21,16 @@ default:
 build:
     cargo build --workspace --all-targets
 
-# The whole suite: every database test on SQLite and on PostgreSQL, then the examples of the
-# crates' documentation (nextest does not run doctests).
+# The whole suite: every database test on SQLite and on PostgreSQL, the object storage tests on
+# the S3 server, then the examples of the crates' documentation (nextest does not run doctests).
 test:
-    BAOMING_TEST_POSTGRES_URL='{{pg_url}}' cargo nextest run --workspace --no-fail-fast
+    BAOMING_TEST_POSTGRES_URL='{{pg_url}}' BAOMING_TEST_S3_URL='{{s3_url}}' cargo nextest run --workspace --no-fail-fast
     cargo test --doc --workspace
 
-# Only the SQLite half (no PostgreSQL server needed), and the documentation's examples.
+# Only the SQLite half (no PostgreSQL server and no S3 server needed), and the documentation's
+# examples.
 test-sqlite:
-    cargo nextest run --workspace --no-fail-fast -E 'not test(/(^|::)postgres::/)'
+    cargo nextest run --workspace --no-fail-fast -E 'not test(/(^|::)(postgres|s3)::/)'
     cargo test --doc --workspace
 
 # Only the PostgreSQL half of the database tests.

@@ -1,4 +1,4 @@
-//! Wiring: settings → database, WeChat client (or the local simulator), photo storage →
+//! Wiring: settings → database, WeChat client (or the local simulator), file storage →
 //! the actix-web server.
 
 use std::net::SocketAddr;
@@ -10,7 +10,6 @@ use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
-use baoming_photos::storage::FsStorage;
 use baoming_runtime::config::{Mode, Settings};
 use baoming_runtime::pay::Pay;
 use baoming_runtime::{SetupError, open_database, wechat_client};
@@ -139,6 +138,19 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let pay = Pay::new(&settings.pay, &settings.wechat_appid, &pay_base, notify_url)
         .map_err(|e| StartError::Setup(e.to_string()))?;
 
+    // The files' storage, checked (object storage: a probe written, read and deleted) so a wrong
+    // setting stops the start here rather than failing the first upload.
+    let photos = {
+        let config = settings.storage.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let storage = baoming_runtime::storage::open(&config)?;
+            baoming_runtime::storage::check(&config, storage.as_ref())?;
+            Ok::<_, SetupError>(storage)
+        })
+        .await
+        .map_err(|e| StartError::Io { what: "storage check", source: std::io::Error::other(e) })??
+    };
+
     let clock = crate::time::Clock::default();
     // The caches answer once the invalidation feed has been read (within a poll of the start).
     let trust = crate::cache_feed::Trust::default();
@@ -150,7 +162,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         db: db.clone(),
         cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
         wechat,
-        photos: Arc::new(FsStorage::new(settings.data_dir.join("files"))),
+        photos,
         photo_limits: baoming_photos::Limits {
             max_upload_bytes: settings.photo_max_upload_bytes,
             ..baoming_photos::Limits::default()

@@ -96,9 +96,8 @@ fn services(settings: &Settings) -> Result<baoming_worker::Services, String> {
                 settings.tickets.fonts.clone(),
             )),
             keys: settings.tickets.keys.clone(),
-            storage: Arc::new(baoming_photos::storage::FsStorage::new(
-                settings.data_dir.join("files"),
-            )),
+            storage: baoming_runtime::storage::open(&settings.storage)
+                .map_err(|e| format!("storage: {e}"))?,
             cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
             threads: std::thread::available_parallelism().map_or(1, usize::from),
         },
@@ -120,6 +119,13 @@ async fn start(settings: Settings) -> Result<Arc<Worker>, String> {
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("configuration key `tickets.font`: {e}"))?;
     }
+    // The files' storage, checked like the api does (object storage: a probe written, read back
+    // and deleted).
+    let (config, storage) = (settings.storage.clone(), services.tickets.storage.clone());
+    tokio::task::spawn_blocking(move || baoming_runtime::storage::check(&config, storage.as_ref()))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("storage: {e}"))?;
     let db = tokio::task::spawn_blocking(move || {
         let (db, applied) = open_database(&settings).map_err(|e| e.to_string())?;
         for name in &applied {
@@ -179,7 +185,8 @@ async fn once(settings: Settings) -> Result<(), String> {
 #[allow(clippy::print_stdout)]
 async fn retention(settings: Settings, dry_run: bool) -> Result<(), String> {
     let policy = settings.retention.policy;
-    let storage = baoming_photos::storage::FsStorage::new(settings.data_dir.join("files"));
+    let storage =
+        baoming_runtime::storage::open(&settings.storage).map_err(|e| format!("storage: {e}"))?;
     let report = tokio::task::spawn_blocking(move || {
         let (db, _) = open_database(&settings).map_err(|e| e.to_string())?;
         let mut conn = db.conn().map_err(|e| e.to_string())?;
@@ -190,7 +197,7 @@ async fn retention(settings: Settings, dry_run: bool) -> Result<(), String> {
             baoming_worker::retention::purge(
                 &mut conn,
                 &policy,
-                &storage,
+                storage.as_ref(),
                 now,
                 Some("cli:retention"),
             )

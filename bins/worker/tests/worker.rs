@@ -330,9 +330,7 @@ impl PayWorld {
                     settings.tickets.fonts.clone(),
                 )),
                 keys: settings.tickets.keys.clone(),
-                storage: std::sync::Arc::new(baoming_photos::storage::FsStorage::new(
-                    data.join("files"),
-                )),
+                storage: baoming_runtime::storage::open(&settings.storage).expect("storage"),
                 cipher: baoming_store::testing::cipher(),
                 threads: 2,
             },

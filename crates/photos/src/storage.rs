@@ -1,4 +1,7 @@
-//! Where photo files are kept: a small interface and a directory-backed implementation.
+//! Where the data directory's files are kept (photos, their originals, rendered admission
+//! tickets): a small interface and a directory-backed implementation. The S3-compatible object
+//! storage backend lives in `baoming-runtime` (it needs an HTTP client and an async runtime),
+//! which also builds the configured backend.
 //!
 //! Keys are relative paths such as `photos/3f2a…/normalized.jpg`: non-empty segments of
 //! `[a-z0-9_.-]` separated by `/`, no segment starting with `.` (which also rules out `.` and
@@ -36,6 +39,15 @@ pub enum StorageError {
         #[source]
         source: io::Error,
     },
+    /// The storage service could not be reached, timed out or refused the request (object
+    /// storage: unreachable endpoint, wrong credentials, missing bucket, denied permission).
+    #[error("storage unavailable for {key:?}: {message}")]
+    Unavailable {
+        /// The key being accessed.
+        key: String,
+        /// What went wrong (never a credential).
+        message: String,
+    },
 }
 
 impl StorageError {
@@ -46,11 +58,15 @@ impl StorageError {
             Self::BadKey { .. } => "storage_bad_key",
             Self::NotFound { .. } => "storage_not_found",
             Self::Io { .. } => "storage_io",
+            Self::Unavailable { .. } => "storage_unavailable",
         }
     }
 }
 
-/// Keeps photo files (originals and normalised JPEGs) under string keys.
+/// Keeps the service's files under string keys: ID photos (the originals as uploaded and the
+/// normalised JPEGs) and rendered admission tickets (PNG and PDF). Implementations: [`FsStorage`]
+/// (a directory, the default) and `baoming_runtime::storage::S3Storage` (S3-compatible object
+/// storage). The methods block: async callers run them on a blocking thread.
 pub trait PhotoStorage: Send + Sync + std::fmt::Debug {
     /// Stores `bytes` under `key`, replacing any previous content atomically.
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StorageError>;
@@ -208,5 +224,7 @@ mod tests {
         let e = StorageError::NotFound { key: "k".into() };
         assert_eq!(e.code(), "storage_not_found");
         assert_eq!(StorageError::BadKey { key: "k".into() }.code(), "storage_bad_key");
+        let e = StorageError::Unavailable { key: "k".into(), message: "timed out".into() };
+        assert_eq!(e.code(), "storage_unavailable");
     }
 }

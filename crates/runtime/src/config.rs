@@ -79,6 +79,62 @@ pub struct RawConfig {
     pub limits: crate::limits::RawLimits,
     /// Retention of personal data (the worker's retention job).
     pub retention: RawRetention,
+    /// Where the files (photos, originals, tickets) live.
+    pub storage: RawStorage,
+}
+
+/// `[storage]`: the data directory's `files/` (default) or an S3-compatible bucket.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// `local` (default: `<data_dir>/files`) or `s3`.
+    #[serde(default)]
+    pub backend: StorageBackend,
+    /// S3: the service endpoint URL without the bucket (default: AWS S3 in `region`).
+    pub endpoint: Option<String>,
+    /// S3: the region requests are signed for.
+    pub region: Option<String>,
+    /// S3: the bucket.
+    pub bucket: Option<String>,
+    /// S3: keys are stored under `<prefix>/` in the bucket.
+    pub prefix: Option<String>,
+    /// S3: path-style requests (MinIO, moto) instead of virtual-hosted style.
+    #[serde(default)]
+    pub path_style: bool,
+    /// S3: the access key id.
+    pub access_key_id: Option<String>,
+    /// S3: the secret access key (or `secret_access_key_file`).
+    pub secret_access_key: Option<String>,
+    /// S3: a file holding the secret access key.
+    pub secret_access_key_file: Option<PathBuf>,
+    /// S3: seconds one request may take (default 30).
+    pub timeout_secs: Option<u32>,
+}
+
+impl fmt::Debug for RawStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawStorage")
+            .field("backend", &self.backend)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("path_style", &self.path_style)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key_file", &self.secret_access_key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `storage.backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageBackend {
+    /// `<data_dir>/files`.
+    #[default]
+    Local,
+    /// An S3-compatible bucket.
+    S3,
 }
 
 /// `[tickets]`: the fonts tickets are drawn with and the keys their QR codes are signed with.
@@ -401,6 +457,7 @@ impl Default for RawConfig {
             tickets: RawTickets::default(),
             limits: crate::limits::RawLimits::default(),
             retention: RawRetention::default(),
+            storage: RawStorage::default(),
         }
     }
 }
@@ -442,7 +499,7 @@ impl RawConfig {
         figment = figment.merge(
             Env::prefixed("BAOMING_")
                 // Variables of the tooling, not of the service.
-                .ignore(&["config", "test_postgres_url", "chromium", "chromedriver"])
+                .ignore(&["config", "test_postgres_url", "test_s3_url", "chromium", "chromedriver"])
                 .split("__"),
         );
         figment.extract().map_err(|e| ConfigError::Read(Box::new(e)))
@@ -512,6 +569,8 @@ pub struct Settings {
     pub limits: crate::limits::RawLimits,
     /// Retention of personal data.
     pub retention: RetentionSettings,
+    /// Where the files live.
+    pub storage: crate::storage::StorageSettings,
 }
 
 /// Validated ticket settings: the font files (read on first use) and the signing keys
@@ -617,6 +676,7 @@ impl fmt::Debug for Settings {
             .field("wechat_api_base", &self.wechat_api_base)
             .field("wechat_simulator", &self.wechat_simulator)
             .field("pay", &self.pay)
+            .field("storage", &self.storage)
             .finish_non_exhaustive()
     }
 }
@@ -796,6 +856,7 @@ impl RawConfig {
             tracing::warn!("demo_data is ignored in production mode");
         }
         let tickets = ticket_settings(&self.tickets, &self.data_dir, dev)?;
+        let storage = storage_settings(&self.storage, &self.data_dir, dev)?;
         let raw = &w.templates;
         let templates = if simulator {
             let dev =
@@ -859,8 +920,124 @@ impl RawConfig {
             tickets,
             limits: self.limits.clone(),
             retention,
+            storage,
         })
     }
+}
+
+/// `[storage]`: the local directory, or a bucket with everything it needs (checked here as far
+/// as it can be without a request; the binaries check the bucket itself at start-up).
+fn storage_settings(
+    raw: &RawStorage,
+    data_dir: &Path,
+    dev: bool,
+) -> Result<crate::storage::StorageSettings, ConfigError> {
+    use crate::storage::{S3Settings, StorageSettings};
+    if raw.backend == StorageBackend::Local {
+        let s3_only: [(&'static str, bool); 9] = [
+            ("storage.endpoint", raw.endpoint.is_some()),
+            ("storage.region", raw.region.is_some()),
+            ("storage.bucket", raw.bucket.is_some()),
+            ("storage.prefix", raw.prefix.is_some()),
+            ("storage.path_style", raw.path_style),
+            ("storage.access_key_id", raw.access_key_id.is_some()),
+            ("storage.secret_access_key", raw.secret_access_key.is_some()),
+            ("storage.secret_access_key_file", raw.secret_access_key_file.is_some()),
+            ("storage.timeout_secs", raw.timeout_secs.is_some()),
+        ];
+        if let Some((key, _)) = s3_only.iter().find(|(_, set)| *set) {
+            return Err(invalid(key, "only for object storage: set storage.backend = \"s3\""));
+        }
+        return Ok(StorageSettings::Local { root: data_dir.join("files") });
+    }
+    let required = |key: &'static str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| invalid(key, "required with storage.backend = \"s3\""))
+    };
+    let bucket = required("storage.bucket", &raw.bucket)?;
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b))
+        && !bucket.starts_with(['-', '.'])
+        && !bucket.ends_with(['-', '.']);
+    if !bucket_ok {
+        return Err(invalid(
+            "storage.bucket",
+            format!("{bucket:?} is not a bucket name (3 to 63 of a-z, 0-9, '-' and '.')"),
+        ));
+    }
+    let region = required("storage.region", &raw.region)?;
+    let endpoint = match raw.endpoint.as_deref().map(str::trim) {
+        None => None,
+        Some(endpoint) => {
+            let url = reqwest::Url::parse(endpoint).map_err(|e| {
+                invalid("storage.endpoint", format!("{endpoint:?} is not a URL: {e}"))
+            })?;
+            if !matches!(url.scheme(), "http" | "https")
+                || url.host_str().is_none()
+                || !url.username().is_empty()
+                || url.password().is_some()
+                || url.query().is_some()
+                || url.fragment().is_some()
+            {
+                return Err(invalid(
+                    "storage.endpoint",
+                    format!(
+                        "{endpoint:?}: give an http(s) URL like https://oss-cn-hangzhou.aliyuncs.com"
+                    ),
+                ));
+            }
+            if !dev && url.scheme() == "http" && !is_loopback_url(endpoint) {
+                return Err(invalid(
+                    "storage.endpoint",
+                    "production mode sends the files over https only (plain http only to a \
+                     loopback address)",
+                ));
+            }
+            Some(endpoint.trim_end_matches('/').to_owned())
+        }
+    };
+    let prefix = match raw.prefix.as_deref().map(|p| p.trim().trim_matches('/')) {
+        None | Some("") => None,
+        Some(prefix) => {
+            baoming_photos::storage::validate_key(prefix).map_err(|_| {
+                invalid(
+                    "storage.prefix",
+                    format!("{prefix:?}: segments of a-z, 0-9, '_', '.' and '-' separated by '/'"),
+                )
+            })?;
+            Some(prefix.to_owned())
+        }
+    };
+    let access_key_id = required("storage.access_key_id", &raw.access_key_id)?;
+    let secret_access_key =
+        secret("storage.secret_access_key", &raw.secret_access_key, &raw.secret_access_key_file)?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                invalid(
+                    "storage.secret_access_key",
+                    "required with storage.backend = \"s3\" (or storage.secret_access_key_file)",
+                )
+            })?;
+    let timeout_secs = raw.timeout_secs.unwrap_or(30);
+    if !(1..=600).contains(&timeout_secs) {
+        return Err(invalid("storage.timeout_secs", "must be between 1 and 600"));
+    }
+    Ok(StorageSettings::S3(S3Settings {
+        endpoint,
+        region,
+        bucket,
+        prefix,
+        path_style: raw.path_style,
+        access_key_id,
+        secret_access_key,
+        timeout: std::time::Duration::from_secs(u64::from(timeout_secs)),
+    }))
 }
 
 /// `[tickets]`: the font files (in production they must exist; in dev mode a missing font
@@ -1530,6 +1707,78 @@ mod tests {
         let mut raw = production();
         raw.photos.decode_memory_mib = 8;
         assert_eq!(key_of(raw), "photos.decode_memory_mib");
+    }
+
+    #[test]
+    fn storage_is_the_data_directory_by_default_or_a_checked_bucket() {
+        use crate::storage::StorageSettings;
+        let settings = production().validate().expect("valid");
+        assert_eq!(
+            settings.storage,
+            StorageSettings::Local { root: settings.data_dir.join("files") }
+        );
+        let s3 = || {
+            let mut raw = production();
+            raw.storage = RawStorage {
+                backend: StorageBackend::S3,
+                endpoint: Some("https://oss-cn-hangzhou.aliyuncs.com/".into()),
+                region: Some("oss-cn-hangzhou".into()),
+                bucket: Some("baoming-files".into()),
+                prefix: Some("/prod/".into()),
+                access_key_id: Some("LTAI-id".into()),
+                secret_access_key: Some("the-secret".into()),
+                ..RawStorage::default()
+            };
+            raw
+        };
+        let settings = s3().validate().expect("valid");
+        let StorageSettings::S3(ref s) = settings.storage else { panic!("{:?}", settings.storage) };
+        assert_eq!(s.endpoint.as_deref(), Some("https://oss-cn-hangzhou.aliyuncs.com"));
+        assert_eq!((s.bucket.as_str(), s.prefix.as_deref()), ("baoming-files", Some("prod")));
+        assert_eq!(s.timeout, std::time::Duration::from_secs(30));
+        let shown = format!("{settings:?} {:?}", s3());
+        assert!(!shown.contains("the-secret") && shown.contains("baoming-files"), "{shown}");
+
+        let mut raw = s3();
+        raw.storage.bucket = None;
+        assert_eq!(problem_of(raw).0, "storage.bucket");
+        let mut raw = s3();
+        raw.storage.bucket = Some("Bad_Bucket".into());
+        assert_eq!(problem_of(raw).0, "storage.bucket");
+        let mut raw = s3();
+        raw.storage.endpoint = Some("oss-cn-hangzhou.aliyuncs.com".into());
+        let (key, problem) = problem_of(raw);
+        assert_eq!(key, "storage.endpoint", "{problem}");
+        let mut raw = s3();
+        raw.storage.endpoint = Some("http://minio.internal:9000".into());
+        assert_eq!(problem_of(raw).0, "storage.endpoint", "plain http in production");
+        let mut raw = s3();
+        raw.storage.endpoint = Some("http://127.0.0.1:9000".into());
+        assert!(raw.validate().is_ok(), "loopback over http");
+        let mut raw = s3();
+        raw.storage.prefix = Some("a/../b".into());
+        assert_eq!(problem_of(raw).0, "storage.prefix");
+        let mut raw = s3();
+        raw.storage.secret_access_key = None;
+        assert_eq!(problem_of(raw).0, "storage.secret_access_key");
+        let mut raw = s3();
+        raw.storage.timeout_secs = Some(0);
+        assert_eq!(problem_of(raw).0, "storage.timeout_secs");
+        // The secret from a file, like the other secrets.
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("s3-secret");
+        std::fs::write(&file, "from-file\n").expect("write");
+        let mut raw = s3();
+        raw.storage.secret_access_key = None;
+        raw.storage.secret_access_key_file = Some(file);
+        match raw.validate().expect("valid").storage {
+            StorageSettings::S3(s) => assert_eq!(s.secret_access_key, "from-file"),
+            other => panic!("{other:?}"),
+        }
+        // Object storage keys with the local backend are a mistake, not ignored.
+        let mut raw = production();
+        raw.storage.bucket = Some("baoming-files".into());
+        assert_eq!(problem_of(raw).0, "storage.bucket");
     }
 
     #[test]

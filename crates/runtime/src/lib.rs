@@ -7,6 +7,8 @@
 //! * [`systemd`]: readiness, the watchdog and stopping (`Type=notify`);
 //! * [`open_database`]: the pool, migrated;
 //! * [`wechat_client`] and [`pay::Pay`]: the WeChat mini-program and WeChat Pay clients;
+//! * [`storage`]: where the files (photos, originals, tickets) live: the data directory or
+//!   S3-compatible object storage, built by [`storage::open`] and checked at start-up;
 //! * [`tickets`]: the admission-ticket fonts (loaded once, shared), signing keys and documents;
 //! * with the `dev-keys` feature, [`dev`]: the local simulators' published development
 //!   credentials, so a process can talk to the simulators in dev mode; with `simulators`
@@ -26,6 +28,7 @@ pub mod pay;
 pub mod proxies;
 #[cfg(feature = "simulators")]
 pub mod simulators;
+pub mod storage;
 pub mod systemd;
 pub mod tickets;
 
@@ -53,6 +56,9 @@ pub enum SetupError {
     /// The WeChat client could not be built.
     #[error("wechat: {0}")]
     Wechat(#[from] WechatError),
+    /// The file storage could not be built or failed its start-up check.
+    #[error("storage: {0}")]
+    Storage(#[from] storage::StorageSetupError),
 }
 
 /// Opens the database and applies pending migrations (what `migrate` and start-up do).

@@ -39,6 +39,7 @@ mod participant;
 mod payments;
 mod privacy;
 mod refunds;
+mod storage;
 mod tickets;
 
 pub(crate) struct TestApp {
@@ -151,7 +152,7 @@ impl TestApp {
             templates: s.templates.clone(),
             runtime: runtime.handle().clone(),
             refund_recheck: s.worker.refund_recheck,
-            tickets: ticket_services(s, self.data_dir()),
+            tickets: ticket_services(s),
             retention: s.retention.enabled.then_some(s.retention.policy),
         };
         let worker = baoming_worker::Worker::new(self.db.db.clone(), s.worker, services);
@@ -260,17 +261,16 @@ impl TestApp {
     }
 }
 
-/// The worker's ticket rendering on the server's settings and files.
+/// The worker's ticket rendering on the server's settings and files (its configured storage).
 pub(crate) fn ticket_services(
     settings: &baoming_api::runtime::Settings,
-    data: &std::path::Path,
 ) -> baoming_worker::tickets::TicketServices {
     baoming_worker::tickets::TicketServices {
         fonts: std::sync::Arc::new(baoming_api::runtime::tickets::TicketFonts::new(
             settings.tickets.fonts.clone(),
         )),
         keys: settings.tickets.keys.clone(),
-        storage: std::sync::Arc::new(baoming_photos::storage::FsStorage::new(data.join("files"))),
+        storage: baoming_api::runtime::storage::open(&settings.storage).expect("storage"),
         cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
         threads: 2,
     }

@@ -182,7 +182,6 @@ impl TestApp {
         let settings = self.settings.clone();
         let db = self.db.db.clone();
         let (wechat_base, pay_base) = (self.sim.base_url(), self.pay_sim.base_url());
-        let data = self.data_dir().to_path_buf();
         actix_web::web::block(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -204,7 +203,7 @@ impl TestApp {
                 templates: settings.templates.clone(),
                 runtime: runtime.handle().clone(),
                 refund_recheck: settings.worker.refund_recheck,
-                tickets: super::ticket_services(&settings, &data),
+                tickets: super::ticket_services(&settings),
                 retention: None,
             };
             let worker = baoming_worker::Worker::new(db, settings.worker, services);
