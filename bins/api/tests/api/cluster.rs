@@ -1,5 +1,5 @@
 //! A cluster of real processes: two `baoming-api` and two `baoming-worker` processes on one
-//! PostgreSQL database and one photo store, with the WeChat and WeChat Pay simulators (run by
+//! PostgreSQL database and one S3-compatible bucket (moto in CI), with the WeChat and WeChat Pay simulators (run by
 //! the test) shared by all, as behind a load balancer. A participant's whole journey alternates
 //! between the two api instances; a logout on one is refused on the other within the cache
 //! bound; one worker is SIGKILLed in the middle of a batch and the other finishes it, nothing
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use baoming_api::cache_feed::BOUND;
 use baoming_domain::ids::{JobId, RegistrationId, TypedId};
 use baoming_domain::lifecycle::{Actor, EventKind, State};
+use baoming_runtime::storage::S3Settings;
 use baoming_store::jobs::{self, Job, JobState};
 use baoming_store::testing::Fixture;
 use baoming_store::{periods, registrations, seed};
@@ -40,18 +41,22 @@ const SLACK: Duration = Duration::from_secs(1);
 const PASSWORD: &str = "correct horse battery staple";
 
 // ---------------------------------------------------------------------------------------------
-// THE SHARED PHOTO STORE: the one place to change when the S3 storage backend lands.
-//
-// Now: the local file system. Every process is given the same data directory, so its `files/`
-// (photos, rendered tickets) is one store; the settings of each process are otherwise its own
-// (the config file below, a listen port, a log file).
-//
-// With S3 (`[storage] backend = "s3"`, a moto server at `BAOMING_TEST_S3_URL`): return the
-// storage settings as `BAOMING_STORAGE__…` variables instead, and `own` as the data directory,
-// so that nothing but the object store is shared.
-fn storage_env(shared: &Path, own: &Path) -> Vec<(String, String)> {
-    let _ = own;
-    vec![("BAOMING_DATA_DIR".into(), shared.display().to_string())]
+// THE SHARED PHOTO STORE: one S3-compatible bucket (moto in CI, at `BAOMING_TEST_S3_URL`).
+// Every process has a data directory of its own (`own`); the bucket is all they share besides
+// the database, as on machines of their own behind a load balancer.
+fn storage_env(bucket: &S3Settings) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("BAOMING_STORAGE__BACKEND".to_owned(), "s3".to_owned()),
+        ("BAOMING_STORAGE__REGION".to_owned(), bucket.region.clone()),
+        ("BAOMING_STORAGE__BUCKET".to_owned(), bucket.bucket.clone()),
+        ("BAOMING_STORAGE__PATH_STYLE".to_owned(), bucket.path_style.to_string()),
+        ("BAOMING_STORAGE__ACCESS_KEY_ID".to_owned(), bucket.access_key_id.clone()),
+        ("BAOMING_STORAGE__SECRET_ACCESS_KEY".to_owned(), bucket.secret_access_key.clone()),
+    ];
+    if let Some(endpoint) = &bucket.endpoint {
+        env.push(("BAOMING_STORAGE__ENDPOINT".to_owned(), endpoint.clone()));
+    }
+    env
 }
 // ---------------------------------------------------------------------------------------------
 
@@ -359,8 +364,7 @@ fn leased_to(test: &TestDb, pid: u32) -> i64 {
 async fn two_apis_and_two_workers(test: TestDb) {
     let root = tempfile::tempdir().expect("cluster directory");
     let root = root.path();
-    let shared = root.join("shared");
-    std::fs::create_dir_all(&shared).expect("shared directory");
+    let bucket = baoming_runtime::storage::testing::new_bucket(None);
 
     // The simulators every process talks to.
     let wechat = baoming_wechat_sim::start_in_background(
@@ -435,21 +439,17 @@ async fn two_apis_and_two_workers(test: TestDb) {
     );
     let api_binary = Path::new(env!("CARGO_BIN_EXE_baoming-api"));
     let worker_binary = worker_binary();
-    let env = |name: &str, port: Option<u16>| {
-        let mut env = storage_env(&shared, &root.join(name));
+    let env = |port: Option<u16>| {
+        let mut env = storage_env(&bucket);
         if let Some(port) = port {
             env.push(("BAOMING_LISTEN".into(), format!("127.0.0.1:{port}")));
         }
         env
     };
-    let mut api_a =
-        Process::spawn("api-a", api_binary, &["serve"], &env("api-a", Some(port_a)), root);
-    let mut api_b =
-        Process::spawn("api-b", api_binary, &["serve"], &env("api-b", Some(port_b)), root);
-    let mut worker_1 =
-        Process::spawn("worker-1", &worker_binary, &["run"], &env("worker-1", None), root);
-    let mut worker_2 =
-        Process::spawn("worker-2", &worker_binary, &["run"], &env("worker-2", None), root);
+    let mut api_a = Process::spawn("api-a", api_binary, &["serve"], &env(Some(port_a)), root);
+    let mut api_b = Process::spawn("api-b", api_binary, &["serve"], &env(Some(port_b)), root);
+    let mut worker_1 = Process::spawn("worker-1", &worker_binary, &["run"], &env(None), root);
+    let mut worker_2 = Process::spawn("worker-2", &worker_binary, &["run"], &env(None), root);
     let (a, b) = (Api::new(port_a), Api::new(port_b));
     a.ready(&mut api_a).await;
     b.ready(&mut api_b).await;
