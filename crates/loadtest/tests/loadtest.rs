@@ -123,7 +123,9 @@ async fn short_run(db: TestDb) {
 /// workspace's test build) and runs one short round whose photo burst is the benchmark's: 64
 /// uploads at once, 40 of them bombs, every one answered as it must be, and the api's peak
 /// memory under 300 MB (the tool's default limit; over it the tool fails like a broken
-/// invariant). `database`: `--database` for PostgreSQL, `None` for a fresh SQLite file.
+/// invariant). The same round's pay-notify runs with the simulators in the tool's process and
+/// the api configured to use them (the tool's own wiring): 40 orders paid, 80 deliveries.
+/// `database`: `--database` for PostgreSQL, `None` for a fresh SQLite file.
 fn burst_within_the_memory_bound(database: Option<&str>) {
     let tool = std::path::Path::new(env!("CARGO_BIN_EXE_baoming-loadtest"));
     let api = tool.with_file_name("baoming-api");
