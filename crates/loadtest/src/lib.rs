@@ -8,6 +8,7 @@
 pub mod bombs;
 pub mod client;
 pub mod hello;
+pub mod paynotify;
 pub mod probe;
 pub mod report;
 pub mod scenarios;

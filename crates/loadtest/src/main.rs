@@ -8,6 +8,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use baoming_loadtest::client::{Api, Failure, fail};
+use baoming_loadtest::paynotify::{PaySide, write_api_config};
 use baoming_loadtest::probe::Probe;
 use baoming_loadtest::report;
 use baoming_loadtest::scenarios::{self, Config, Target};
@@ -174,11 +175,14 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         }
     )];
     let _pg_guard;
+    let mut wechat_sim = None;
     let tmp = tempfile::tempdir().map_err(|e| fail(format!("temp dir: {e}")))?;
-    let (api_url, probe, db) = match &cli.url {
+    let (api_url, probe, db, pay) = match &cli.url {
         Some(url) => {
-            notes.push(format!("target: running api at {url} (database invariants skipped)"));
-            (url.clone(), None, None)
+            notes.push(format!(
+                "target: running api at {url} (database invariants and pay-notify skipped)"
+            ));
+            (url.clone(), None, None, None)
         }
         None => {
             let api_bin = match &cli.api_bin {
@@ -221,12 +225,31 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                 }
             ));
             let listen = free_port()?;
+            // The WeChat and WeChat Pay simulators run in this process, not in the api: signing
+            // and encrypting the payment notifications is the client's work, as it is WeChat
+            // Pay's in production.
+            let wechat = baoming_wechat_sim::start_in_background(
+                "127.0.0.1:0".parse().map_err(|e| fail(format!("address: {e}")))?,
+                baoming_wechat_sim::SimConfig {
+                    appid: baoming_wechatpay_sim::dev_keys::APPID.into(),
+                    secret: baoming_wechatpay_sim::dev_keys::APP_SECRET.into(),
+                },
+            )
+            .map_err(|e| fail(format!("WeChat simulator: {e}")))?;
+            let pay = PaySide::start()?;
+            pay.relay.set_target(&format!("http://{listen}"));
+            let api_config = write_api_config(
+                tmp.path(),
+                &wechat.base_url(),
+                &pay.sim.base_url(),
+                &pay.relay.notify_url(),
+            )?;
+            wechat_sim = Some(wechat);
             let env = |c: &mut Command| {
-                c.env("BAOMING_DATA_DIR", tmp.path())
+                c.env("BAOMING_CONFIG", &api_config)
+                    .env("BAOMING_DATA_DIR", tmp.path())
                     .env("BAOMING_DATABASE_URL", &database_url)
                     .env("BAOMING_LISTEN", listen.to_string())
-                    .env("BAOMING_WECHATPAY__SIMULATOR_LISTEN", "127.0.0.1:0")
-                    .env("BAOMING_WECHAT__SIMULATOR_LISTEN", "127.0.0.1:0")
                     .env("BAOMING_DEMO_DATA", "false");
                 // Every request of the benchmark comes from one loopback address: the
                 // per-address rate limits (made for a venue's Wi-Fi, not for a load generator)
@@ -289,7 +312,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                 baoming_store::PoolOptions { max_size: 2, ..Default::default() },
             )
             .map_err(|e| fail(format!("database: {e}")))?;
-            (format!("http://{listen}"), Some(probe), Some(db))
+            (format!("http://{listen}"), Some(probe), Some(db), Some(pay))
         }
     };
     let hello_addr = free_port()?;
@@ -324,7 +347,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         let hello = Api::new(&format!("http://{hello_addr}"), config.concurrency)?;
         api.wait_ready(Duration::from_secs(60)).await?;
         hello.wait_ready_hello().await?;
-        let target = Target { api, probe, db, hello: Some(hello) };
+        let target = Target { api, probe, db, hello: Some(hello), pay };
         scenarios::run(&target, &config, &log).await
     })?;
     let text = report::markdown(
@@ -340,5 +363,6 @@ fn run(cli: &Cli) -> Result<String, Failure> {
             .map_err(|e| fail(format!("{}: {e}", path.display())))?;
         writeln!(file, "{text}").map_err(|e| fail(format!("{}: {e}", path.display())))?;
     }
+    drop(wechat_sim);
     Ok(text)
 }

@@ -86,9 +86,19 @@ pub fn markdown(results: &Results, title: &str, notes: &[String]) -> String {
             "\nreview: each run approved {approved} and refused {full} as full (capacity below submissions)."
         );
     }
-    let _ = writeln!(
-        out,
-        "\npay-notify: not measured — this tool has no WeChat Pay notification scenario yet (notifications are covered by the HTTP tests, not at load)."
-    );
+    match results.pay_notify.first() {
+        Some((orders, deliveries)) => {
+            let _ = writeln!(
+                out,
+                "\npay-notify: each run the simulator (in the benchmark's process) paid {orders} orders and delivered each signed, encrypted notification twice ({deliveries} deliveries, at most the run's concurrency of notifications in flight); req/s counts deliveries, latencies are the notify endpoint's answers; every registration paid exactly once, one payment row per order with its amount (checked in the database)."
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "\npay-notify: not measured (needs the simulators this tool runs: not with --url)."
+            );
+        }
+    }
     out
 }

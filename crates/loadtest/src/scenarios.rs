@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::bombs::{Fixture, bombs};
 use crate::client::{Api, Failure, StaffSession, fail};
+use crate::paynotify::PaySide;
 use crate::probe::Probe;
 use crate::stats::{Measurement, Outcome, drive};
 
@@ -29,6 +30,9 @@ pub enum Scenario {
     MyExams,
     /// Every participant, paid, checks in at once with the venue's current code.
     CheckIn,
+    /// WeChat Pay notifications (signed, encrypted, each delivered twice) for every
+    /// participant's order, through the notify endpoint at the run's concurrency.
+    PayNotify,
     /// WeChat logins through the simulator.
     Login,
     /// Phone-sized photos uploaded and normalised.
@@ -49,6 +53,7 @@ impl Scenario {
             Scenario::Review => "review",
             Scenario::MyExams => "my-exams",
             Scenario::CheckIn => "check-in",
+            Scenario::PayNotify => "pay-notify",
             Scenario::Login => "login",
             Scenario::PhotoUpload => "photo-upload",
             Scenario::PhotoBurst => "photo-burst",
@@ -96,6 +101,9 @@ pub struct Target {
     pub db: Option<Db>,
     /// The hello baseline server, when there is one.
     pub hello: Option<Api>,
+    /// The WeChat Pay simulator the api talks to and the relay in front of its notify
+    /// endpoint (when the tool runs them; without, pay-notify is skipped).
+    pub pay: Option<PaySide>,
 }
 
 /// All figures: per scenario, one measurement per run.
@@ -105,6 +113,8 @@ pub struct Results {
     pub runs: BTreeMap<Scenario, Vec<Measurement>>,
     /// Per-id results of the bulk reviews: approved, refused as full.
     pub review_ids: Vec<(usize, usize)>,
+    /// Per run of pay-notify: orders paid, deliveries (each notification twice).
+    pub pay_notify: Vec<(usize, usize)>,
 }
 
 struct Participant {
@@ -346,6 +356,186 @@ async fn check_in_round(
     Ok(m)
 }
 
+/// The pay-notify scenario of one run: a fresh period, everyone registers and is approved and
+/// opens a WeChat Pay order through the api (not timed); then the simulator pays every order
+/// and delivers each notification twice (the duplicate fault), at most `config.concurrency`
+/// notifications in flight, through the relay that times the api's answers (timed). Invariants:
+/// every delivery answered 2xx; every registration paid exactly once, one applied payment row
+/// per order with the order's amount, one recorded notification per order.
+async fn pay_notify_round(
+    target: &Target,
+    pay: &PaySide,
+    config: &Config,
+    participants: &Arc<Vec<Participant>>,
+    staff: &StaffSession,
+    run: usize,
+) -> Result<(Measurement, usize), Failure> {
+    let api = &target.api;
+    let n = participants.len();
+    let mut body = checkin_period_body(n, run);
+    body["name"] = json!(format!("压测支付 {} 第{run}轮", Utc::now().format("%H%M%S%.3f")));
+    let (outcome, created) =
+        api.send(api.as_staff(Method::POST, "/api/v1/admin/periods", staff).json(&body)).await;
+    if outcome.status != Some(201) {
+        return Err(fail(format!(
+            "creating the pay-notify period: {:?} {created}",
+            outcome.status
+        )));
+    }
+    let period = Arc::new(created["period"].clone());
+    let (api2, people, p) = (api.clone(), Arc::clone(participants), Arc::clone(&period));
+    let (submitted, _) = drive(n, 32, move |i| {
+        let (api, people, p) = (api2.clone(), Arc::clone(&people), Arc::clone(&p));
+        async move {
+            let mut body = submit_body(&p, &people[i].photo, 0);
+            body["region_id"] = p["regions"][0]["id"].clone();
+            let (o, b) = api
+                .send(
+                    api.as_participant(Method::POST, "/api/v1/registrations", &people[i].token)
+                        .json(&body),
+                )
+                .await;
+            (o.status, b["id"].as_str().map(str::to_owned))
+        }
+    })
+    .await;
+    let ids: Vec<String> = submitted
+        .into_iter()
+        .map(|(status, id)| match (status, id) {
+            (Some(201), Some(id)) => Ok(id),
+            (status, _) => {
+                Err(fail(format!("pay-notify set-up: a submission answered {status:?}")))
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    for chunk in ids.chunks(500) {
+        let (o, b) = api
+            .send(
+                api.as_staff(Method::POST, "/api/v1/admin/registrations/bulk", staff)
+                    .json(&json!({"action": "approve", "ids": chunk})),
+            )
+            .await;
+        let all_ok = b["results"].as_array().is_some_and(|r| r.iter().all(|x| x["ok"] == true));
+        if o.status != Some(200) || !all_ok {
+            return Err(fail(format!("pay-notify set-up: approvals {:?} {b}", o.status)));
+        }
+    }
+    let ids = Arc::new(ids);
+    let (api2, people, ids2) = (api.clone(), Arc::clone(participants), Arc::clone(&ids));
+    let (opened, _) = drive(n, 32, move |i| {
+        let (api, people, ids) = (api2.clone(), Arc::clone(&people), Arc::clone(&ids2));
+        async move {
+            let (o, b) = api
+                .send(
+                    api.as_participant(
+                        Method::POST,
+                        &format!("/api/v1/registrations/{}/pay/wechat", ids[i]),
+                        &people[i].token,
+                    )
+                    .json(&json!({})),
+                )
+                .await;
+            match (o.status, b["out_trade_no"].as_str(), b["amount_fen"].as_i64()) {
+                (Some(200), Some(no), Some(fen)) => Ok((no.to_owned(), fen)),
+                (status, ..) => {
+                    Err(fail(format!("pay-notify set-up: opening an order: {status:?} {b}")))
+                }
+            }
+        }
+    })
+    .await;
+    let orders: Vec<(String, i64)> = opened.into_iter().collect::<Result<_, _>>()?;
+    let fen: i64 = orders.iter().map(|(_, fen)| fen).sum();
+    pay.sim
+        .set_faults(baoming_wechatpay_sim::Faults {
+            duplicate_notifications: Some(true),
+            ..Default::default()
+        })
+        .map_err(|e| fail(format!("simulator faults: {e}")))?;
+    let relay = &pay.relay;
+    let _ = relay.take();
+    let start_count = relay.answered();
+    let expected = 2 * n;
+    let window = 2 * config.concurrency;
+    if let Some(probe) = &target.probe {
+        probe.reset_peak();
+    }
+    let cpu_before = target.probe.as_ref().and_then(Probe::cpu_time);
+    let started = std::time::Instant::now();
+    let deadline = Duration::from_secs(60 + (n as u64) / 10);
+    for (i, (no, _)) in orders.iter().enumerate() {
+        // At most `concurrency` notifications in flight: each is delivered twice, one copy after
+        // the other, so 2·i − answered deliveries are still to come.
+        while 2 * i >= relay.answered() - start_count + window {
+            if started.elapsed() > deadline {
+                return Err(fail(
+                    "invariant: pay-notify: the notifications stopped being answered",
+                ));
+            }
+            relay.wait_past(relay.answered(), Duration::from_millis(50)).await;
+        }
+        pay.sim.pay(no).map_err(|e| fail(format!("simulator: paying {no}: {e}")))?;
+    }
+    while relay.answered() - start_count < expected {
+        if started.elapsed() > deadline {
+            return Err(fail(format!(
+                "invariant: pay-notify: {} of {expected} deliveries answered within {deadline:?}",
+                relay.answered() - start_count
+            )));
+        }
+        relay.wait_past(relay.answered(), Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed();
+    pay.sim
+        .set_faults(baoming_wechatpay_sim::Faults {
+            duplicate_notifications: Some(false),
+            ..Default::default()
+        })
+        .map_err(|e| fail(format!("simulator faults: {e}")))?;
+    let outcomes = relay.take();
+    let mut m = Measurement::new(&outcomes, elapsed);
+    if let Some(probe) = &target.probe {
+        m.peak_rss_kib = probe.peak_kib();
+        m.server_cpu = match (cpu_before, probe.cpu_time()) {
+            (Some(a), Some(b)) => b.checked_sub(a),
+            _ => None,
+        };
+    }
+    if m.errors() > 0 || outcomes.len() != expected {
+        return Err(fail(format!(
+            "invariant: pay-notify: {} deliveries for {expected} expected, answered {:?}",
+            outcomes.len(),
+            m.statuses
+        )));
+    }
+    if let Some(db) = &target.db {
+        let id = period["id"]
+            .as_str()
+            .and_then(|s| baoming_domain::ids::TypedId::parse(s).ok())
+            .ok_or_else(|| fail("period id"))?;
+        let mut conn = db.conn().map_err(|e| fail(format!("database: {e}")))?;
+        let facts = baoming_store::checks::payment_facts(&mut conn, id)
+            .map_err(|e| fail(format!("database: {e}")))?;
+        let n = n as i64;
+        if facts.orders != n
+            || facts.orders_paid != n
+            || facts.registrations_paid != n
+            || facts.payments != n
+            || facts.wechat_applied != n
+            || facts.orders_without_one_payment != 0
+            || facts.registrations_paid_twice != 0
+            || facts.amount_mismatches != 0
+            || facts.wechat_fen != fen
+            || facts.notifications != n
+        {
+            return Err(fail(format!(
+                "invariant: pay-notify: {facts:?} for {n} orders of {fen} fen in all"
+            )));
+        }
+    }
+    Ok((m, n))
+}
+
 struct Setup {
     staff: StaffSession,
     period: Value,
@@ -555,6 +745,20 @@ pub async fn run(
         let m = check_in_round(target, config, &participants, &s.staff, run).await?;
         log(&format!("run {run}: check-in {:.0} req/s, every one checked in once", m.rps()));
         results.runs.entry(Scenario::CheckIn).or_default().push(m);
+
+        // pay-notify (its own period each run, like check-in)
+        if let Some(pay) = &target.pay {
+            let (m, paid) =
+                pay_notify_round(target, pay, config, &participants, &s.staff, run).await?;
+            log(&format!(
+                "run {run}: pay-notify {:.0} notifications/s, {} orders each paid once ({} deliveries)",
+                m.rps(),
+                paid,
+                m.requests
+            ));
+            results.pay_notify.push((paid, m.requests));
+            results.runs.entry(Scenario::PayNotify).or_default().push(m);
+        }
 
         // login
         let (api, n) = (target.api.clone(), participants.len());

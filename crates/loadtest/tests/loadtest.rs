@@ -1,9 +1,11 @@
-//! A short run of every scenario against the real api (in this process, on a random port),
-//! on SQLite and on PostgreSQL: the invariants must hold. Speed is not asserted. Then the tool
+//! A short run of every scenario against the real api (in this process, on a random port,
+//! talking to WeChat and WeChat Pay simulators run beside it, as the tool runs them), on SQLite
+//! and on PostgreSQL: the invariants must hold (pay-notify's among them). Speed is not asserted. Then the tool
 //! itself against the api binary, for the api's peak memory in a burst of uploads with the
 //! bomb fixtures.
 
 use baoming_loadtest::client::Api;
+use baoming_loadtest::paynotify::PaySide;
 use baoming_loadtest::scenarios::{self, Config, Scenario, Target};
 use baoming_store::testing::TestDb;
 
@@ -16,13 +18,40 @@ async fn short_run(db: TestDb) {
         demo_data: false,
         ..Default::default()
     };
-    raw.wechatpay.simulator_listen = "127.0.0.1:0".into();
-    raw.wechat.simulator_listen = "127.0.0.1:0".into();
+    // The simulators outside the api (`wechat.simulator = false`, development credentials).
+    use baoming_wechatpay_sim::dev_keys;
+    let wechat = baoming_wechat_sim::start_in_background(
+        "127.0.0.1:0".parse().expect("address"),
+        baoming_wechat_sim::SimConfig {
+            appid: dev_keys::APPID.into(),
+            secret: dev_keys::APP_SECRET.into(),
+        },
+    )
+    .expect("WeChat simulator");
+    let pay = PaySide::start().expect("WeChat Pay simulator and relay");
+    let merchant_key = data.path().join("merchant.pem");
+    std::fs::write(&merchant_key, dev_keys::MERCHANT_PRIVATE_KEY_PEM).expect("key");
+    let platform_key = data.path().join("platform-1.pem");
+    std::fs::write(&platform_key, dev_keys::PLATFORM_PUBLIC_KEY_1_PEM).expect("key");
+    raw.wechat.simulator = false;
+    raw.wechat.api_base = wechat.base_url();
+    raw.wechat.pay_base = pay.sim.base_url();
+    raw.wechat.appid = Some(dev_keys::APPID.into());
+    raw.wechat.secret = Some(dev_keys::APP_SECRET.into());
+    raw.wechatpay.mchid = Some(dev_keys::MCHID.into());
+    raw.wechatpay.merchant_serial = Some(dev_keys::MERCHANT_SERIAL_NO.into());
+    raw.wechatpay.merchant_key_file = Some(merchant_key);
+    raw.wechatpay.apiv3_key = Some(dev_keys::APIV3_KEY.into());
+    raw.wechatpay.public_keys = vec![baoming_api::runtime::config::RawPublicKey {
+        id: dev_keys::PLATFORM_PUB_KEY_ID_1.into(),
+        file: platform_key,
+    }];
+    raw.wechatpay.notify_url = Some(pay.relay.notify_url());
     let running = baoming_api::start(raw.validate().expect("settings")).await.expect("api");
     let handle = running.handle.clone();
     let addr = running.addr;
     actix_web::rt::spawn(running.server);
-    let _sim = running.simulator;
+    pay.relay.set_target(&format!("http://{addr}"));
     {
         use baoming_accounts::{DisplayName, Password, Roles, Username};
         let name = Username::parse("bench").expect("name");
@@ -60,6 +89,7 @@ async fn short_run(db: TestDb) {
         probe: None,
         db: Some(db.db.clone()),
         hello: None,
+        pay: Some(pay.clone()),
     };
     let results = scenarios::run(&target, &config, &|_| {}).await.expect("the invariants hold");
     for scenario in [
@@ -67,6 +97,7 @@ async fn short_run(db: TestDb) {
         Scenario::Review,
         Scenario::MyExams,
         Scenario::CheckIn,
+        Scenario::PayNotify,
         Scenario::Login,
         Scenario::PhotoUpload,
         Scenario::PhotoBurst,
@@ -77,16 +108,24 @@ async fn short_run(db: TestDb) {
     }
     // 30 submissions against 18 seats: 18 approved, 12 refused as full, in each run.
     assert_eq!(results.review_ids, vec![(18, 12), (18, 12)]);
+    // 30 orders paid in each run, each notification delivered twice.
+    assert_eq!(results.pay_notify, vec![(30, 60), (30, 60)]);
     let text = baoming_loadtest::report::markdown(&results, "test", &[]);
     assert!(text.contains("| rush-submit | 30 |"), "{text}");
+    assert!(text.contains("| pay-notify | 60 |"), "{text}");
+    assert!(!text.contains("not measured"), "{text}");
     handle.stop(false).await;
+    pay.relay.stop().await;
+    drop(wechat);
 }
 
 /// `baoming-loadtest` (this package's binary) starts the api binary (built next to it by the
 /// workspace's test build) and runs one short round whose photo burst is the benchmark's: 64
 /// uploads at once, 40 of them bombs, every one answered as it must be, and the api's peak
 /// memory under 300 MB (the tool's default limit; over it the tool fails like a broken
-/// invariant). `database`: `--database` for PostgreSQL, `None` for a fresh SQLite file.
+/// invariant). The same round's pay-notify runs with the simulators in the tool's process and
+/// the api configured to use them (the tool's own wiring): 40 orders paid, 80 deliveries.
+/// `database`: `--database` for PostgreSQL, `None` for a fresh SQLite file.
 fn burst_within_the_memory_bound(database: Option<&str>) {
     let tool = std::path::Path::new(env!("CARGO_BIN_EXE_baoming-loadtest"));
     let api = tool.with_file_name("baoming-api");
@@ -110,6 +149,10 @@ fn burst_within_the_memory_bound(database: Option<&str>) {
         stderr.contains("every one answered as expected; api peak RSS")
             || stdout.contains("every one answered as expected; api peak RSS"),
         "no photo burst measured:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("| pay-notify | 80 |") && stdout.contains("paid 40 orders"),
+        "no pay-notify measured:\n{stdout}\n{stderr}"
     );
 }
 

@@ -112,3 +112,108 @@ pub fn checkin_facts(
             .unwrap_or(i64::MAX),
     })
 }
+
+/// A period's WeChat Pay facts: orders against the payments the notifications recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentFacts {
+    /// WeChat Pay orders of the period's registrations.
+    pub orders: i64,
+    /// Of them, marked paid.
+    pub orders_paid: i64,
+    /// Registrations in the state `paid`.
+    pub registrations_paid: i64,
+    /// Payment rows (any method) of the period's registrations.
+    pub payments: i64,
+    /// WeChat Pay payment rows that paid their registration (disposition `applied`).
+    pub wechat_applied: i64,
+    /// Orders with other than exactly one payment row (must be none).
+    pub orders_without_one_payment: i64,
+    /// Registrations with more than one payment row (must be none).
+    pub registrations_paid_twice: i64,
+    /// Payment rows whose amount differs from their order's (must be none).
+    pub amount_mismatches: i64,
+    /// Sum of the WeChat Pay payment rows' amounts, in fen.
+    pub wechat_fen: i64,
+    /// Distinct notifications recorded for the period's payments.
+    pub notifications: i64,
+}
+
+/// Gathers a period's WeChat Pay facts.
+pub fn payment_facts(
+    conn: &mut DbConnection,
+    period: PeriodId,
+) -> Result<PaymentFacts, StoreError> {
+    use std::collections::BTreeMap;
+
+    use baoming_domain::lifecycle::PaymentMethod;
+
+    use crate::payments::{Disposition, OrderState};
+    use crate::schema::{payment_notifications as n, payment_orders as o, payments as p};
+    let pid = sql::text(period);
+    let orders: Vec<(String, String, i64, String)> = o::table
+        .inner_join(r::table.on(r::id.eq(o::registration_id)))
+        .filter(r::period_id.eq(&pid))
+        .select((o::out_trade_no, o::registration_id, o::amount_fen, o::state))
+        .load(conn)?;
+    let payments: Vec<(String, String, Option<String>, i64, String)> = p::table
+        .inner_join(r::table.on(r::id.eq(p::registration_id)))
+        .filter(r::period_id.eq(&pid))
+        .select((p::registration_id, p::method, p::out_trade_no, p::amount_fen, p::disposition))
+        .load(conn)?;
+    let registrations_paid: i64 = r::table
+        .filter(r::period_id.eq(&pid))
+        .filter(r::state.eq(State::Paid.as_str()))
+        .count()
+        .get_result(conn)?;
+    let notifications: i64 = n::table
+        .inner_join(p::table.on(p::id.eq(n::payment_id)))
+        .inner_join(r::table.on(r::id.eq(p::registration_id)))
+        .filter(r::period_id.eq(&pid))
+        .count()
+        .get_result(conn)?;
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let mut per_order: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    let mut per_registration: BTreeMap<&str, usize> = BTreeMap::new();
+    for (registration, _, out_trade_no, amount, _) in &payments {
+        *per_registration.entry(registration).or_default() += 1;
+        if let Some(no) = out_trade_no {
+            per_order.entry(no).or_default().push(*amount);
+        }
+    }
+    let wechat = PaymentMethod::WechatPay.as_str();
+    Ok(PaymentFacts {
+        orders: count(orders.len()),
+        orders_paid: count(
+            orders.iter().filter(|(_, _, _, s)| s == OrderState::Paid.as_str()).count(),
+        ),
+        registrations_paid,
+        payments: count(payments.len()),
+        wechat_applied: count(
+            payments
+                .iter()
+                .filter(|(_, m, _, _, d)| m == wechat && d == Disposition::Applied.as_str())
+                .count(),
+        ),
+        orders_without_one_payment: count(
+            orders
+                .iter()
+                .filter(|(no, ..)| per_order.get(no.as_str()).map_or(0, Vec::len) != 1)
+                .count(),
+        ),
+        registrations_paid_twice: count(per_registration.values().filter(|n| **n > 1).count()),
+        amount_mismatches: count(
+            orders
+                .iter()
+                .filter(|(no, _, fen, _)| {
+                    per_order.get(no.as_str()).is_some_and(|a| a.iter().any(|x| x != fen))
+                })
+                .count(),
+        ),
+        wechat_fen: payments
+            .iter()
+            .filter(|(_, m, ..)| m == wechat)
+            .map(|(_, _, _, fen, _)| fen)
+            .sum(),
+        notifications,
+    })
+}
