@@ -219,30 +219,24 @@ fn checkin_period_body(participants: usize, run: usize) -> Value {
     })
 }
 
-/// The check-in scenario of one run: a fresh period (check-in open now), everyone registers,
-/// is approved and pays by a confirmed transfer (not timed); then everyone checks in at once
-/// with the venue's current code (timed). Invariants: every answer a fresh check-in, each
-/// registration checked in exactly once with one event row, the live counts equal the rows.
-async fn check_in_round(
-    target: &Target,
-    config: &Config,
+/// The set-up shared by the check-in and pay-notify scenarios (not timed): staff create the
+/// period of `body`, every participant submits a registration to it, and staff approve them
+/// all in bulk. Returns the created period's answer and the registrations' ids, in the
+/// participants' order; `what` names the scenario in a failure.
+async fn approved_period(
+    api: &Api,
     participants: &Arc<Vec<Participant>>,
     staff: &StaffSession,
-    run: usize,
-) -> Result<Measurement, Failure> {
-    let api = &target.api;
+    body: &Value,
+    what: &str,
+) -> Result<(Value, Vec<String>), Failure> {
     let n = participants.len();
-    let (outcome, created) = api
-        .send(
-            api.as_staff(Method::POST, "/api/v1/admin/periods", staff)
-                .json(&checkin_period_body(n, run)),
-        )
-        .await;
+    let (outcome, created) =
+        api.send(api.as_staff(Method::POST, "/api/v1/admin/periods", staff).json(body)).await;
     if outcome.status != Some(201) {
-        return Err(fail(format!("creating the check-in period: {:?} {created}", outcome.status)));
+        return Err(fail(format!("creating the {what} period: {:?} {created}", outcome.status)));
     }
     let period = Arc::new(created["period"].clone());
-    let venue = created["venues"][0]["id"].as_str().unwrap_or_default().to_owned();
     let (api2, people, p) = (api.clone(), Arc::clone(participants), Arc::clone(&period));
     let (submitted, _) = drive(n, 32, move |i| {
         let (api, people, p) = (api2.clone(), Arc::clone(&people), Arc::clone(&p));
@@ -263,7 +257,7 @@ async fn check_in_round(
         .into_iter()
         .map(|(status, id)| match (status, id) {
             (Some(201), Some(id)) => Ok(id),
-            (status, _) => Err(fail(format!("check-in set-up: a submission answered {status:?}"))),
+            (status, _) => Err(fail(format!("{what} set-up: a submission answered {status:?}"))),
         })
         .collect::<Result<_, _>>()?;
     for chunk in ids.chunks(500) {
@@ -275,9 +269,29 @@ async fn check_in_round(
             .await;
         let all_ok = b["results"].as_array().is_some_and(|r| r.iter().all(|x| x["ok"] == true));
         if o.status != Some(200) || !all_ok {
-            return Err(fail(format!("check-in set-up: approvals {:?} {b}", o.status)));
+            return Err(fail(format!("{what} set-up: approvals {:?} {b}", o.status)));
         }
     }
+    Ok((created, ids))
+}
+
+/// The check-in scenario of one run: a fresh period (check-in open now), everyone registers,
+/// is approved and pays by a confirmed transfer (not timed); then everyone checks in at once
+/// with the venue's current code (timed). Invariants: every answer a fresh check-in, each
+/// registration checked in exactly once with one event row, the live counts equal the rows.
+async fn check_in_round(
+    target: &Target,
+    config: &Config,
+    participants: &Arc<Vec<Participant>>,
+    staff: &StaffSession,
+    run: usize,
+) -> Result<Measurement, Failure> {
+    let api = &target.api;
+    let n = participants.len();
+    let (created, ids) =
+        approved_period(api, participants, staff, &checkin_period_body(n, run), "check-in").await?;
+    let period = Arc::new(created["period"].clone());
+    let venue = created["venues"][0]["id"].as_str().unwrap_or_default().to_owned();
     for chunk in ids.chunks(200) {
         let amount = format!("{}.00", 680 * chunk.len());
         let (o, b) = api
@@ -374,52 +388,8 @@ async fn pay_notify_round(
     let n = participants.len();
     let mut body = checkin_period_body(n, run);
     body["name"] = json!(format!("压测支付 {} 第{run}轮", Utc::now().format("%H%M%S%.3f")));
-    let (outcome, created) =
-        api.send(api.as_staff(Method::POST, "/api/v1/admin/periods", staff).json(&body)).await;
-    if outcome.status != Some(201) {
-        return Err(fail(format!(
-            "creating the pay-notify period: {:?} {created}",
-            outcome.status
-        )));
-    }
+    let (created, ids) = approved_period(api, participants, staff, &body, "pay-notify").await?;
     let period = Arc::new(created["period"].clone());
-    let (api2, people, p) = (api.clone(), Arc::clone(participants), Arc::clone(&period));
-    let (submitted, _) = drive(n, 32, move |i| {
-        let (api, people, p) = (api2.clone(), Arc::clone(&people), Arc::clone(&p));
-        async move {
-            let mut body = submit_body(&p, &people[i].photo, 0);
-            body["region_id"] = p["regions"][0]["id"].clone();
-            let (o, b) = api
-                .send(
-                    api.as_participant(Method::POST, "/api/v1/registrations", &people[i].token)
-                        .json(&body),
-                )
-                .await;
-            (o.status, b["id"].as_str().map(str::to_owned))
-        }
-    })
-    .await;
-    let ids: Vec<String> = submitted
-        .into_iter()
-        .map(|(status, id)| match (status, id) {
-            (Some(201), Some(id)) => Ok(id),
-            (status, _) => {
-                Err(fail(format!("pay-notify set-up: a submission answered {status:?}")))
-            }
-        })
-        .collect::<Result<_, _>>()?;
-    for chunk in ids.chunks(500) {
-        let (o, b) = api
-            .send(
-                api.as_staff(Method::POST, "/api/v1/admin/registrations/bulk", staff)
-                    .json(&json!({"action": "approve", "ids": chunk})),
-            )
-            .await;
-        let all_ok = b["results"].as_array().is_some_and(|r| r.iter().all(|x| x["ok"] == true));
-        if o.status != Some(200) || !all_ok {
-            return Err(fail(format!("pay-notify set-up: approvals {:?} {b}", o.status)));
-        }
-    }
     let ids = Arc::new(ids);
     let (api2, people, ids2) = (api.clone(), Arc::clone(participants), Arc::clone(&ids));
     let (opened, _) = drive(n, 32, move |i| {

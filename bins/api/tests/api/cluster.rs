@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use baoming_api::cache_feed::BOUND;
 use baoming_domain::ids::{JobId, RegistrationId, TypedId};
 use baoming_domain::lifecycle::{Actor, EventKind, State};
 use baoming_runtime::storage::S3Settings;
@@ -26,6 +25,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::TestDb;
+use super::instances::within_bound;
 
 mod postgres {
     #[actix_web::test]
@@ -36,8 +36,6 @@ mod postgres {
 
 /// Seconds a claimed job stays leased (a killed worker's jobs are claimed again after it).
 const LEASE_SECS: u64 = 2;
-/// The request's latency on top of the cache bound, for a loaded test machine.
-const SLACK: Duration = Duration::from_secs(1);
 const PASSWORD: &str = "correct horse battery staple";
 
 // ---------------------------------------------------------------------------------------------
@@ -197,17 +195,7 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status();
-        let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        super::call_json(&self.http, method, &format!("{}{path}", self.base), token, body).await
     }
 
     async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -322,22 +310,6 @@ batch_size = 10
     std::fs::File::create(root.join("baoming.toml"))
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .expect("config file");
-}
-
-/// Polls `done` until it holds; fails when that took longer than the bound since `since`.
-async fn within_bound<F, Fut>(what: &str, since: Instant, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    loop {
-        if done().await {
-            eprintln!("{what}: after {:?}", since.elapsed());
-            return;
-        }
-        assert!(since.elapsed() < BOUND + SLACK, "{what}: not within {BOUND:?}");
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn state_of(test: &TestDb, id: &str) -> State {

@@ -19,7 +19,7 @@ crate::on_both_backends!(
 const SLACK: Duration = Duration::from_secs(1);
 
 /// Polls `done` until it holds; fails when that took longer than the bound since `since`.
-async fn within_bound<F, Fut>(what: &str, since: Instant, mut done: F)
+pub(crate) async fn within_bound<F, Fut>(what: &str, since: Instant, mut done: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
