@@ -158,8 +158,20 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let sessions = crate::session_cache::SessionCache::new(trust.clone());
     let cache_feed = crate::cache_feed::start(db.clone(), trust, sessions.clone(), periods.clone())
         .map_err(|source| StartError::Io { what: "starting the cache feed", source })?;
+    let writer = if settings.group_commit {
+        let db = db.clone();
+        let writer = actix_web::rt::task::spawn_blocking(move || {
+            baoming_store::Writer::start(&db, baoming_store::WriterOptions::default())
+        })
+        .await
+        .map_err(|e| StartError::Io { what: "writer", source: std::io::Error::other(e) })??;
+        Some(writer)
+    } else {
+        None
+    };
     let state = AppState {
         db: db.clone(),
+        writer,
         cipher: baoming_store::PiiCipher::new(settings.pii.clone()),
         wechat,
         photos,

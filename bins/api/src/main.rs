@@ -106,7 +106,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    baoming_runtime::logging::init(settings.log_format);
+    let _log = baoming_runtime::logging::init(settings.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => open_database(&settings)
             .map(|(_, applied)| tracing::info!(applied = applied.len(), names = ?applied, "migrations done"))

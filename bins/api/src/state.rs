@@ -15,6 +15,8 @@ use crate::error::ApiError;
 pub struct AppState {
     /// The database.
     pub db: Db,
+    /// Its group-commit writer (`group_commit`; see [`AppState::write`]).
+    pub writer: Option<baoming_store::Writer>,
     /// Personal-data cipher.
     pub cipher: PiiCipher,
     /// WeChat mini-program client.
@@ -60,6 +62,12 @@ pub struct AppState {
     pub limits: Arc<crate::rate_limit::RateLimits>,
 }
 
+/// The writer thread is gone (it ends only with the process, or on a panic outside a request).
+fn writer_stopped(error: impl std::fmt::Display) -> ApiError {
+    tracing::error!(%error, "database writer stopped");
+    ApiError::unavailable("database_unavailable", "服务繁忙，请稍后再试")
+}
+
 /// What the ticket routes share.
 #[derive(Debug, Clone)]
 pub struct TicketState {
@@ -73,6 +81,36 @@ impl AppState {
     /// Now, by the service's clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
+    }
+
+    /// Runs a short write transaction: by the group-commit writer when there is one (queued
+    /// behind the writes waiting, run in a savepoint of their batch's transaction, answered
+    /// after that commit), else as [`AppState::db`] does. `work` may open its own transactions
+    /// (`write_tx`): they become savepoints.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let Some(writer) = &self.writer else {
+            return self.db(work).await;
+        };
+        let span = tracing::Span::current();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        writer
+            .submit(
+                move |conn: &mut DbConnection| {
+                    let _in_request = span.enter();
+                    work(conn).map_err(Into::into)
+                },
+                move |outcome: Result<T, ApiError>| {
+                    // The requester may have gone (its connection closed): nothing to tell.
+                    let _ = answer.send(outcome);
+                },
+            )
+            .map_err(writer_stopped)?;
+        answered.await.map_err(writer_stopped)?
     }
 
     /// Runs blocking database work on the blocking pool with a pooled connection.

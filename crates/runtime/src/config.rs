@@ -50,6 +50,11 @@ pub struct RawConfig {
     pub database_url: Option<String>,
     /// Most pooled database connections.
     pub pool_size: u32,
+    /// Commit the requests' writes in groups, by one writer per database (see
+    /// `baoming_store::writer`); off, each request commits its own transaction on a pooled
+    /// connection. Default: on for SQLite, off for PostgreSQL (docs/performance.md measures
+    /// both).
+    pub group_commit: Option<bool>,
     /// Lifetime of a participant session, in hours.
     pub session_ttl_hours: u32,
     /// Lifetime of a back-office session, in hours.
@@ -429,6 +434,7 @@ impl Default for RawConfig {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             pool_size: 16,
+            group_commit: None,
             session_ttl_hours: 24 * 30,
             staff_session_ttl_hours: 12,
             staff_login_concurrent_hashes: 2,
@@ -521,6 +527,8 @@ pub struct Settings {
     pub database: DatabaseUrl,
     /// Pool size.
     pub pool_size: u32,
+    /// Group commit of the requests' writes (the backend's default when not set).
+    pub group_commit: bool,
     /// Participant session lifetime.
     pub session_ttl: chrono::Duration,
     /// Staff session lifetime.
@@ -885,6 +893,10 @@ impl RawConfig {
                 ticket_published: raw.ticket_published.clone(),
             }
         };
+        // One writer serialises SQLite's writes anyway and saves their commits; PostgreSQL
+        // writes in parallel on the pool, and one writer's round trips cost more than the
+        // commits it saves (docs/performance.md).
+        let group_commit = self.group_commit.unwrap_or(database.is_sqlite());
         Ok(Settings {
             mode: self.mode,
             listen,
@@ -892,6 +904,7 @@ impl RawConfig {
             data_dir: self.data_dir,
             database,
             pool_size: self.pool_size,
+            group_commit,
             session_ttl: chrono::Duration::hours(i64::from(self.session_ttl_hours)),
             staff_session_ttl: chrono::Duration::hours(i64::from(self.staff_session_ttl_hours)),
             staff_login_concurrent_hashes: self.staff_login_concurrent_hashes as usize,
@@ -1600,6 +1613,18 @@ mod tests {
         let a = baoming_store::PiiCipher::new(first.pii).blind_index(&number);
         let b = baoming_store::PiiCipher::new(again.pii).blind_index(&number);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn group_commit_defaults_by_backend() {
+        let dir = tempfile::tempdir().expect("dir");
+        let raw = RawConfig { data_dir: dir.path().to_path_buf(), ..RawConfig::default() };
+        let on = |raw: RawConfig| raw.validate().expect("valid").group_commit;
+        assert!(on(raw.clone()), "SQLite: one writer by default");
+        let postgres = RawConfig { database_url: Some("postgres://u@h/db".into()), ..raw.clone() };
+        assert!(!on(postgres.clone()), "PostgreSQL: the pool by default");
+        assert!(on(RawConfig { group_commit: Some(true), ..postgres }));
+        assert!(!on(RawConfig { group_commit: Some(false), ..raw }));
     }
 
     #[test]

@@ -148,7 +148,13 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        match conn {
+            // A server may have closed it (a restart, an idle timeout).
+            DbConnection::Pg(c) => c.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError),
+            // An open SQLite file stays open: checking it on every checkout would only parse
+            // and run a statement per request.
+            DbConnection::Sqlite(_) => Ok(()),
+        }
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
@@ -268,29 +274,55 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let outermost = match conn {
-        DbConnection::Pg(c) => transaction_depth(c)? == 0,
-        DbConnection::Sqlite(c) => transaction_depth(c)? == 0,
-    };
-    match conn {
-        DbConnection::Sqlite(c) if outermost => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
-        }
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
-        DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    begin_write(conn)?;
     let result = f(conn);
-    let end = match (&result, &mut *conn) {
-        (Ok(_), DbConnection::Pg(c)) => AnsiTransactionManager::commit_transaction(c),
-        (Ok(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
-        (Err(_), DbConnection::Pg(c)) => AnsiTransactionManager::rollback_transaction(c),
-        (Err(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+    let end = match result {
+        Ok(_) => end_write(conn),
+        Err(_) => rollback(conn),
     };
     match (result, end) {
         (Ok(value), Ok(())) => Ok(value),
         (Ok(_), Err(commit_error)) => Err(commit_error.into()),
         // The caller's error explains more than a failed rollback would.
         (Err(error), _) => Err(error),
+    }
+}
+
+/// Opens a write transaction (`BEGIN IMMEDIATE` on SQLite), or a savepoint inside one.
+pub(crate) fn begin_write(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConnection::Sqlite(c) => {
+            if transaction_depth(c)? == 0 {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+            } else {
+                AnsiTransactionManager::begin_transaction(c)
+            }
+        }
+        DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+}
+
+/// Commits what [`begin_write`] opened (releases a savepoint). A failed commit of the outermost
+/// transaction is rolled back by diesel's transaction manager.
+pub(crate) fn end_write(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConnection::Pg(c) => AnsiTransactionManager::commit_transaction(c),
+        DbConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+    }
+}
+
+fn rollback(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConnection::Pg(c) => AnsiTransactionManager::rollback_transaction(c),
+        DbConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+    }
+}
+
+/// Whether a transaction is open on the connection (or its state is unknown).
+pub(crate) fn in_transaction(conn: &mut DbConnection) -> bool {
+    match conn {
+        DbConnection::Pg(c) => transaction_broken(c),
+        DbConnection::Sqlite(c) => transaction_broken(c),
     }
 }
 

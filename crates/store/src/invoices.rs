@@ -1255,7 +1255,13 @@ pub fn progress_of(
     conn: &mut DbConnection,
     registrations: &[(RegistrationId, State, bool)],
 ) -> Result<HashMap<RegistrationId, InvoiceView>, StoreError> {
-    let ids: Vec<String> = registrations.iter().map(|(id, _, _)| sql::text(*id)).collect();
+    // Only a paid registration can have invoice rows: the others (every fresh submission) cost
+    // no query.
+    let ids: Vec<String> = registrations
+        .iter()
+        .filter(|(_, state, _)| state.was_paid())
+        .map(|(id, _, _)| sql::text(*id))
+        .collect();
     type Row = (
         String,
         Option<NaiveDateTime>,

@@ -37,10 +37,12 @@ pub mod staff;
 pub mod testing;
 pub mod tickets;
 pub mod transition;
+pub mod writer;
 
 pub use db::{Conn, DatabaseUrl, Db, DbConnection, PoolOptions, write_tx};
 pub use error::StoreError;
 pub use pii::{PiiCipher, PiiKeys};
+pub use writer::{Writer, WriterOptions, WriterStats, WriterStopped};
 
 /// A fresh identifier (UUID v7: time-ordered, so indexes stay compact).
 pub fn new_id<T: baoming_domain::ids::TypedId>() -> T {

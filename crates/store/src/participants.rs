@@ -115,16 +115,20 @@ pub fn login(
         return Ok(found);
     }
     let id: ParticipantId = crate::new_id();
-    let inserted = diesel::insert_into(participants::table)
-        .values((
-            participants::id.eq(sql::text(id)),
-            participants::openid.eq(openid),
-            participants::unionid.eq(unionid),
-            participants::profile_locked.eq(false),
-            participants::created_at.eq(sql::ts(now)),
-            participants::updated_at.eq(sql::ts(now)),
-        ))
-        .execute(conn);
+    // In a transaction (a savepoint inside the group-commit writer's): on PostgreSQL a unique
+    // violation spoils the transaction it happens in, and the row is read again below.
+    let inserted = write_tx(conn, |conn| {
+        diesel::insert_into(participants::table)
+            .values((
+                participants::id.eq(sql::text(id)),
+                participants::openid.eq(openid),
+                participants::unionid.eq(unionid),
+                participants::profile_locked.eq(false),
+                participants::created_at.eq(sql::ts(now)),
+                participants::updated_at.eq(sql::ts(now)),
+            ))
+            .execute(conn)
+    });
     match inserted {
         Ok(_) => {}
         // Two first logins at once: the other one created the row.

@@ -61,7 +61,7 @@ pub async fn login(
     let session = state.wechat.code_to_session(code).await?;
     let (cipher, ttl) = (state.cipher.clone(), state.session_ttl);
     let response = state
-        .db(move |conn| {
+        .write(move |conn| {
             let now = Utc::now();
             let participant = participants::login(
                 conn,
@@ -97,7 +97,7 @@ pub async fn logout(
     _req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let session = me.session;
-    state.db(move |conn| sessions::log_out_participant(conn, session, Utc::now())).await?;
+    state.write(move |conn| sessions::log_out_participant(conn, session, Utc::now())).await?;
     // After the revocation: a request in between cannot cache the session again.
     state.sessions.forget(session);
     Ok(HttpResponse::NoContent().finish())

@@ -100,7 +100,7 @@ pub async fn check_in(
     let ctx = Ctx { who: Who::Participant(me.id), now, request_id: Some(me.request_id.clone()) };
     let cache = state.periods.clone();
     let answer = state
-        .db(move |conn| {
+        .write(move |conn| {
             let period = registrations::period_of(conn, id, me.id)?;
             let period = cache.get(conn, period)?;
             let done = checkin::check_in_with_code(conn, &period, id, me.id, &scan, &ctx)

@@ -140,7 +140,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let (title, warning) = parse(body.into_inner())?;
     let saved =
-        state.db(move |conn| invoice_titles::create(conn, me.id, &title, Utc::now())).await?;
+        state.write(move |conn| invoice_titles::create(conn, me.id, &title, Utc::now())).await?;
     Ok(HttpResponse::Created().json(view(&saved, warning)))
 }
 
@@ -167,8 +167,9 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id: InvoiceTitleId = path_id(&id)?;
     let (title, warning) = parse(body.into_inner())?;
-    let saved =
-        state.db(move |conn| invoice_titles::update(conn, me.id, id, &title, Utc::now())).await?;
+    let saved = state
+        .write(move |conn| invoice_titles::update(conn, me.id, id, &title, Utc::now()))
+        .await?;
     Ok(HttpResponse::Ok().json(view(&saved, warning)))
 }
 
@@ -187,6 +188,6 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: InvoiceTitleId = path_id(&id)?;
-    state.db(move |conn| invoice_titles::delete(conn, me.id, id)).await?;
+    state.write(move |conn| invoice_titles::delete(conn, me.id, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

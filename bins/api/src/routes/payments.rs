@@ -68,7 +68,7 @@ pub async fn pay_wechat(
     let now = Utc::now();
     let cache = state.periods.clone();
     let order = state
-        .db(move |conn| {
+        .write(move |conn| {
             let registration = registrations::get_for_participant(conn, id, me.id)?;
             let period = cache.get(conn, registration.period)?;
             let description = order_description(&period.name);
@@ -96,7 +96,7 @@ pub async fn pay_wechat(
             let prepay_id = pay.client.jsapi_order(&request).await?;
             let (order_id, stored) = (order.id, prepay_id.as_str().to_owned());
             state
-                .db(move |conn| payments::set_prepay_id(conn, order_id, &stored, Utc::now()))
+                .write(move |conn| payments::set_prepay_id(conn, order_id, &stored, Utc::now()))
                 .await?;
             prepay_id.as_str().to_owned()
         }
@@ -167,7 +167,7 @@ async fn transfer_view(
     let cache = state.periods.clone();
     let now = state.now();
     let (view, reference) = state
-        .db(move |conn| {
+        .write(move |conn| {
             let (registration, reference) = if declare {
                 payments::declare_transfer(conn, id, &me.ctx())?
             } else {
@@ -296,7 +296,7 @@ pub(crate) async fn ask_wechat(
     let answer = state.pay.order_answer(&transaction).map_err(|e| ApiError::internal(&e))?;
     let request_id = me.request_id.clone();
     let outcome = state
-        .db(move |conn| {
+        .write(move |conn| {
             payments::apply_order_answer(conn, order.id, &answer, Utc::now(), Some(request_id))
         })
         .await?;
@@ -441,7 +441,7 @@ async fn transaction_notice(
     let request_id = Some(crate::auth::RequestId::of(req));
     let (id, event_type) = (notification.id, notification.event_type);
     let recorded = state
-        .db(move |conn| {
+        .write(move |conn| {
             write_tx(conn, |conn| {
                 let now = Utc::now();
                 if let Some(reason) = unmatched::check_payment(conn, &paid)? {
@@ -516,7 +516,7 @@ async fn refund_notice(state: &AppState, notification: Notification) -> HttpResp
     let progress = refund_progress(&notice.refund_status, notice.refund_id.clone());
     let (id, event_type) = (notification.id, notification.event_type);
     let recorded = state
-        .db(move |conn| {
+        .write(move |conn| {
             write_tx(conn, |conn| {
                 let now = Utc::now();
                 let refund = payments::refund_by_out_refund_no(conn, &notice.out_refund_no)?;

@@ -204,7 +204,7 @@ pub async fn upload(
     .await?
     .map_err(|e| ApiError::internal(&e))?;
     let (width, height) = (new.width, new.height);
-    state.db(move |conn| photos::insert(conn, &new, chrono::Utc::now())).await?;
+    state.write(move |conn| photos::insert(conn, &new, chrono::Utc::now())).await?;
     Ok(HttpResponse::Created().json(PhotoView {
         id: id.to_string(),
         original_width: width,

@@ -200,7 +200,7 @@ pub async fn update(
     let cipher = state.cipher.clone();
     let update = body.into_inner();
     let participant = state
-        .db(move |conn| {
+        .write(move |conn| {
             let now = chrono::Utc::now();
             let current = participants::get(conn, &cipher, me.id)?;
             let next = merge(&current.profile, update, now.date_naive())?;

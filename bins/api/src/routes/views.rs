@@ -156,7 +156,9 @@ pub(crate) fn views(
     let wanted: Vec<_> =
         list.iter().map(|r| (r.id, r.status.state, r.invoice_snapshot.is_some())).collect();
     let mut invoices = invoices::progress_of(conn, &wanted)?;
-    let ids: Vec<_> = list.iter().map(|r| r.id).collect();
+    // Only a checked-in registration can hold a ticket: the others cost no query.
+    let ids: Vec<_> =
+        list.iter().filter(|r| r.status.state.may_hold_ticket()).map(|r| r.id).collect();
     let mut published = baoming_store::tickets::published_among(conn, &ids)?;
     let mut out = Vec::with_capacity(list.len());
     for r in list {
@@ -245,7 +247,7 @@ where
     let cache = state.periods.clone();
     let now = state.now();
     state
-        .db(move |conn| {
+        .write(move |conn| {
             let registration = work(conn)?;
             one_view(conn, &cache, registration, now)
         })

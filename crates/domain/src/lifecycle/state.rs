@@ -115,6 +115,27 @@ impl State {
         )
     }
 
+    /// Whether a registration in this state has been paid (whatever became of the fee since):
+    /// only such a registration can have an invoice, issued or reversed.
+    pub fn was_paid(self) -> bool {
+        matches!(
+            self,
+            State::Paid
+                | State::RefundRequested
+                | State::Refunding
+                | State::RefundDenied
+                | State::Refunded
+                | State::CheckedIn
+                | State::Completed
+        )
+    }
+
+    /// Whether a registration in this state can hold an admission ticket: tickets are assigned
+    /// to checked-in registrations, which only move on to completed.
+    pub fn may_hold_ticket(self) -> bool {
+        matches!(self, State::CheckedIn | State::Completed)
+    }
+
     /// Whether a registration in this state may be invoiced: its fee was paid and is kept
     /// (paid, a refund refused, checked in, completed). A refund under review or under way
     /// waits for its outcome; refunded money is not invoiced.

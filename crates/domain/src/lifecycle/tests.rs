@@ -304,6 +304,29 @@ fn refund_decisions_tell_the_participant() {
 }
 
 #[test]
+fn paid_stays_paid_and_tickets_stay_with_the_checked_in() {
+    for &(from, event, _, to) in TABLE {
+        // Only a confirmed payment makes a registration paid, and nothing makes it unpaid.
+        assert_eq!(
+            to.was_paid(),
+            from.was_paid() || event == E::ConfirmPayment,
+            "{from:?} --{event:?}--> {to:?}"
+        );
+        // A ticket (given at check-in) stays with the registration's later states.
+        if from.may_hold_ticket() {
+            assert!(to.may_hold_ticket(), "{from:?} --{event:?}--> {to:?}");
+        }
+        if !from.may_hold_ticket() && to.may_hold_ticket() {
+            assert_eq!(event, E::CheckIn, "{from:?} --{event:?}--> {to:?}");
+        }
+    }
+    for state in State::ALL.iter().copied().filter(|s| s.is_invoiceable()) {
+        assert!(state.was_paid(), "{state:?}: invoiced, so paid");
+    }
+    assert!(State::CheckedIn.may_hold_ticket() && !State::Paid.may_hold_ticket());
+}
+
+#[test]
 fn only_kept_fees_are_invoiced() {
     let invoiceable: Vec<State> =
         State::ALL.iter().copied().filter(|s| s.is_invoiceable()).collect();

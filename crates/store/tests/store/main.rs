@@ -14,6 +14,7 @@ mod queue;
 mod refunds;
 mod registrations;
 mod tickets;
+mod writer;
 
 use baoming_domain::identity::mod11_2_check_char;
 use baoming_domain::ids::{ParticipantId, RegistrationId, StaffId};

@@ -508,7 +508,7 @@ pub async fn check_in(
     let actor = me.audit_actor(role);
     let cache = state.periods.clone();
     let answer = state
-        .db(move |conn| {
+        .write(move |conn| {
             let registration = baoming_store::registrations::get(conn, id)?;
             let period = cache.get(conn, registration.period)?;
             let done =

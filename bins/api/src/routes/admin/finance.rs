@@ -195,8 +195,9 @@ pub async fn confirm(
         note: clean(body.note),
     };
     let (ctx, actor) = (me.ctx(role), me.audit_actor(role));
-    let results =
-        state.db(move |conn| payments::confirm_transfer(conn, &confirmation, &ctx, &actor)).await?;
+    let results = state
+        .write(move |conn| payments::confirm_transfer(conn, &confirmation, &ctx, &actor))
+        .await?;
     let results = results
         .into_iter()
         .map(|(id, recorded)| ConfirmedItem {
@@ -237,7 +238,7 @@ pub async fn not_received(
         .map_err(|e| ApiError::field("note", "invalid_note", e.to_string()))?;
     let (ctx, actor) = (me.ctx(role), me.audit_actor(role));
     let event = Event::TransferNotReceived { note };
-    let applied = state.db(move |conn| review::decide(conn, id, &event, &ctx, &actor)).await?;
+    let applied = state.write(move |conn| review::decide(conn, id, &event, &ctx, &actor)).await?;
     Ok(HttpResponse::Ok().json(outcome(&applied)))
 }
 

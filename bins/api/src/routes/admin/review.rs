@@ -477,7 +477,7 @@ async fn decide(
     let role = me.require(REVIEWERS)?;
     let id: RegistrationId = path_id(id)?;
     let (ctx, actor) = (me.ctx(role), me.audit_actor(role));
-    let applied = state.db(move |conn| review::decide(conn, id, &event, &ctx, &actor)).await?;
+    let applied = state.write(move |conn| review::decide(conn, id, &event, &ctx, &actor)).await?;
     Ok(HttpResponse::Ok().json(outcome(&applied)))
 }
 
