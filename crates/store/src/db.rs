@@ -47,6 +47,22 @@ impl fmt::Debug for DbConnection {
     }
 }
 
+/// Runs a query on the connection of its own backend instead of through the
+/// `MultiConnection`: `$body` is compiled once per backend with `$c` the concrete connection.
+/// For the hottest reads only — diesel's `MultiConnection` writes a query's SQL text out on
+/// every execution (and again for its bind and cache passes), even when the prepared
+/// statement is cached, which costs more than the query on SQLite (docs/performance.md).
+/// The row type must be checked for both backends (`check_for_backend(Pg, Sqlite)`).
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 /// The backend and where it lives, parsed from a database URL.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {

@@ -75,14 +75,14 @@ pub fn list_for_participant(
     conn: &mut DbConnection,
     participant: ParticipantId,
 ) -> Result<Vec<Registration>, StoreError> {
-    registrations::table
+    crate::db::on_backend!(conn, c => registrations::table
         .filter(registrations::participant_id.eq(sql::text(participant)))
         .order(registrations::submitted_at.desc())
         .select(RegistrationRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Registration::try_from)
-        .collect()
+        .load::<RegistrationRow>(c))?
+    .into_iter()
+    .map(Registration::try_from)
+    .collect()
 }
 
 /// The registration form of a first submission.

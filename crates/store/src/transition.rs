@@ -228,13 +228,13 @@ pub(crate) fn load(
     conn: &mut DbConnection,
     id: RegistrationId,
 ) -> Result<Registration, StoreError> {
-    registrations::table
+    crate::db::on_backend!(conn, c => registrations::table
         .find(sql::text(id))
         .select(RegistrationRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound { entity: "registration" })?
-        .try_into()
+        .first(c)
+        .optional())?
+    .ok_or(StoreError::NotFound { entity: "registration" })?
+    .try_into()
 }
 
 /// Loads a registration for `who`: a participant only ever finds their own.
