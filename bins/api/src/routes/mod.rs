@@ -27,9 +27,17 @@ pub fn path_id<T: TypedId>(raw: &str) -> Result<T, ApiError> {
 
 macro_rules! routes {
     ($($method:ident $path:literal => $($handler:ident)::+;)*) => {
-        /// Registers every route.
+        /// Registers every route: the static paths first, then those with `{…}` segments.
+        /// actix-web's router tries the resources in the order they were registered and
+        /// matches each `{…}` path with a regular expression, so a static route never waits
+        /// behind them (and a static path is never taken by a pattern registered before it).
         pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(cfg.route($path, web::$method().to($($handler)::+));)*
+            $(if !$path.contains('{') {
+                cfg.route($path, web::$method().to($($handler)::+));
+            })*
+            $(if $path.contains('{') {
+                cfg.route($path, web::$method().to($($handler)::+));
+            })*
         }
 
         /// Every route as (method, path), as the OpenAPI document must list them.
