@@ -334,6 +334,22 @@ fn rollback(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
     }
 }
 
+/// How many transactions and savepoints are open on the connection.
+pub(crate) fn depth(conn: &mut DbConnection) -> Result<u32, diesel::result::Error> {
+    match conn {
+        DbConnection::Pg(c) => transaction_depth(c),
+        DbConnection::Sqlite(c) => transaction_depth(c),
+    }
+}
+
+/// Rolls back the savepoints opened beyond `target` (a panic left them open on its way out).
+pub(crate) fn unwind_to(conn: &mut DbConnection, target: u32) -> Result<(), diesel::result::Error> {
+    while depth(conn)? > target {
+        rollback(conn)?;
+    }
+    Ok(())
+}
+
 /// Whether a transaction is open on the connection (or its state is unknown).
 pub(crate) fn in_transaction(conn: &mut DbConnection) -> bool {
     match conn {

@@ -25,7 +25,7 @@ use std::thread;
 
 use diesel::connection::SimpleConnection;
 
-use crate::db::{Db, DbConnection, begin_write, end_write, write_tx};
+use crate::db::{Db, DbConnection, begin_write, depth, end_write, unwind_to, write_tx};
 use crate::error::StoreError;
 
 /// Writer settings.
@@ -149,10 +149,18 @@ where
 {
     fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn Deliver> {
         let Request { work, reply } = *self;
-        let outcome = write_tx(conn, |conn| match catch_unwind(AssertUnwindSafe(|| work(conn))) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(Step::Work(error)),
-            Err(_) => Err(Step::Panicked),
+        let outcome = write_tx(conn, |conn| {
+            let own = depth(conn)?;
+            match catch_unwind(AssertUnwindSafe(|| work(conn))) {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(error)) => Err(Step::Work(error)),
+                Err(_) => {
+                    // A panic inside the work's own transactions left their savepoints open:
+                    // closed here, so the rollback below is of this request's savepoint.
+                    unwind_to(conn, own)?;
+                    Err(Step::Panicked)
+                }
+            }
         });
         let outcome = outcome.map_err(|step| match step {
             Step::Work(error) => error,

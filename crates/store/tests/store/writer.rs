@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use baoming_store::participants;
 use baoming_store::testing::{TestDb, cipher, now};
-use baoming_store::{Db, StoreError, Writer, WriterOptions, WriterStats};
+use baoming_store::{Db, StoreError, Writer, WriterOptions, WriterStats, write_tx};
 use diesel::prelude::*;
 
 baoming_store::on_both_backends!(a_batch_commits_together_and_refusals_stay_alone,);
@@ -47,7 +47,11 @@ fn a_batch_commits_together_and_refusals_stay_alone(test: TestDb) {
                     match n {
                         // A refusal after a write: its write is undone, no one else's.
                         2 => Err(StoreError::Duplicate { what: "registration" }),
-                        4 => panic!("a bug in one request"),
+                        // A panic inside the request's own transaction, after a write in it.
+                        4 => write_tx(conn, |conn| {
+                            participants::login(conn, &cipher(), "openid-in-panic", None, now())?;
+                            panic!("a bug in one request")
+                        }),
                         _ => Ok(()),
                     }
                 },
@@ -74,6 +78,7 @@ fn a_batch_commits_together_and_refusals_stay_alone(test: TestDb) {
         assert_eq!(seen, kept, "request {n}: row visible when answered");
         assert_eq!(participants_named(&db, &format!("openid-batch-{n}")), kept);
     }
+    assert_eq!(participants_named(&db, "openid-in-panic"), 0);
     // The held request alone, then the six together.
     assert_eq!(writer.stats(), WriterStats { batches: 2, requests: 7 });
     // The writer goes on after a refusal and a panic.
