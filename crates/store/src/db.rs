@@ -175,10 +175,7 @@ impl ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         // A connection left inside a transaction (a panic mid-transaction) must not be reused.
-        match conn {
-            DbConnection::Pg(c) => transaction_broken(c),
-            DbConnection::Sqlite(c) => transaction_broken(c),
-        }
+        in_transaction(conn)
     }
 }
 
@@ -306,14 +303,12 @@ where
 
 /// Opens a write transaction (`BEGIN IMMEDIATE` on SQLite), or a savepoint inside one.
 pub(crate) fn begin_write(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    let outermost = depth(conn)? == 0;
     match conn {
-        DbConnection::Sqlite(c) => {
-            if transaction_depth(c)? == 0 {
-                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
-            } else {
-                AnsiTransactionManager::begin_transaction(c)
-            }
+        DbConnection::Sqlite(c) if outermost => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
         }
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c),
         DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c),
     }
 }
