@@ -70,7 +70,11 @@ fn rows_above_shoulders(height: u32) -> u32 {
 /// away are background: for a too-wide image the left and right strips (above the shoulder
 /// zone), for a too-tall one the top strip (the bottom strip is the subject's body, which an
 /// ID photo crops anyway).
-pub(crate) fn choose_crop(img: &RgbImage) -> Result<Rect, PhotoError> {
+///
+/// `original` is the upload's size as displayed, which `img` is a reduction of when a JPEG was
+/// decoded at a reduced scale: the tolerance is judged on it, so the rounding of a reduced
+/// side never turns the verdict, and a refusal names it.
+pub(crate) fn choose_crop(img: &RgbImage, original: (u32, u32)) -> Result<Rect, PhotoError> {
     let (w, h) = img.dimensions();
     let (w64, h64) = (u64::from(w), u64::from(h));
     let (tw, th) = (u64::from(OUTPUT_WIDTH), u64::from(OUTPUT_HEIGHT));
@@ -84,8 +88,9 @@ pub(crate) fn choose_crop(img: &RgbImage) -> Result<Rect, PhotoError> {
     };
 
     // |(w/h) / (5/7) - 1| <= tolerance, i.e. |w*413 - h*295| * 100 <= tolerance * h*295.
-    let lhs = w64 * th;
-    let rhs = h64 * tw;
+    let (original_w, original_h) = (u64::from(original.0), u64::from(original.1));
+    let lhs = original_w * th;
+    let rhs = original_h * tw;
     if lhs.abs_diff(rhs) * 100 <= ASPECT_TOLERANCE_PERCENT * rhs {
         return Ok(rect);
     }
@@ -104,7 +109,7 @@ pub(crate) fn choose_crop(img: &RgbImage) -> Result<Rect, PhotoError> {
     if strips_are_background {
         Ok(rect)
     } else {
-        Err(PhotoError::WrongAspectRatio { width: w, height: h })
+        Err(PhotoError::WrongAspectRatio { width: original.0, height: original.1 })
     }
 }
 
@@ -145,7 +150,7 @@ mod tests {
     #[test]
     fn exact_ratio_keeps_everything() {
         let img = RgbImage::from_pixel(295, 413, WHITE);
-        let rect = choose_crop(&img).ok();
+        let rect = choose_crop(&img, img.dimensions()).ok();
         assert_eq!(rect, Some(Rect { x: 0, y: 0, width: 295, height: 413 }));
     }
 
@@ -153,7 +158,7 @@ mod tests {
     fn within_tolerance_is_accepted_even_with_subject_at_the_edge() {
         // 3% wider than 5:7 and dark everywhere: no strip check within tolerance.
         let img = RgbImage::from_pixel(500, 680, DARK);
-        let rect = choose_crop(&img).ok();
+        let rect = choose_crop(&img, img.dimensions()).ok();
         assert!(rect.is_some());
         let rect = rect.unwrap_or(Rect { x: 0, y: 0, width: 0, height: 0 });
         assert_eq!(rect.height, 680);
@@ -163,7 +168,7 @@ mod tests {
     #[test]
     fn too_wide_crops_only_background_strips() {
         let mut img = RgbImage::from_pixel(600, 600, WHITE);
-        assert!(choose_crop(&img).is_ok());
+        assert!(choose_crop(&img, img.dimensions()).is_ok());
         // A dark mark in the left strip, high up: refused.
         for y in 100..200 {
             for x in 10..60 {
@@ -171,7 +176,7 @@ mod tests {
             }
         }
         assert_eq!(
-            choose_crop(&img),
+            choose_crop(&img, img.dimensions()),
             Err(PhotoError::WrongAspectRatio { width: 600, height: 600 })
         );
     }
@@ -184,7 +189,7 @@ mod tests {
                 img.put_pixel(x, y, DARK);
             }
         }
-        assert!(choose_crop(&img).is_ok());
+        assert!(choose_crop(&img, img.dimensions()).is_ok());
     }
 
     #[test]
@@ -195,14 +200,17 @@ mod tests {
                 img.put_pixel(x, y, DARK);
             }
         }
-        let rect = choose_crop(&img);
+        let rect = choose_crop(&img, img.dimensions());
         assert!(rect.is_ok());
         for y in 0..50 {
             for x in 0..300 {
                 img.put_pixel(x, y, DARK);
             }
         }
-        assert!(matches!(choose_crop(&img), Err(PhotoError::WrongAspectRatio { .. })));
+        assert!(matches!(
+            choose_crop(&img, img.dimensions()),
+            Err(PhotoError::WrongAspectRatio { .. })
+        ));
     }
 
     #[test]
@@ -231,6 +239,6 @@ mod tests {
         let img = RgbImage::from_pixel(1, 1, WHITE);
         let r = Rect { x: 0, y: 0, width: 1, height: 1 };
         assert_eq!(check_background(&img, r), Ok(()));
-        assert!(choose_crop(&img).is_ok());
+        assert!(choose_crop(&img, img.dimensions()).is_ok());
     }
 }

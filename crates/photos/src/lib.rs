@@ -206,18 +206,26 @@ impl std::fmt::Debug for ProcessedPhoto {
 /// Checks an uploaded ID photo and normalises it to a 295 × 413 JPEG below 100 KB.
 ///
 /// Never panics; the memory used is bounded by `limits`: roughly the upload plus
-/// `max_pixels` × 4 bytes (an 8-bit RGBA PNG, flattened to RGB in place; 3 bytes per pixel for
-/// a JPEG; a 16-bit PNG is decoded to 8 bits per channel), plus a copy when the image is not
-/// RGB already or its EXIF orientation turns it — [`decode_cost`] estimates it per upload.
+/// `max_pixels` × 4 bytes (an 8-bit RGBA PNG, flattened to RGB in place; a 16-bit PNG is
+/// decoded to 8 bits per channel; an RGB or greyscale JPEG is decoded at the smallest of 1/8,
+/// 1/4, 1/2 of its size that still covers 295 × 413, a progressive one keeping its full-size
+/// coefficients meanwhile), plus a copy when the image is not RGB already or its EXIF
+/// orientation turns it — [`decode_cost`] estimates it per upload.
 pub fn process(bytes: &[u8], limits: &Limits) -> Result<ProcessedPhoto, PhotoError> {
     if bytes.len() > limits.max_upload_bytes {
         return Err(PhotoError::TooLarge { max_bytes: limits.max_upload_bytes });
     }
     let format = detect_format(bytes).ok_or(PhotoError::UnsupportedFormat)?;
-    let image = match format {
+    let Decoded { image, shown_width: original_width, shown_height: original_height } = match format
+    {
         Format::Jpeg => {
             let decoder = JpegDecoder::new(Cursor::new(bytes)).map_err(header_error)?;
-            decode_within_limits(decoder, limits, jpeg_scan_is_complete(bytes), None)?
+            decode_within_limits(
+                decoder,
+                limits,
+                jpeg_scan_is_complete(bytes),
+                Source::Jpeg(bytes),
+            )?
         }
         Format::Png => {
             let mut header_limits = image::Limits::default();
@@ -225,12 +233,11 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<ProcessedPhoto, PhotoErr
             let decoder =
                 PngDecoder::with_limits(Cursor::new(bytes), header_limits).map_err(header_error)?;
             // The PNG decoder itself reports a truncated stream.
-            decode_within_limits(decoder, limits, true, Some(bytes))?
+            decode_within_limits(decoder, limits, true, Source::Png(bytes))?
         }
     };
-    let (original_width, original_height) = image.dimensions();
 
-    let region = geometry::choose_crop(&image)?;
+    let region = geometry::choose_crop(&image, (original_width, original_height))?;
     geometry::check_background(&image, region)?;
 
     let view = imageops::crop_imm(&image, region.x, region.y, region.width, region.height);
@@ -255,16 +262,33 @@ fn header_error(err: ImageError) -> PhotoError {
     }
 }
 
+/// The upload's bytes, for the decoders that read them again themselves.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Jpeg(&'a [u8]),
+    Png(&'a [u8]),
+}
+
+/// A decoded photo, upright, and the size of the upload as displayed (which `image` is smaller
+/// than when a JPEG was decoded at a reduced scale).
+struct Decoded {
+    image: RgbImage,
+    shown_width: u32,
+    shown_height: u32,
+}
+
 /// Checks the header dimensions against `limits`, then decodes, applies the EXIF orientation
 /// and flattens to 8-bit RGB (transparency over white). `complete` is false for a file known
 /// to be truncated, refused as [`PhotoError::Corrupt`] once the header checks pass. A 16-bit
-/// PNG (`png` holds its bytes) is decoded straight to 8 bits per channel.
+/// PNG is decoded straight to 8 bits per channel; an RGB or greyscale JPEG at the smallest
+/// scale that still covers 295 × 413 ([`jpeg_scale_denominator`]). Every check runs on the
+/// full size the header gives, before any decoding.
 fn decode_within_limits(
     mut decoder: impl ImageDecoder,
     limits: &Limits,
     complete: bool,
-    png: Option<&[u8]>,
-) -> Result<RgbImage, PhotoError> {
+    source: Source<'_>,
+) -> Result<Decoded, PhotoError> {
     let (width, height) = decoder.dimensions();
     let too_many = PhotoError::TooManyPixels { width, height };
     let pixels = u64::from(width) * u64::from(height);
@@ -279,13 +303,7 @@ fn decode_within_limits(
     }
 
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let (shown_width, shown_height) = match orientation {
-        Orientation::Rotate90
-        | Orientation::Rotate270
-        | Orientation::Rotate90FlipH
-        | Orientation::Rotate270FlipH => (height, width),
-        _ => (width, height),
-    };
+    let (shown_width, shown_height) = shown_size(width, height, orientation);
     if shown_width < OUTPUT_WIDTH || shown_height < OUTPUT_HEIGHT {
         return Err(PhotoError::TooSmall { width: shown_width, height: shown_height });
     }
@@ -302,12 +320,17 @@ fn decode_within_limits(
     if decoder.total_bytes() > max_alloc {
         return Err(too_many);
     }
-    let mut image = match png {
-        Some(bytes) if sixteen_bit => {
+    let scaled = match source {
+        Source::Jpeg(bytes) => decode_jpeg_scaled(bytes, orientation, max_alloc)?,
+        Source::Png(_) => None,
+    };
+    let mut image = match (scaled, source) {
+        (Some(image), _) => image,
+        (None, Source::Png(bytes)) if sixteen_bit => {
             drop(decoder);
             decode_png_as_8bit(bytes, max_alloc, too_many)?
         }
-        _ => {
+        (None, _) => {
             let mut decode_limits = image::Limits::default();
             decode_limits.max_image_width = Some(limits.max_dimension);
             decode_limits.max_image_height = Some(limits.max_dimension);
@@ -317,7 +340,79 @@ fn decode_within_limits(
         }
     };
     image.apply_orientation(orientation);
-    to_rgb_on_white(image)
+    Ok(Decoded { image: to_rgb_on_white(image)?, shown_width, shown_height })
+}
+
+/// Width and height as displayed: swapped when the EXIF orientation turns the image.
+fn shown_size(width: u32, height: u32, orientation: Orientation) -> (u32, u32) {
+    match orientation {
+        Orientation::Rotate90
+        | Orientation::Rotate270
+        | Orientation::Rotate90FlipH
+        | Orientation::Rotate270FlipH => (height, width),
+        _ => (width, height),
+    }
+}
+
+/// The largest of 8, 4, 2 and 1 by which a JPEG of `width` × `height` (as stored) can be
+/// reduced in its decoder (the inverse DCT run at 1/8, 1/4 or 1/2 size; the decoder rounds a
+/// reduced side up) and still be at least 295 × 413 once `orientation` turns it: the photo is
+/// cropped to 5:7 and reduced to exactly that size anyway, and a reduced IDCT keeps each
+/// 8 × 8 block's lowest frequencies (at 1/8 its average), which is all such a result can show.
+#[must_use]
+fn jpeg_scale_denominator(width: u32, height: u32, orientation: Orientation) -> u32 {
+    let (shown_width, shown_height) = shown_size(width, height, orientation);
+    [8, 4, 2]
+        .into_iter()
+        .find(|&d| {
+            shown_width.div_ceil(d) >= OUTPUT_WIDTH && shown_height.div_ceil(d) >= OUTPUT_HEIGHT
+        })
+        .unwrap_or(1)
+}
+
+/// Decodes an 8-bit RGB or greyscale JPEG at the reduced scale of [`jpeg_scale_denominator`]
+/// (a 3000 × 4000 phone photo at 1/8: 375 × 500); `None` for what this decoder does not do
+/// (CMYK, 12-bit, arithmetic coding …), which the full-size decoder then reads as before.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    orientation: Orientation,
+    max_alloc: u64,
+) -> Result<Option<DynamicImage>, PhotoError> {
+    use jpeg_decoder::{Decoder, Error, PixelFormat};
+    let failed = |err: Error| match err {
+        Error::Unsupported(_) => Ok(None),
+        _ => Err(PhotoError::Corrupt),
+    };
+    let mut decoder = Decoder::new(bytes);
+    // The header's size was checked already; this bounds the decoder's own output buffer too.
+    decoder.set_max_decoding_buffer_size(usize::try_from(max_alloc).unwrap_or(usize::MAX));
+    if let Err(err) = decoder.read_info() {
+        return failed(err);
+    }
+    let Some(info) = decoder.info() else { return Ok(None) };
+    if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
+        return Ok(None);
+    }
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    let denominator = jpeg_scale_denominator(width, height, orientation);
+    let wanted = |side: u32| u16::try_from(side.div_ceil(denominator)).unwrap_or(u16::MAX);
+    let (out_width, out_height) = match decoder.scale(wanted(width), wanted(height)) {
+        Ok((w, h)) => (u32::from(w), u32::from(h)),
+        Err(err) => return failed(err),
+    };
+    let pixels = match decoder.decode() {
+        Ok(pixels) => pixels,
+        Err(err) => return failed(err),
+    };
+    let image = match info.pixel_format {
+        PixelFormat::RGB24 => {
+            RgbImage::from_raw(out_width, out_height, pixels).map(DynamicImage::ImageRgb8)
+        }
+        _ => {
+            image::GrayImage::from_raw(out_width, out_height, pixels).map(DynamicImage::ImageLuma8)
+        }
+    };
+    image.map(Some).ok_or(PhotoError::Corrupt)
 }
 
 /// A PNG decoded to 8 bits per channel row by row (the png crate strips the low byte of each
@@ -466,18 +561,29 @@ pub fn decode_cost(head: &[u8], upload_len: usize, limits: &Limits) -> u64 {
     let header = match detect_format(head) {
         Some(Format::Jpeg) => JpegDecoder::new(Cursor::new(head)).ok().map(|mut d| {
             let progressive = jpeg_is_progressive(head);
-            (d.dimensions(), d.color_type(), d.orientation().ok(), progressive)
+            let orientation = d.orientation().ok();
+            let (width, height) = d.dimensions();
+            let denominator = if jpeg_decodes_scaled(head) {
+                jpeg_scale_denominator(
+                    width,
+                    height,
+                    orientation.unwrap_or(Orientation::NoTransforms),
+                )
+            } else {
+                1
+            };
+            ((width, height), d.color_type(), orientation, progressive, denominator)
         }),
         Some(Format::Png) => {
             let mut header_limits = image::Limits::default();
             header_limits.max_alloc = Some(PNG_HEADER_ALLOC);
             PngDecoder::with_limits(Cursor::new(head), header_limits)
                 .ok()
-                .map(|mut d| (d.dimensions(), d.color_type(), d.orientation().ok(), false))
+                .map(|mut d| (d.dimensions(), d.color_type(), d.orientation().ok(), false, 1))
         }
         None => return cheap,
     };
-    let Some(((width, height), color, orientation, progressive)) = header else {
+    let Some(((width, height), color, orientation, progressive, denominator)) = header else {
         // Not readable from these bytes: refused if they are the whole upload, else unknown.
         return if head.len() >= upload_len { cheap } else { u64::MAX };
     };
@@ -504,9 +610,24 @@ pub fn decode_cost(head: &[u8], upload_len: usize, limits: &Limits) -> u64 {
         None | Some(Orientation::NoTransforms) => 0,
         Some(_) => decoded,
     };
-    // A progressive JPEG keeps every coefficient (2 bytes per sample) until the last scan.
+    // A progressive JPEG keeps every coefficient (2 bytes per sample) until the last scan,
+    // at full size even when the pixels are decoded at a reduced scale.
     let coefficients = if progressive { 2 * u64::from(color.channel_count()) } else { 0 };
-    cheap + pixels * (decoded + converted + turned + coefficients)
+    let decoded_pixels = u64::from(width.div_ceil(denominator) * height.div_ceil(denominator));
+    cheap + decoded_pixels * (decoded + converted + turned) + pixels * coefficients
+}
+
+/// Whether [`process`] decodes this JPEG at a reduced scale: its header (in `head`) parses and
+/// its pixels are 8-bit RGB or greyscale.
+fn jpeg_decodes_scaled(head: &[u8]) -> bool {
+    let mut decoder = jpeg_decoder::Decoder::new(head);
+    decoder.read_info().is_ok()
+        && decoder.info().is_some_and(|info| {
+            matches!(
+                info.pixel_format,
+                jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8
+            )
+        })
 }
 
 /// Whether a JPEG's frame is progressive (an SOF2 marker before the first scan).
@@ -672,6 +793,36 @@ mod tests {
         assert_eq!(decode_cost(&rgb[..100], rgb.len() + 1000, &limits), base(&rgb) + 1000 + px * 3);
         assert_eq!(decode_cost(&jpeg[..4], jpeg.len(), &limits), u64::MAX);
         assert_eq!(decode_cost(&jpeg[..4], 4, &limits), base(&jpeg[..4]));
+
+        // A phone photo's header (3000 × 4000, patched into the SOF0 of the small one): its
+        // pixels are decoded at 1/8, 375 × 500; a progressive one keeps its full-size
+        // coefficients.
+        let mut phone = jpeg.clone();
+        phone[sof + 5..sof + 9].copy_from_slice(&[0x0F, 0xA0, 0x0B, 0xB8]);
+        assert_eq!(decode_cost(&phone, phone.len(), &limits), base(&phone) + 375 * 500 * 3);
+        phone[sof + 1] = 0xC2;
+        assert_eq!(
+            decode_cost(&phone, phone.len(), &limits),
+            base(&phone) + 375 * 500 * 3 + 3000 * 4000 * 2 * 3
+        );
+    }
+
+    #[test]
+    fn jpegs_are_decoded_at_the_smallest_scale_that_covers_the_output() {
+        let upright = Orientation::NoTransforms;
+        // A 12 MP phone photo: 375 × 500 at 1/8.
+        assert_eq!(jpeg_scale_denominator(3000, 4000, upright), 8);
+        // Exactly 8 × the output; 1/8 of a side rounds up, so 8 pixels less is the first to miss.
+        assert_eq!(jpeg_scale_denominator(2360, 3304, upright), 8);
+        assert_eq!(jpeg_scale_denominator(2352, 3304, upright), 4);
+        assert_eq!(jpeg_scale_denominator(2353, 3297, upright), 8);
+        assert_eq!(jpeg_scale_denominator(2353, 3296, upright), 4);
+        assert_eq!(jpeg_scale_denominator(600, 840, upright), 2);
+        assert_eq!(jpeg_scale_denominator(588, 840, upright), 1);
+        assert_eq!(jpeg_scale_denominator(295, 413, upright), 1);
+        // Stored sideways: judged as displayed.
+        assert_eq!(jpeg_scale_denominator(4000, 3000, upright), 4);
+        assert_eq!(jpeg_scale_denominator(4000, 3000, Orientation::Rotate90), 8);
     }
 
     #[test]
