@@ -97,6 +97,11 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
     RawConfig::load(cli.config.as_deref()).and_then(RawConfig::validate).map_err(|e| e.to_string())
 }
 
+/// The allocator A/B of docs/performance.md: `--features mimalloc` builds the api with it.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match settings(&cli) {
