@@ -7,6 +7,7 @@
 
 pub mod bombs;
 pub mod client;
+pub mod floor;
 pub mod hello;
 pub mod paynotify;
 pub mod probe;

@@ -136,6 +136,12 @@ fn command(cli: &Cli, program: &std::path::Path) -> Command {
     }
 }
 
+/// Threads of the submit floor: one on SQLite (a second would only wait for the write lock),
+/// eight on PostgreSQL (each its own server process).
+fn floor_threads(database_url: &str) -> usize {
+    if database_url.starts_with("postgres") { 8 } else { 1 }
+}
+
 fn log(line: &str) {
     eprintln!("[loadtest] {line}");
 }
@@ -309,7 +315,10 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                 .map_err(|e| fail(format!("database: {e}")))?;
             let db = baoming_store::Db::connect(
                 &url,
-                baoming_store::PoolOptions { max_size: 2, ..Default::default() },
+                baoming_store::PoolOptions {
+                    max_size: u32::try_from(floor_threads(&database_url).max(2)).unwrap_or(2),
+                    ..Default::default()
+                },
             )
             .map_err(|e| fail(format!("database: {e}")))?;
             (format!("http://{listen}"), Some(probe), Some(db), Some(pay))
@@ -336,6 +345,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         burst_memory_limit_kib: (cli.burst_memory_limit_mb > 0 && cli.url.is_none())
             .then(|| cli.burst_memory_limit_mb * 1_000_000 / 1024),
         hello: cli.hello,
+        floor_threads: cli.database.as_deref().map_or(1, floor_threads),
         staff: (cli.staff_user.clone(), cli.staff_password.clone()),
     };
     notes.push(format!(

@@ -214,7 +214,13 @@ merchant_key_file = "{merchant_key}"
 apiv3_key = "{apiv3}"
 public_keys = [{{ id = "{id_1}", file = "{platform_1}" }}]
 notify_url = "{notify_url}"
+
+[pii]
+id_encryption_key = "{pii_key}"
+blind_index_key = "{blind_key}"
 "#,
+        pii_key = crate::floor::ENCRYPTION_KEY_HEX,
+        blind_key = crate::floor::BLIND_INDEX_KEY_HEX,
         appid = dev_keys::APPID,
         secret = dev_keys::APP_SECRET,
         mchid = dev_keys::MCHID,

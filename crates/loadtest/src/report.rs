@@ -80,6 +80,26 @@ pub fn markdown(results: &Results, title: &str, notes: &[String]) -> String {
             if cpu.is_empty() { "—".into() } else { cell(&cpu, 2) },
         );
     }
+    let median_rps = |scenario: Scenario| {
+        results
+            .runs
+            .get(&scenario)
+            .map(|ms| spread(&ms.iter().map(Measurement::rps).collect::<Vec<_>>()).0)
+    };
+    if let (Some(rush), Some(floor)) =
+        (median_rps(Scenario::RushSubmit), median_rps(Scenario::SubmitFloor))
+        && floor > 0.0
+    {
+        let _ = writeln!(
+            out,
+            "\nrush-submit reaches {:.1} % of the submit floor (the same store call for the same forms in a loop on the same database, no HTTP){}.",
+            rush / floor * 100.0,
+            hello_rps.map_or_else(String::new, |h| format!(
+                " and {:.1} % of hello (the HTTP floor)",
+                rush / h * 100.0
+            ))
+        );
+    }
     if let Some((approved, full)) = results.review_ids.first() {
         let _ = writeln!(
             out,

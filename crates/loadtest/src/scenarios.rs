@@ -24,6 +24,9 @@ use crate::stats::{Measurement, Outcome, drive};
 pub enum Scenario {
     /// Every participant submits at once.
     RushSubmit,
+    /// The same submissions made by the store in a loop on the api's database, without HTTP
+    /// (the embedded-database floor of rush-submit, [`crate::floor`]).
+    SubmitFloor,
     /// Reviewers bulk-approve everything (capacity is less than the submissions).
     Review,
     /// Random participants read "My exams".
@@ -50,6 +53,7 @@ impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Scenario::RushSubmit => "rush-submit",
+            Scenario::SubmitFloor => "submit floor (store, no HTTP)",
             Scenario::Review => "review",
             Scenario::MyExams => "my-exams",
             Scenario::CheckIn => "check-in",
@@ -86,6 +90,9 @@ pub struct Config {
     pub burst_memory_limit_kib: Option<u64>,
     /// Requests to the hello baseline per run.
     pub hello: usize,
+    /// Threads (each with its own connection) of the submit floor: 1 on SQLite (one writer at
+    /// a time), more on PostgreSQL.
+    pub floor_threads: usize,
     /// The back-office user (roles admin and reviewer) and password.
     pub staff: (String, String),
 }
@@ -804,6 +811,17 @@ pub async fn run(
             results.runs.entry(Scenario::PhotoBurst).or_default().push(m);
         }
 
+        // submit floor (its own period each run)
+        if let Some(db) = &target.db {
+            let m = submit_floor_round(target, db, config, &s.staff, &ids, run).await?;
+            log(&format!(
+                "run {run}: submit floor {:.0} submissions/s on {} thread(s), every one stored",
+                m.rps(),
+                config.floor_threads
+            ));
+            results.runs.entry(Scenario::SubmitFloor).or_default().push(m);
+        }
+
         // hello baseline
         if let Some(hello) = &target.hello {
             let hello = hello.clone();
@@ -860,6 +878,50 @@ pub async fn run(
         }
     }
     Ok(results)
+}
+
+/// The submit floor of one run: a fresh period (not timed), then every participant's
+/// rush-submit form submitted to it by the store in a loop (timed, [`crate::floor`]).
+/// Invariants: every submission stored, one event row each.
+async fn submit_floor_round(
+    target: &Target,
+    db: &Db,
+    config: &Config,
+    staff: &StaffSession,
+    rush: &[Option<String>],
+    run: usize,
+) -> Result<Measurement, Failure> {
+    let api = &target.api;
+    let mut body = period_body(config.participants);
+    body["name"] = json!(format!("压测基线 第{run}轮 {}", Utc::now().format("%H%M%S%.3f")));
+    let (outcome, created) =
+        api.send(api.as_staff(Method::POST, "/api/v1/admin/periods", staff).json(&body)).await;
+    if outcome.status != Some(201) {
+        return Err(fail(format!("creating the floor period: {:?} {created}", outcome.status)));
+    }
+    let period = created["period"].clone();
+    let ids: Vec<baoming_domain::ids::RegistrationId> = rush
+        .iter()
+        .flatten()
+        .map(|id| baoming_domain::ids::TypedId::parse(id).map_err(|_| fail("a registration id")))
+        .collect::<Result<_, _>>()?;
+    let (db2, threads, p) = (db.clone(), config.floor_threads, period.clone());
+    let (outcomes, elapsed) = tokio::task::spawn_blocking(move || {
+        let earlier = {
+            let mut conn = db2.conn().map_err(|e| fail(format!("database: {e}")))?;
+            baoming_store::registrations::get_many(&mut conn, &ids)
+                .map_err(|e| fail(format!("database: {e}")))?
+        };
+        crate::floor::submit_loop(&db2, &crate::floor::cipher()?, &p, &earlier, threads)
+    })
+    .await
+    .map_err(|e| fail(format!("submit floor: {e}")))??;
+    let m = Measurement::new(&outcomes, elapsed);
+    if m.errors() > 0 {
+        return Err(fail(format!("invariant: submit floor answered {:?}", m.statuses)));
+    }
+    check_database(db, &period, outcomes.len())?;
+    Ok(m)
 }
 
 /// The uploads of the burst in the order they are sent (cycled): three phone photos to five

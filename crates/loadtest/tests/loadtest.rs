@@ -47,6 +47,9 @@ async fn short_run(db: TestDb) {
         file: platform_key,
     }];
     raw.wechatpay.notify_url = Some(pay.relay.notify_url());
+    // The benchmark's PII keys: the submit floor reads the profiles the api stored.
+    raw.pii.id_encryption_key = Some(baoming_loadtest::floor::ENCRYPTION_KEY_HEX.into());
+    raw.pii.blind_index_key = Some(baoming_loadtest::floor::BLIND_INDEX_KEY_HEX.into());
     let running = baoming_api::start(raw.validate().expect("settings")).await.expect("api");
     let handle = running.handle.clone();
     let addr = running.addr;
@@ -82,6 +85,7 @@ async fn short_run(db: TestDb) {
         // The api runs in this process: its memory is not its own (the test's binary below).
         burst_memory_limit_kib: None,
         hello: 0,
+        floor_threads: 2,
         staff: ("bench".into(), "bench-password-not-secret".into()),
     };
     let target = Target {
@@ -94,6 +98,7 @@ async fn short_run(db: TestDb) {
     let results = scenarios::run(&target, &config, &|_| {}).await.expect("the invariants hold");
     for scenario in [
         Scenario::RushSubmit,
+        Scenario::SubmitFloor,
         Scenario::Review,
         Scenario::MyExams,
         Scenario::CheckIn,
@@ -113,6 +118,9 @@ async fn short_run(db: TestDb) {
     let text = baoming_loadtest::report::markdown(&results, "test", &[]);
     assert!(text.contains("| rush-submit | 30 |"), "{text}");
     assert!(text.contains("| pay-notify | 60 |"), "{text}");
+    // The floor stored all 30 submissions (the round checks them in the database).
+    assert!(text.contains("| submit floor (store, no HTTP) | 30 |"), "{text}");
+    assert!(text.contains("% of the submit floor"), "{text}");
     assert!(!text.contains("not measured"), "{text}");
     handle.stop(false).await;
     pay.relay.stop().await;
@@ -153,6 +161,10 @@ fn burst_within_the_memory_bound(database: Option<&str>) {
     assert!(
         stdout.contains("| pay-notify | 80 |") && stdout.contains("paid 40 orders"),
         "no pay-notify measured:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("| submit floor (store, no HTTP) | 40 |"),
+        "no submit floor measured:\n{stdout}\n{stderr}"
     );
 }
 
