@@ -136,12 +136,6 @@ fn command(cli: &Cli, program: &std::path::Path) -> Command {
     }
 }
 
-/// Threads of the submit floor: one on SQLite (a second would only wait for the write lock),
-/// eight on PostgreSQL (each its own server process).
-fn floor_threads(database_url: &str) -> usize {
-    if database_url.starts_with("postgres") { 8 } else { 1 }
-}
-
 fn log(line: &str) {
     eprintln!("[loadtest] {line}");
 }
@@ -180,6 +174,9 @@ fn run(cli: &Cli) -> Result<String, Failure> {
             None => "share the cores (unpinned)".to_owned(),
         }
     )];
+    // Threads of the submit floor: one on SQLite (a second would only wait for the write lock),
+    // eight on PostgreSQL (each its own server process).
+    let floor_threads = if cli.database.is_some() { 8 } else { 1 };
     let _pg_guard;
     let mut wechat_sim = None;
     let tmp = tempfile::tempdir().map_err(|e| fail(format!("temp dir: {e}")))?;
@@ -316,7 +313,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
             let db = baoming_store::Db::connect(
                 &url,
                 baoming_store::PoolOptions {
-                    max_size: u32::try_from(floor_threads(&database_url).max(2)).unwrap_or(2),
+                    max_size: u32::try_from(floor_threads.max(2)).unwrap_or(2),
                     ..Default::default()
                 },
             )
@@ -345,7 +342,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         burst_memory_limit_kib: (cli.burst_memory_limit_mb > 0 && cli.url.is_none())
             .then(|| cli.burst_memory_limit_mb * 1_000_000 / 1024),
         hello: cli.hello,
-        floor_threads: cli.database.as_deref().map_or(1, floor_threads),
+        floor_threads,
         staff: (cli.staff_user.clone(), cli.staff_password.clone()),
     };
     notes.push(format!(

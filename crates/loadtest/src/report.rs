@@ -21,10 +21,13 @@ pub fn markdown(results: &Results, title: &str, notes: &[String]) -> String {
     for note in notes {
         let _ = writeln!(out, "- {note}");
     }
-    let hello_rps: Option<f64> = results
-        .runs
-        .get(&Scenario::Hello)
-        .map(|ms| spread(&ms.iter().map(Measurement::rps).collect::<Vec<_>>()).0);
+    let median_rps = |scenario: Scenario| {
+        results
+            .runs
+            .get(&scenario)
+            .map(|ms| spread(&ms.iter().map(Measurement::rps).collect::<Vec<_>>()).0)
+    };
+    let hello_rps = median_rps(Scenario::Hello);
     let _ = writeln!(
         out,
         "\nMedian of {} runs (min–max). Latencies in ms; RSS is the api's peak during the scenario.\n",
@@ -80,12 +83,6 @@ pub fn markdown(results: &Results, title: &str, notes: &[String]) -> String {
             if cpu.is_empty() { "—".into() } else { cell(&cpu, 2) },
         );
     }
-    let median_rps = |scenario: Scenario| {
-        results
-            .runs
-            .get(&scenario)
-            .map(|ms| spread(&ms.iter().map(Measurement::rps).collect::<Vec<_>>()).0)
-    };
     if let (Some(rush), Some(floor)) =
         (median_rps(Scenario::RushSubmit), median_rps(Scenario::SubmitFloor))
         && floor > 0.0

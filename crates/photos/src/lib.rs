@@ -389,10 +389,9 @@ fn decode_jpeg_scaled(
     if let Err(err) = decoder.read_info() {
         return failed(err);
     }
-    let Some(info) = decoder.info() else { return Ok(None) };
-    if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
+    let Some(info) = decoder.info().filter(|info| decodes_scaled(info.pixel_format)) else {
         return Ok(None);
-    }
+    };
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     let denominator = jpeg_scale_denominator(width, height, orientation);
     let wanted = |side: u32| u16::try_from(side.div_ceil(denominator)).unwrap_or(u16::MAX);
@@ -622,12 +621,13 @@ pub fn decode_cost(head: &[u8], upload_len: usize, limits: &Limits) -> u64 {
 fn jpeg_decodes_scaled(head: &[u8]) -> bool {
     let mut decoder = jpeg_decoder::Decoder::new(head);
     decoder.read_info().is_ok()
-        && decoder.info().is_some_and(|info| {
-            matches!(
-                info.pixel_format,
-                jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8
-            )
-        })
+        && decoder.info().is_some_and(|info| decodes_scaled(info.pixel_format))
+}
+
+/// The JPEG pixels the reduced-scale decoder reads: 8-bit RGB and greyscale (CMYK and 16-bit go
+/// to the full-size decoder).
+fn decodes_scaled(format: jpeg_decoder::PixelFormat) -> bool {
+    matches!(format, jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8)
 }
 
 /// Whether a JPEG's frame is progressive (an SOF2 marker before the first scan).
