@@ -292,6 +292,7 @@ async fn check_in_round(
     participants: &Arc<Vec<Participant>>,
     staff: &StaffSession,
     run: usize,
+    log: &(dyn Fn(&str) + Sync),
 ) -> Result<Measurement, Failure> {
     let api = &target.api;
     let n = participants.len();
@@ -318,6 +319,7 @@ async fn check_in_round(
         Some(code) if o.status == Some(200) => code.to_owned(),
         _ => return Err(fail(format!("the venue code: {:?} {display}", o.status))),
     };
+    log(&format!("run {run}: check-in set up, {} paid", ids.len()));
     let ids = Arc::new(ids);
     let (api2, people, code2) = (api.clone(), Arc::clone(participants), Arc::new(code));
     let (m, fresh) = measured(target, async move {
@@ -719,7 +721,7 @@ pub async fn run(
         results.runs.entry(Scenario::MyExams).or_default().push(m);
 
         // check-in (its own period each run: a checked-in registration stays)
-        let m = check_in_round(target, config, &participants, &s.staff, run).await?;
+        let m = check_in_round(target, config, &participants, &s.staff, run, log).await?;
         log(&format!("run {run}: check-in {:.0} req/s, every one checked in once", m.rps()));
         results.runs.entry(Scenario::CheckIn).or_default().push(m);
 
