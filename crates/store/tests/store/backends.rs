@@ -106,6 +106,27 @@ fn sqlite_connections_get_their_pragmas() {
     assert_eq!(pragma(&mut conn, "foreign_keys"), "1");
     assert_eq!(pragma(&mut conn, "synchronous"), "1", "NORMAL");
     assert_eq!(pragma(&mut conn, "busy_timeout"), "10000");
+    assert_eq!(pragma(&mut conn, "temp_store"), "2", "MEMORY");
+}
+
+/// Without the query planner stability guarantee, SQLite (≥ 3.50) marks a statement whose
+/// LIMIT is a bound parameter — every Diesel `.first()` — for re-preparation at each
+/// execution: the statement cache would not help those queries (`.cargo/config.toml` sets
+/// `LIBSQLITE3_FLAGS`; a build without it fails here).
+#[test]
+fn sqlite_is_built_with_the_query_planner_stability_guarantee() {
+    let test = TestDb::sqlite();
+    let mut conn = test.db.conn().expect("connection");
+    #[derive(QueryableByName)]
+    struct Used {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        used: i32,
+    }
+    let used = diesel::sql_query("SELECT sqlite_compileoption_used('ENABLE_QPSG') AS used")
+        .get_result::<Used>(&mut conn)
+        .expect("compile option")
+        .used;
+    assert_eq!(used, 1, "SQLite built without SQLITE_ENABLE_QPSG");
 }
 
 #[test]
