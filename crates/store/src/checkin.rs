@@ -8,7 +8,7 @@
 //! registration checked in).
 
 use baoming_domain::checkin::{Position, ScanRefusal, accept_scan};
-use baoming_domain::ids::{ParticipantId, PeriodId, RegionId, RegistrationId, VenueId};
+use baoming_domain::ids::{PeriodId, RegionId, RegistrationId, VenueId};
 use baoming_domain::lifecycle::{self, Actor, CheckInProof, Event, State, TransitionError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -19,7 +19,7 @@ use crate::error::StoreError;
 use crate::periods::PeriodDetail;
 use crate::schema::{participants as p, registrations as r};
 use crate::sql;
-use crate::transition::{self, Applied, Ctx, Registration, Who};
+use crate::transition::{self, Applied, Ctx, Registration};
 
 /// Why a check-in did not happen (nothing was written).
 #[derive(Debug, thiserror::Error)]
@@ -83,25 +83,30 @@ fn outcome(applied: Applied) -> CheckedIn {
     }
 }
 
-/// The participant scanned a venue code: checks the registration in when the state machine
-/// allows it now (paid or refund denied, inside the check-in window) and the code is a current
-/// code of one of the period's venues that serves the registration's region, scanned inside
-/// the venue's geofence. An already checked-in registration answers `already` whatever the
-/// code. The state and the window are judged before the code, so a person who cannot check
-/// in is told why rather than that the code is stale.
+/// The participant scanned a venue code: checks `current` (their registration, as just read)
+/// in when the state machine allows it now (paid or refund denied, inside the check-in window)
+/// and the code is a current code of one of `period`'s venues that serves the registration's
+/// region, scanned inside the venue's geofence. An already checked-in registration answers
+/// `already` whatever the code. The state and the window are judged before the code, so a
+/// person who cannot check in is told why rather than that the code is stale. A registration
+/// changed since it was read is read again and judged again.
 pub fn check_in_with_code(
     conn: &mut DbConnection,
     period: &PeriodDetail,
-    id: RegistrationId,
-    participant: ParticipantId,
+    current: Registration,
     scan: &Scan,
     ctx: &Ctx,
 ) -> Result<CheckedIn, CheckinError> {
     let key = period.checkin_key();
+    let id = current.id;
+    let mut read = Some(current);
     retry(|| {
         // Read before the write lock (SQLite takes it for the whole write transaction): the
-        // claim inside finds any change made since, and the attempt is retried.
-        let current = transition::load_for(conn, id, Who::Participant(participant))?;
+        // guarded write inside finds any change made since, and the attempt is retried.
+        let current = match read.take() {
+            Some(current) => current,
+            None => transition::load_for(conn, id, ctx.who)?,
+        };
         if current.period != period.id {
             return Err(StoreError::Misuse("a check-in against another period's venues").into());
         }
@@ -122,7 +127,7 @@ pub fn check_in_with_code(
         )?;
         let event = Event::CheckIn { proof, venue: Some(venue.id) };
         write_tx(conn, |conn| {
-            Ok(outcome(transition::apply_claimed_with_facts(conn, current, &event, ctx, facts)?))
+            Ok(outcome(transition::apply_read_with_facts(conn, current, &event, ctx, facts)?))
         })
     })
 }

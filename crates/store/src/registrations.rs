@@ -54,22 +54,6 @@ pub fn get_for_participant(
     load_for(conn, id, Who::Participant(participant))
 }
 
-/// The period of a participant's own registration (one column; someone else's is "not found").
-pub fn period_of(
-    conn: &mut DbConnection,
-    id: RegistrationId,
-    participant: ParticipantId,
-) -> Result<PeriodId, StoreError> {
-    let period: String = registrations::table
-        .find(sql::text(id))
-        .filter(registrations::participant_id.eq(sql::text(participant)))
-        .select(registrations::period_id)
-        .first(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound { entity: "registration" })?;
-    sql::id(&period)
-}
-
 /// A participant's registrations, newest first.
 pub fn list_for_participant(
     conn: &mut DbConnection,

@@ -28,7 +28,7 @@ use baoming_domain::lifecycle::{
     PaymentMethod, Reason, SeatAnswer, SeatChange, State, Status, Step, Unchanged,
 };
 use baoming_domain::period::{ChosenSubject, Schedule};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -391,17 +391,20 @@ pub(crate) fn apply_loaded(
 }
 
 /// [`apply_loaded`] with the facts the caller already read for `current` (its schedule, an
-/// open order, a payment in flight) — `current` is claimed here, so a registration that
-/// changed since it was read is a [`StoreError::Conflict`]. The seat, for an approval, is
-/// taken here.
-pub(crate) fn apply_claimed_with_facts(
+/// open order, a payment in flight). A registration that changed since it was read is a
+/// [`StoreError::Conflict`]: claimed here before a seat is taken (an approval), otherwise
+/// found by the write itself, which is guarded by the version read — one statement fewer. An
+/// `Unchanged` answer is judged on `current` as read.
+pub(crate) fn apply_read_with_facts(
     conn: &mut DbConnection,
     current: Registration,
     event: &Event,
     ctx: &Ctx,
     facts: Facts,
 ) -> Result<Applied, StoreError> {
-    claim(conn, &current)?;
+    if event.kind().takes_seat() {
+        claim(conn, &current)?;
+    }
     apply_with_facts(conn, current, event, ctx, facts)
 }
 
@@ -427,15 +430,15 @@ fn apply_with_facts(
     if decision.seat_change() == SeatChange::Take && seat != SeatAnswer::Taken {
         return Err(StoreError::corrupt("a seat-taking decision without a seat"));
     }
-    write_decision(conn, &current, &decision, Some(event), None, ctx)?;
-    Ok(Applied::Moved { registration: load(conn, current.id)?, decision })
+    let registration = write_decision(conn, &current, &decision, Some(event), None, ctx)?;
+    Ok(Applied::Moved { registration, decision })
 }
 
 /// Writes an accepted decision about `current` (claimed in this transaction): the status,
 /// the seat change (a seat to take was taken before deciding), the event-log row, the notice
 /// and the effects: jobs, and the refund row of an approved refund. `event` is what was
 /// decided (its reason, and for a check-in where and how); `amount` is the money a payment
-/// brought (for the event log).
+/// brought (for the event log). Answers the registration as written (not read back).
 pub(crate) fn write_decision(
     conn: &mut DbConnection,
     current: &Registration,
@@ -443,8 +446,11 @@ pub(crate) fn write_decision(
     event: Option<&Event>,
     amount: Option<Money>,
     ctx: &Ctx,
-) -> Result<(), StoreError> {
+) -> Result<Registration, StoreError> {
     let id = current.id;
+    // To the microsecond, as both backends store it: the registration answered is the one a
+    // later read finds.
+    let at = ctx.now.trunc_subsecs(6);
     let reason = event.and_then(Event::reason);
     if decision.seat_change() == SeatChange::Release {
         periods::release_seat(conn, current.region)?;
@@ -459,10 +465,11 @@ pub(crate) fn write_decision(
     // A check-in records when, where and how; every other change keeps what was recorded.
     let checkin = match event {
         Some(Event::CheckIn { proof, venue }) if decision.to.state == State::CheckedIn => {
-            Some(CheckIn { at: ctx.now, venue: *venue, proof: *proof })
+            Some(CheckIn { at, venue: *venue, proof: *proof })
         }
         _ => current.checkin,
     };
+    let paid_via = decision.paid_via.or(current.payment_method);
     let written = diesel::update(registrations::table.find(sql::text(id)))
         .filter(registrations::version.eq(current.version))
         .set((
@@ -474,9 +481,8 @@ pub(crate) fn write_decision(
             registrations::version.eq(version),
             registrations::live_period_id.eq(live_period),
             registrations::rejection_reason.eq(rejection_reason),
-            registrations::payment_method
-                .eq(decision.paid_via.or(current.payment_method).map(PaymentMethod::as_str)),
-            registrations::updated_at.eq(sql::ts(ctx.now)),
+            registrations::payment_method.eq(paid_via.map(PaymentMethod::as_str)),
+            registrations::updated_at.eq(sql::ts(at)),
         ))
         .execute(conn)?;
     if written != 1 {
@@ -531,7 +537,15 @@ pub(crate) fn write_decision(
             }
         }
     }
-    Ok(())
+    Ok(Registration {
+        status: decision.to,
+        version,
+        rejection_reason: rejection_reason.map(str::to_owned),
+        payment_method: paid_via,
+        updated_at: at,
+        checkin,
+        ..current.clone()
+    })
 }
 
 /// The form columns of a new registration, as [`create`] inserts them.

@@ -101,9 +101,9 @@ pub async fn check_in(
     let cache = state.periods.clone();
     let answer = state
         .write(move |conn| {
-            let period = registrations::period_of(conn, id, me.id)?;
-            let period = cache.get(conn, period)?;
-            let done = checkin::check_in_with_code(conn, &period, id, me.id, &scan, &ctx)
+            let current = registrations::get_for_participant(conn, id, me.id)?;
+            let period = cache.get(conn, current.period)?;
+            let done = checkin::check_in_with_code(conn, &period, current, &scan, &ctx)
                 .map_err(|e| crate::error::checkin_error(e, &period.schedule))?;
             answer(conn, &cache, done, now)
         })

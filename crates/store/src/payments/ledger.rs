@@ -220,7 +220,7 @@ pub(crate) fn record_in_tx(
     }
     Ok(match settlement {
         Settlement::Pay(decision) => {
-            transition::write_decision(
+            let registration = transition::write_decision(
                 conn,
                 &current,
                 &decision,
@@ -228,10 +228,7 @@ pub(crate) fn record_in_tx(
                 Some(incoming.amount),
                 ctx,
             )?;
-            Recorded::Paid {
-                payment,
-                registration: Box::new(transition::load(conn, incoming.registration)?),
-            }
+            Recorded::Paid { payment, registration: Box::new(registration) }
         }
         Settlement::Mismatch { expected, received } => {
             let reason = cause.map(|c| c.reason_zh()).unwrap_or_default();

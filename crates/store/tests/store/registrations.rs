@@ -30,6 +30,7 @@ baoming_store::on_both_backends!(
     participants_only_see_their_own,
     the_clock_closes_and_releases,
     resubmission_edits_the_form,
+    a_transition_answers_the_registration_as_stored,
 );
 
 fn a_registration_walks_the_lifecycle(test: TestDb) {
@@ -101,6 +102,41 @@ fn a_registration_walks_the_lifecycle(test: TestDb) {
     assert_eq!(log[1].actor, Actor::Reviewer);
     assert_eq!(log[0].request_id.as_deref(), Some("req-test"));
     assert_eq!(log.iter().map(|e| e.version).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+}
+
+/// A transition answers the registration as it wrote it, without reading it back: the answer
+/// must be what a later read finds — timestamps included, given to the nanosecond and stored
+/// to the microsecond — for every kind of write (a rejection's reason, a payment's method, a
+/// check-in's when, where and how).
+fn a_transition_answers_the_registration_as_stored(test: TestDb) {
+    let w = World::new(&test);
+    let id = w.submitted(1, "01");
+    let me = w.owner(id);
+    let at = |hours| later(hours) + chrono::Duration::nanoseconds(123_456_789);
+    let stored = || registrations::get(&mut w.conn(), id).expect("registration");
+    let answered = |applied: Result<Applied, StoreError>| match applied {
+        Ok(Applied::Moved { registration, .. }) => registration,
+        other => panic!("expected a move, got {other:?}"),
+    };
+    let reject = Event::Reject { reason: reason("照片背景不是白色") };
+    let r = answered(w.apply(id, reject, staff(Actor::Reviewer), at(0)));
+    assert_eq!(r, stored());
+    assert_eq!(r.updated_at, later(0) + chrono::Duration::microseconds(123_456));
+    assert_eq!(answered(w.apply(id, Event::Resubmit, me, at(1))), stored());
+    assert_eq!(answered(w.apply(id, Event::Approve, staff(Actor::Reviewer), at(2))), stored());
+    assert_eq!(answered(w.apply(id, Event::DeclareTransfer, me, at(3))), stored());
+    let fee = Money::from_fen(seed::TWO_SUBJECT_FEE_FEN).expect("fee");
+    match w.confirm_transfer(&[id], fee, staff(Actor::Finance), at(4)) {
+        Ok(recorded) => match &recorded[0].1 {
+            Recorded::Paid { registration, .. } => assert_eq!(**registration, stored()),
+            other => panic!("expected a payment, got {other:?}"),
+        },
+        other => panic!("expected a payment, got {other:?}"),
+    }
+    let checkin = Event::CheckIn { proof: CheckInProof::RotatingCode, venue: None };
+    let r = answered(w.apply(id, checkin, me, at(CHECKIN_HOURS)));
+    assert_eq!(r, stored());
+    assert!(r.checkin.is_some_and(|c| c.proof == CheckInProof::RotatingCode), "{r:?}");
 }
 
 fn refusals_change_nothing(test: TestDb) {
