@@ -24,3 +24,8 @@ pub(crate) fn id<T: TypedId>(text: &str) -> Result<T, StoreError> {
 pub(crate) fn text<T: TypedId>(id: T) -> String {
     id.to_string()
 }
+
+/// Typed ids as text columns.
+pub(crate) fn texts<T: TypedId>(ids: &[T]) -> Vec<String> {
+    ids.iter().map(|id| text(*id)).collect()
+}

@@ -47,7 +47,7 @@ use chrono::{DateTime, Datelike as _, FixedOffset, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use crate::audit;
-use crate::db::{DbConnection, write_tx};
+use crate::db::{DbConnection, MultiBackend, write_tx};
 use crate::error::StoreError;
 use crate::jobs::{self, Job};
 use crate::participants;
@@ -475,15 +475,19 @@ pub fn published_among(
     conn: &mut DbConnection,
     registrations: &[RegistrationId],
 ) -> Result<HashMap<RegistrationId, Ticket>, StoreError> {
-    if registrations.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let ids: Vec<String> = registrations.iter().map(|id| sql::text(*id)).collect();
-    t::table
+    let query = t::table
         .inner_join(pe::table)
-        .filter(t::registration_id.eq_any(ids))
         .filter(pe::tickets_published_at.is_not_null())
         .select(TicketRow::as_select())
+        .into_boxed::<MultiBackend>();
+    // One registration (the answer to a write) by `=`: a statement SQLite prepares once, where
+    // an `IN` list is prepared again at every call.
+    let query = match registrations {
+        [] => return Ok(HashMap::new()),
+        [one] => query.filter(t::registration_id.eq(sql::text(*one))),
+        many => query.filter(t::registration_id.eq_any(sql::texts(many))),
+    };
+    query
         .load::<TicketRow>(conn)?
         .into_iter()
         .map(|row| Ticket::try_from(row).map(|ticket| (ticket.registration, ticket)))
@@ -1358,7 +1362,7 @@ pub fn seated(
         .inner_join(r::table)
         .select((TicketRow::as_select(), r::participant_id, r::region_id, r::photo_id))
         .order((t::site, t::room, t::seat))
-        .into_boxed::<crate::db::MultiBackend>();
+        .into_boxed::<MultiBackend>();
     query = match which {
         Seats::Period(period) => query.filter(t::period_id.eq(sql::text(period))),
         Seats::Room { venue, room } => query
