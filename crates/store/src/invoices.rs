@@ -38,7 +38,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::{DbConnection, MultiBackend, write_tx};
+use crate::db::{DbConnection, write_tx};
 use crate::error::StoreError;
 use crate::payments::Disposition;
 use crate::schema::{
@@ -1270,23 +1270,28 @@ pub fn progress_of(
         Option<String>,
         Option<NaiveDateTime>,
     );
-    let query = invoice_registrations::table
-        .inner_join(invoices::table)
-        .select((
-            invoice_registrations::registration_id,
-            invoice_registrations::released_at,
-            invoices::state,
-            invoices::number,
-            invoices::issued_on,
-            invoices::reversal_flagged_at,
-        ))
-        .into_boxed::<MultiBackend>();
-    // One registration (the answer to a write) by `=`: a statement SQLite prepares once, where
-    // an `IN` list is prepared again at every call.
+    let columns = (
+        invoice_registrations::registration_id,
+        invoice_registrations::released_at,
+        invoices::state,
+        invoices::number,
+        invoices::issued_on,
+        invoices::reversal_flagged_at,
+    );
     let rows: Vec<Row> = match ids.as_slice() {
         [] => Vec::new(),
-        [one] => query.filter(invoice_registrations::registration_id.eq(one)).load(conn)?,
-        many => query.filter(invoice_registrations::registration_id.eq_any(many)).load(conn)?,
+        // One registration (the answer to a write): `=` on the backend's own connection, a
+        // statement prepared once; an `IN` list is prepared again at every call on SQLite.
+        [one] => crate::db::on_backend!(conn, c => invoice_registrations::table
+            .inner_join(invoices::table)
+            .filter(invoice_registrations::registration_id.eq(one))
+            .select(columns)
+            .load(c))?,
+        many => invoice_registrations::table
+            .inner_join(invoices::table)
+            .filter(invoice_registrations::registration_id.eq_any(many))
+            .select(columns)
+            .load(conn)?,
     };
     // Per registration: its live invoice, and the last released one.
     type Live = (InvoiceState, bool, Option<String>, Option<String>);

@@ -475,21 +475,24 @@ pub fn published_among(
     conn: &mut DbConnection,
     registrations: &[RegistrationId],
 ) -> Result<HashMap<RegistrationId, Ticket>, StoreError> {
-    let query = t::table
-        .inner_join(pe::table)
-        .filter(pe::tickets_published_at.is_not_null())
-        .select(TicketRow::as_select())
-        .into_boxed::<MultiBackend>();
-    // One registration (the answer to a write) by `=`: a statement SQLite prepares once, where
-    // an `IN` list is prepared again at every call.
-    let query = match registrations {
+    let rows = match registrations {
         [] => return Ok(HashMap::new()),
-        [one] => query.filter(t::registration_id.eq(sql::text(*one))),
-        many => query.filter(t::registration_id.eq_any(sql::texts(many))),
+        // One registration (the answer to a write): `=` on the backend's own connection, a
+        // statement prepared once; an `IN` list is prepared again at every call on SQLite.
+        [one] => crate::db::on_backend!(conn, c => t::table
+            .inner_join(pe::table)
+            .filter(t::registration_id.eq(sql::text(*one)))
+            .filter(pe::tickets_published_at.is_not_null())
+            .select(TicketRow::as_select())
+            .load::<TicketRow>(c))?,
+        many => t::table
+            .inner_join(pe::table)
+            .filter(t::registration_id.eq_any(sql::texts(many)))
+            .filter(pe::tickets_published_at.is_not_null())
+            .select(TicketRow::as_select())
+            .load::<TicketRow>(conn)?,
     };
-    query
-        .load::<TicketRow>(conn)?
-        .into_iter()
+    rows.into_iter()
         .map(|row| Ticket::try_from(row).map(|ticket| (ticket.registration, ticket)))
         .collect()
 }

@@ -470,21 +470,24 @@ pub(crate) fn write_decision(
         _ => current.checkin,
     };
     let paid_via = decision.paid_via.or(current.payment_method);
-    let written = diesel::update(registrations::table.find(sql::text(id)))
-        .filter(registrations::version.eq(current.version))
-        .set((
-            registrations::checked_in_at.eq(checkin.map(|c| sql::ts(c.at))),
-            registrations::checkin_proof.eq(checkin.map(|c| c.proof.as_str())),
-            registrations::checkin_venue_id.eq(checkin.and_then(|c| c.venue.map(sql::text))),
-            registrations::state.eq(decision.to.state.as_str()),
-            registrations::flag.eq(decision.to.flag.map(Flag::as_str)),
-            registrations::version.eq(version),
-            registrations::live_period_id.eq(live_period),
-            registrations::rejection_reason.eq(rejection_reason),
-            registrations::payment_method.eq(paid_via.map(PaymentMethod::as_str)),
-            registrations::updated_at.eq(sql::ts(at)),
-        ))
-        .execute(conn)?;
+    // Every transition runs it: on the backend's own connection (`db::on_backend!`).
+    let written = crate::db::on_backend!(conn, c => diesel::update(
+        registrations::table.find(sql::text(id)),
+    )
+    .filter(registrations::version.eq(current.version))
+    .set((
+        registrations::checked_in_at.eq(checkin.map(|c| sql::ts(c.at))),
+        registrations::checkin_proof.eq(checkin.map(|c| c.proof.as_str())),
+        registrations::checkin_venue_id.eq(checkin.and_then(|c| c.venue.map(sql::text))),
+        registrations::state.eq(decision.to.state.as_str()),
+        registrations::flag.eq(decision.to.flag.map(Flag::as_str)),
+        registrations::version.eq(version),
+        registrations::live_period_id.eq(live_period.as_deref()),
+        registrations::rejection_reason.eq(rejection_reason),
+        registrations::payment_method.eq(paid_via.map(PaymentMethod::as_str)),
+        registrations::updated_at.eq(sql::ts(at)),
+    ))
+    .execute(c))?;
     if written != 1 {
         return Err(conflict(conn, id)?);
     }
@@ -624,7 +627,9 @@ fn log_event(
 ) -> Result<EventId, StoreError> {
     let id: EventId = crate::new_id();
     let details = serde_json::to_string(details).map_err(StoreError::corrupt)?;
-    diesel::insert_into(registration_events::table)
+    let details = (details != "{}").then_some(details);
+    // Every transition writes one: on the backend's own connection (`db::on_backend!`).
+    crate::db::on_backend!(conn, c => diesel::insert_into(registration_events::table)
         .values((
             registration_events::id.eq(sql::text(id)),
             registration_events::registration_id.eq(sql::text(registration)),
@@ -638,8 +643,8 @@ fn log_event(
             registration_events::to_flag.eq(to.flag.map(Flag::as_str)),
             registration_events::reason.eq(reason),
             registration_events::request_id.eq(ctx.request_id.as_deref()),
-            registration_events::details.eq((details != "{}").then_some(details)),
+            registration_events::details.eq(details.as_deref()),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(id)
 }
