@@ -434,7 +434,8 @@ fn apply_with_facts(
     Ok(Applied::Moved { registration, decision })
 }
 
-/// Writes an accepted decision about `current` (claimed in this transaction): the status,
+/// Writes an accepted decision about `current` (as read in this transaction; a change since is a
+/// [`StoreError::Conflict`], the status write being guarded by its version): the status,
 /// the seat change (a seat to take was taken before deciding), the event-log row, the notice
 /// and the effects: jobs, and the refund row of an approved refund. `event` is what was
 /// decided (its reason, and for a check-in where and how); `amount` is the money a payment
