@@ -1270,28 +1270,22 @@ pub fn progress_of(
         Option<String>,
         Option<NaiveDateTime>,
     );
-    let columns = (
+    let linked = invoice_registrations::table.inner_join(invoices::table).select((
         invoice_registrations::registration_id,
         invoice_registrations::released_at,
         invoices::state,
         invoices::number,
         invoices::issued_on,
         invoices::reversal_flagged_at,
-    );
+    ));
     let rows: Vec<Row> = match ids.as_slice() {
         [] => Vec::new(),
         // One registration (the answer to a write): `=` on the backend's own connection, a
         // statement prepared once; an `IN` list is prepared again at every call on SQLite.
-        [one] => crate::db::on_backend!(conn, c => invoice_registrations::table
-            .inner_join(invoices::table)
+        [one] => crate::db::on_backend!(conn, c => linked
             .filter(invoice_registrations::registration_id.eq(one))
-            .select(columns)
             .load(c))?,
-        many => invoice_registrations::table
-            .inner_join(invoices::table)
-            .filter(invoice_registrations::registration_id.eq_any(many))
-            .select(columns)
-            .load(conn)?,
+        many => linked.filter(invoice_registrations::registration_id.eq_any(many)).load(conn)?,
     };
     // Per registration: its live invoice, and the last released one.
     type Live = (InvoiceState, bool, Option<String>, Option<String>);

@@ -475,20 +475,17 @@ pub fn published_among(
     conn: &mut DbConnection,
     registrations: &[RegistrationId],
 ) -> Result<HashMap<RegistrationId, Ticket>, StoreError> {
+    let published = t::table.inner_join(pe::table).filter(pe::tickets_published_at.is_not_null());
     let rows = match registrations {
         [] => return Ok(HashMap::new()),
         // One registration (the answer to a write): `=` on the backend's own connection, a
         // statement prepared once; an `IN` list is prepared again at every call on SQLite.
-        [one] => crate::db::on_backend!(conn, c => t::table
-            .inner_join(pe::table)
+        [one] => crate::db::on_backend!(conn, c => published
             .filter(t::registration_id.eq(sql::text(*one)))
-            .filter(pe::tickets_published_at.is_not_null())
             .select(TicketRow::as_select())
             .load::<TicketRow>(c))?,
-        many => t::table
-            .inner_join(pe::table)
+        many => published
             .filter(t::registration_id.eq_any(sql::texts(many)))
-            .filter(pe::tickets_published_at.is_not_null())
             .select(TicketRow::as_select())
             .load::<TicketRow>(conn)?,
     };
