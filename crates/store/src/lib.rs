@@ -23,6 +23,7 @@ pub mod payments;
 pub mod periods;
 pub mod photos;
 pub mod pii;
+mod prepared;
 pub mod privacy;
 pub mod reconciliation;
 pub mod registrations;

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use crate::db::{DbConnection, write_tx};
 use crate::error::StoreError;
 use crate::pii::PiiCipher;
+use crate::prepared::fixed_statement;
 use crate::schema::participants;
 use crate::sql;
 
@@ -249,11 +250,20 @@ pub(crate) fn lock_identity(
     id: ParticipantId,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    diesel::update(participants::table.find(sql::text(id)))
-        .filter(participants::profile_locked.eq(false))
-        .set((participants::profile_locked.eq(true), participants::updated_at.eq(sql::ts(now))))
-        .execute(conn)?;
+    let id = sql::text(id);
+    let lock = LockIdentity { id: &id, updated_at: sql::ts(now) };
+    crate::db::on_backend!(conn, c => lock.execute(c))?;
     Ok(())
+}
+
+fixed_statement! {
+    /// [`lock_identity`]'s update: every first submission runs it (kept prepared).
+    struct LockIdentity<'a> { id: &'a str, updated_at: chrono::NaiveDateTime }
+    sql = [
+        "UPDATE participants SET profile_locked = TRUE, updated_at = "
+        {updated_at: diesel::sql_types::Timestamp}
+        " WHERE id = " {id: diesel::sql_types::Text} " AND profile_locked = FALSE"
+    ];
 }
 
 /// An admin's correction of the locked identity fields, with its audit entry (before and

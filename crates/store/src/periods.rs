@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use crate::db::{DbConnection, write_tx};
 use crate::error::StoreError;
 use crate::invalidations::{self, Invalidation};
+use crate::prepared::fixed_statement;
 use crate::schema::{exam_types, fees, periods, regions, rejection_templates, subjects, venues};
 use crate::sql;
 
@@ -787,19 +788,33 @@ pub fn region(conn: &mut DbConnection, id: RegionId) -> Result<Region, StoreErro
 /// Takes one seat of a region if one is left, atomically (one conditional update: under
 /// concurrency the database serialises the writers, so a region is never oversold).
 pub(crate) fn take_seat(conn: &mut DbConnection, id: RegionId) -> Result<bool, StoreError> {
-    let updated = diesel::update(regions::table.find(sql::text(id)))
-        .filter(regions::seats_taken.lt(regions::capacity))
-        .set(regions::seats_taken.eq(regions::seats_taken + 1))
-        .execute(conn)?;
+    let id = sql::text(id);
+    let updated = crate::db::on_backend!(conn, c => TakeSeat { id: &id }.execute(c))?;
     Ok(updated == 1)
+}
+
+fixed_statement! {
+    /// [`take_seat`]'s conditional update (kept prepared).
+    struct TakeSeat<'a> { id: &'a str }
+    sql = [
+        "UPDATE regions SET seats_taken = seats_taken + 1 WHERE id = " {id: diesel::sql_types::Text}
+        " AND seats_taken < capacity"
+    ];
+}
+
+fixed_statement! {
+    /// [`release_seat`]'s conditional update (kept prepared).
+    struct ReleaseSeat<'a> { id: &'a str }
+    sql = [
+        "UPDATE regions SET seats_taken = seats_taken - 1 WHERE id = " {id: diesel::sql_types::Text}
+        " AND seats_taken > 0"
+    ];
 }
 
 /// Gives a seat back.
 pub(crate) fn release_seat(conn: &mut DbConnection, id: RegionId) -> Result<(), StoreError> {
-    let updated = diesel::update(regions::table.find(sql::text(id)))
-        .filter(regions::seats_taken.gt(0))
-        .set(regions::seats_taken.eq(regions::seats_taken - 1))
-        .execute(conn)?;
+    let text_id = sql::text(id);
+    let updated = crate::db::on_backend!(conn, c => ReleaseSeat { id: &text_id }.execute(c))?;
     if updated != 1 {
         return Err(StoreError::corrupt(format_args!(
             "region {id} released a seat it did not count"

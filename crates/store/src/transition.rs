@@ -30,12 +30,14 @@ use baoming_domain::lifecycle::{
 use baoming_domain::period::{ChosenSubject, Schedule};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
 use serde::Serialize;
 
 use crate::db::DbConnection;
 use crate::error::StoreError;
 use crate::jobs::{self, Job};
 use crate::payments::{OrderState, refunds};
+use crate::prepared::fixed_statement;
 use crate::schema::{payment_orders, registration_events, registrations};
 use crate::{invoices, periods, sql};
 
@@ -252,13 +254,53 @@ pub(crate) fn load_for(
     }
 }
 
+fixed_statement! {
+    /// The no-op write of [`claim`]: the row's version set to itself where it is still the one
+    /// read.
+    struct Claim<'a> { id: &'a str, version: i32 }
+    sql = [
+        "UPDATE registrations SET version = " {version: Integer}
+        " WHERE id = " {id: Text} " AND version = " {version: Integer}
+    ];
+}
+
+fixed_statement! {
+    /// A transition's status write ([`write_decision`]), guarded by the version read.
+    struct WriteStatus<'a> {
+        id: &'a str,
+        read_version: i32,
+        checked_in_at: Option<NaiveDateTime>,
+        checkin_proof: Option<&'a str>,
+        checkin_venue_id: Option<&'a str>,
+        state: &'a str,
+        flag: Option<&'a str>,
+        version: i32,
+        live_period_id: Option<&'a str>,
+        rejection_reason: Option<&'a str>,
+        payment_method: Option<&'a str>,
+        updated_at: NaiveDateTime,
+    }
+    sql = [
+        "UPDATE registrations SET checked_in_at = " {checked_in_at: Nullable<Timestamp>}
+        ", checkin_proof = " {checkin_proof: Nullable<Text>}
+        ", checkin_venue_id = " {checkin_venue_id: Nullable<Text>}
+        ", state = " {state: Text}
+        ", flag = " {flag: Nullable<Text>}
+        ", version = " {version: Integer}
+        ", live_period_id = " {live_period_id: Nullable<Text>}
+        ", rejection_reason = " {rejection_reason: Nullable<Text>}
+        ", payment_method = " {payment_method: Nullable<Text>}
+        ", updated_at = " {updated_at: Timestamp}
+        " WHERE id = " {id: Text} " AND version = " {read_version: Integer}
+    ];
+}
+
 /// Locks the row (PostgreSQL) and checks nobody changed it since it was read: a no-op update
 /// guarded by the version. A concurrent writer that committed first makes it match nothing.
 pub(crate) fn claim(conn: &mut DbConnection, current: &Registration) -> Result<(), StoreError> {
-    let claimed = diesel::update(registrations::table.find(sql::text(current.id)))
-        .filter(registrations::version.eq(current.version))
-        .set(registrations::version.eq(current.version))
-        .execute(conn)?;
+    let id = sql::text(current.id);
+    let claim = Claim { id: &id, version: current.version };
+    let claimed = crate::db::on_backend!(conn, c => claim.execute(c))?;
     if claimed != 1 {
         return Err(conflict(conn, current.id)?);
     }
@@ -472,23 +514,24 @@ pub(crate) fn write_decision(
     };
     let paid_via = decision.paid_via.or(current.payment_method);
     // Every transition runs it: on the backend's own connection (`db::on_backend!`).
-    let written = crate::db::on_backend!(conn, c => diesel::update(
-        registrations::table.find(sql::text(id)),
-    )
-    .filter(registrations::version.eq(current.version))
-    .set((
-        registrations::checked_in_at.eq(checkin.map(|c| sql::ts(c.at))),
-        registrations::checkin_proof.eq(checkin.map(|c| c.proof.as_str())),
-        registrations::checkin_venue_id.eq(checkin.and_then(|c| c.venue.map(sql::text))),
-        registrations::state.eq(decision.to.state.as_str()),
-        registrations::flag.eq(decision.to.flag.map(Flag::as_str)),
-        registrations::version.eq(version),
-        registrations::live_period_id.eq(live_period.as_deref()),
-        registrations::rejection_reason.eq(rejection_reason),
-        registrations::payment_method.eq(paid_via.map(PaymentMethod::as_str)),
-        registrations::updated_at.eq(sql::ts(at)),
-    ))
-    .execute(c))?;
+    let text_id = sql::text(id);
+    let venue = checkin.and_then(|c| c.venue.map(sql::text));
+    let write = WriteStatus {
+        id: &text_id,
+        read_version: current.version,
+        checked_in_at: checkin.map(|c| sql::ts(c.at)),
+        checkin_proof: checkin.map(|c| c.proof.as_str()),
+        checkin_venue_id: venue.as_deref(),
+        state: decision.to.state.as_str(),
+        flag: decision.to.flag.map(Flag::as_str),
+        version,
+        live_period_id: live_period.as_deref(),
+        rejection_reason,
+        payment_method: paid_via.map(PaymentMethod::as_str),
+        updated_at: sql::ts(at),
+    };
+    // Every transition runs it: on the backend's own connection, kept prepared.
+    let written = crate::db::on_backend!(conn, c => write.execute(c))?;
     if written != 1 {
         return Err(conflict(conn, id)?);
     }

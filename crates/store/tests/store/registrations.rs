@@ -1,7 +1,7 @@
 //! Registrations: submission, the lifecycle, refusals, concurrency, the event log and the clock.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 
 use baoming_domain::Money;
 use baoming_domain::ids::{PeriodId, RegistrationId};
@@ -16,6 +16,7 @@ use baoming_store::periods::{self};
 use baoming_store::registrations::{self, Applied, NewRegistration, SubmitError, Who};
 use baoming_store::testing::{TestDb, cipher, later, now};
 use baoming_store::{StoreError, seed};
+use diesel::connection::InstrumentationEvent;
 use diesel::prelude::*;
 
 use super::*;
@@ -31,6 +32,7 @@ baoming_store::on_both_backends!(
     the_clock_closes_and_releases,
     resubmission_edits_the_form,
     a_transition_answers_the_registration_as_stored,
+    hot_updates_are_prepared_once_per_connection,
 );
 
 fn a_registration_walks_the_lifecycle(test: TestDb) {
@@ -137,6 +139,50 @@ fn a_transition_answers_the_registration_as_stored(test: TestDb) {
     let r = answered(w.apply(id, checkin, me, at(CHECKIN_HOURS)));
     assert_eq!(r, stored());
     assert!(r.checkin.is_some_and(|c| c.proof == CheckInProof::RotatingCode), "{r:?}");
+}
+
+/// The hot updates — a transition's status write and its claim, a seat taken and given back,
+/// the identity lock of a first submission — are prepared once per connection and then reused:
+/// Diesel's own `UPDATE` builder never keeps its statement in the connection's cache.
+fn hot_updates_are_prepared_once_per_connection(test: TestDb) {
+    let w = World::new(&test);
+    let prepared = Arc::new(Mutex::new(Vec::<String>::new()));
+    let run = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut conn = test.db.dedicated().expect("connection");
+    let (p, r) = (Arc::clone(&prepared), Arc::clone(&run));
+    let watch = move |event: InstrumentationEvent<'_>| match event {
+        InstrumentationEvent::CacheQuery { sql, .. } => p.lock().unwrap().push(sql.to_owned()),
+        InstrumentationEvent::StartQuery { query, .. } => r.lock().unwrap().push(query.to_string()),
+        _ => {}
+    };
+    conn.set_instrumentation(watch);
+    for n in 1..=3 {
+        let (participant, photo) = w.participant(n);
+        let me = Who::Participant(participant);
+        let form = w.form(participant, photo, "01");
+        let id =
+            registrations::submit(&mut conn, &cipher(), &form, &ctx(me, now())).expect("submit").id;
+        let approve = ctx(staff(Actor::Reviewer), later(1));
+        assert_eq!(
+            moved_to(registrations::apply(&mut conn, id, &Event::Approve, &approve)),
+            State::AwaitingPayment
+        );
+        let withdrawn = registrations::withdraw(&mut conn, id, false, &ctx(me, later(2)));
+        assert_eq!(moved_to(withdrawn), State::Withdrawn);
+    }
+    assert_eq!(w.seats_taken("01"), 0);
+    let (prepared, run) = (prepared.lock().unwrap(), run.lock().unwrap());
+    for statement in [
+        "UPDATE registrations SET checked_in_at = ",
+        "UPDATE registrations SET version = ",
+        "UPDATE regions SET seats_taken = seats_taken + 1 ",
+        "UPDATE regions SET seats_taken = seats_taken - 1 ",
+        "UPDATE participants SET profile_locked = TRUE",
+    ] {
+        let times = |list: &[String]| list.iter().filter(|sql| sql.starts_with(statement)).count();
+        assert_eq!(times(&prepared), 1, "{statement}… prepared {} times", times(&prepared));
+        assert!(times(&run) >= 3, "{statement}… run {} times", times(&run));
+    }
 }
 
 fn refusals_change_nothing(test: TestDb) {
