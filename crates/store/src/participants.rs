@@ -159,13 +159,14 @@ pub fn get(
     cipher: &PiiCipher,
     id: ParticipantId,
 ) -> Result<Participant, StoreError> {
-    participants::table
+    // Every submission reads it: on the backend's own connection (`db::on_backend!`).
+    crate::db::on_backend!(conn, c => participants::table
         .find(sql::text(id))
         .select(ParticipantRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound { entity: "participant" })?
-        .into_participant(cipher)
+        .first(c)
+        .optional())?
+    .ok_or(StoreError::NotFound { entity: "participant" })?
+    .into_participant(cipher)
 }
 
 /// Why a profile could not be saved.

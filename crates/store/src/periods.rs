@@ -697,12 +697,12 @@ impl ScheduleColumns {
 /// A period's schedule and whether an admin closed it (one read of the period's row: the facts
 /// every transition of its registrations needs).
 pub fn schedule(conn: &mut DbConnection, id: PeriodId) -> Result<(Schedule, bool), StoreError> {
-    let (columns, closed_at) = periods::table
+    let (columns, closed_at) = crate::db::on_backend!(conn, c => periods::table
         .find(sql::text(id))
         .select((ScheduleColumns::as_select(), periods::closed_at))
-        .first::<(ScheduleColumns, Option<chrono::NaiveDateTime>)>(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound { entity: "period" })?;
+        .first::<(ScheduleColumns, Option<chrono::NaiveDateTime>)>(c)
+        .optional())?
+    .ok_or(StoreError::NotFound { entity: "period" })?;
     Ok((columns.schedule()?, closed_at.is_some()))
 }
 
@@ -776,13 +776,13 @@ pub struct Region {
 
 /// Loads a region.
 pub fn region(conn: &mut DbConnection, id: RegionId) -> Result<Region, StoreError> {
-    regions::table
+    crate::db::on_backend!(conn, c => regions::table
         .find(sql::text(id))
         .select(RegionRow::as_select())
-        .first::<RegionRow>(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound { entity: "region" })?
-        .try_into()
+        .first::<RegionRow>(c)
+        .optional())?
+    .ok_or(StoreError::NotFound { entity: "region" })?
+    .try_into()
 }
 
 /// Takes one seat of a region if one is left, atomically (one conditional update: under
@@ -825,10 +825,10 @@ pub(crate) fn release_seat(conn: &mut DbConnection, id: RegionId) -> Result<(), 
 
 /// The fee rule of a period.
 pub fn fee_rule(conn: &mut DbConnection, id: PeriodId) -> Result<FeeRule, StoreError> {
-    let rows = fees::table
+    let rows = crate::db::on_backend!(conn, c => fees::table
         .filter(fees::period_id.eq(sql::text(id)))
         .select((fees::exam_type_id, fees::subject_count, fees::amount_fen))
-        .load::<(String, i32, i64)>(conn)?;
+        .load::<(String, i32, i64)>(c))?;
     let mut rule = FeeRule::new();
     for (exam_type, subject_count, fen) in rows {
         let subject_count = u8::try_from(subject_count).map_err(StoreError::corrupt)?;
@@ -846,16 +846,16 @@ pub fn subject_offers(
     conn: &mut DbConnection,
     id: PeriodId,
 ) -> Result<Vec<SubjectOffer>, StoreError> {
-    subjects::table
+    crate::db::on_backend!(conn, c => subjects::table
         .filter(subjects::period_id.eq(sql::text(id)))
         .order(subjects::sort_order)
         .select((subjects::code, subjects::name, subjects::specialties))
-        .load::<(String, String, String)>(conn)?
-        .into_iter()
-        .map(|(code, name, specialties)| {
-            Ok(SubjectOffer { code, name, specialties: from_json(&specialties)? })
-        })
-        .collect()
+        .load::<(String, String, String)>(c))?
+    .into_iter()
+    .map(|(code, name, specialties)| {
+        Ok(SubjectOffer { code, name, specialties: from_json(&specialties)? })
+    })
+    .collect()
 }
 
 /// An exam type's rule, if the exam type belongs to the period.
@@ -864,20 +864,20 @@ pub fn exam_type_rule(
     period: PeriodId,
     id: ExamTypeId,
 ) -> Result<Option<ExamTypeRule>, StoreError> {
-    exam_types::table
+    crate::db::on_backend!(conn, c => exam_types::table
         .find(sql::text(id))
         .filter(exam_types::period_id.eq(sql::text(period)))
         .select((exam_types::subject_codes, exam_types::min_subjects, exam_types::max_subjects))
-        .first::<(String, i32, i32)>(conn)
-        .optional()?
-        .map(|(codes, min, max)| {
-            Ok(ExamTypeRule {
-                subject_codes: from_json(&codes)?,
-                min_subjects: u8::try_from(min).map_err(StoreError::corrupt)?,
-                max_subjects: u8::try_from(max).map_err(StoreError::corrupt)?,
-            })
+        .first::<(String, i32, i32)>(c)
+        .optional())?
+    .map(|(codes, min, max)| {
+        Ok(ExamTypeRule {
+            subject_codes: from_json(&codes)?,
+            min_subjects: u8::try_from(min).map_err(StoreError::corrupt)?,
+            max_subjects: u8::try_from(max).map_err(StoreError::corrupt)?,
         })
-        .transpose()
+    })
+    .transpose()
 }
 
 /// A subject of a period with its exam time.

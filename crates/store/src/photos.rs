@@ -59,12 +59,12 @@ pub fn is_owned_by(
     id: PhotoId,
     owner: ParticipantId,
 ) -> Result<bool, StoreError> {
-    let found = photos::table
+    let found = crate::db::on_backend!(conn, c => photos::table
         .find(sql::text(id))
         .filter(photos::participant_id.eq(sql::text(owner)))
         .select(photos::id)
-        .first::<String>(conn)
-        .optional()?;
+        .first::<String>(c)
+        .optional())?;
     Ok(found.is_some())
 }
 

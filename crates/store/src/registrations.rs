@@ -135,12 +135,12 @@ fn has_live_registration(
     participant: ParticipantId,
     period: PeriodId,
 ) -> Result<bool, StoreError> {
-    let found = registrations::table
+    let found = crate::db::on_backend!(conn, c => registrations::table
         .filter(registrations::participant_id.eq(sql::text(participant)))
         .filter(registrations::live_period_id.eq(sql::text(period)))
         .select(registrations::id)
-        .first::<String>(conn)
-        .optional()?;
+        .first::<String>(c)
+        .optional())?;
     Ok(found.is_some())
 }
 

@@ -620,7 +620,8 @@ pub(crate) fn create(
     ctx: &Ctx,
 ) -> Result<Option<RegistrationId>, StoreError> {
     let id: RegistrationId = crate::new_id();
-    let inserted = diesel::insert_into(registrations::table)
+    // Every submission runs it: on the backend's own connection (`db::on_backend!`).
+    let inserted = crate::db::on_backend!(conn, c => diesel::insert_into(registrations::table)
         .values((
             form,
             registrations::id.eq(sql::text(id)),
@@ -633,7 +634,7 @@ pub(crate) fn create(
             registrations::submitted_at.eq(sql::ts(ctx.now)),
             registrations::updated_at.eq(sql::ts(ctx.now)),
         ))
-        .execute(conn);
+        .execute(c));
     match inserted {
         Ok(_) => {}
         Err(e) if StoreError::is_unique_violation(&e) => return Ok(None),
