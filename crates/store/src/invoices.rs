@@ -1280,11 +1280,17 @@ pub fn progress_of(
     ));
     let rows: Vec<Row> = match ids.as_slice() {
         [] => Vec::new(),
-        // One registration (the answer to a write): `=` on the backend's own connection, a
-        // statement prepared once; an `IN` list is prepared again at every call on SQLite.
-        [one] => crate::db::on_backend!(conn, c => linked
-            .filter(invoice_registrations::registration_id.eq(one))
-            .load(c))?,
+        // A participant's few registrations: `=` on the backend's own connection, a statement
+        // prepared once; an `IN` list is prepared again at every call on SQLite.
+        few if few.len() <= sql::ONE_AT_A_TIME => {
+            let mut rows = Vec::new();
+            for one in few {
+                rows.extend(crate::db::on_backend!(conn, c => linked
+                    .filter(invoice_registrations::registration_id.eq(one))
+                    .load::<Row>(c))?);
+            }
+            rows
+        }
         many => linked.filter(invoice_registrations::registration_id.eq_any(many)).load(conn)?,
     };
     // Per registration: its live invoice, and the last released one.

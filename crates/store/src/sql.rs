@@ -25,6 +25,13 @@ pub(crate) fn text<T: TypedId>(id: T) -> String {
     id.to_string()
 }
 
+/// The longest list of ids asked one `=` at a time rather than with one `IN` list: a
+/// participant's own registrations ("My exams", the answer to a write). SQLite cannot keep an
+/// `IN` list's statement prepared (its SQL changes with the list's length), while the `=`
+/// statement is prepared once per connection and a few executions of it cost less than one
+/// preparation.
+pub(crate) const ONE_AT_A_TIME: usize = 4;
+
 /// Typed ids as text columns.
 pub(crate) fn texts<T: TypedId>(ids: &[T]) -> Vec<String> {
     ids.iter().map(|id| text(*id)).collect()

@@ -478,12 +478,18 @@ pub fn published_among(
     let published = t::table.inner_join(pe::table).filter(pe::tickets_published_at.is_not_null());
     let rows = match registrations {
         [] => return Ok(HashMap::new()),
-        // One registration (the answer to a write): `=` on the backend's own connection, a
-        // statement prepared once; an `IN` list is prepared again at every call on SQLite.
-        [one] => crate::db::on_backend!(conn, c => published
-            .filter(t::registration_id.eq(sql::text(*one)))
-            .select(TicketRow::as_select())
-            .load::<TicketRow>(c))?,
+        // A participant's few registrations: `=` on the backend's own connection, a statement
+        // prepared once; an `IN` list is prepared again at every call on SQLite.
+        few if few.len() <= sql::ONE_AT_A_TIME => {
+            let mut rows = Vec::new();
+            for one in few {
+                rows.extend(crate::db::on_backend!(conn, c => published
+                    .filter(t::registration_id.eq(sql::text(*one)))
+                    .select(TicketRow::as_select())
+                    .load::<TicketRow>(c))?);
+            }
+            rows
+        }
         many => published
             .filter(t::registration_id.eq_any(sql::texts(many)))
             .select(TicketRow::as_select())

@@ -236,6 +236,15 @@ fn issued_numbers_come_back_and_a_refund_flags_the_invoice_for_reversal(test: Te
     assert_eq!(seen[&a].progress, InvoiceProgress::Issued);
     assert_eq!(seen[&a].number.as_deref(), Some("26352000000000000001"));
     assert_eq!(seen[&a].issued_on, Some(day));
+    // A list longer than a participant's few (one `IN` query instead of one `=` per
+    // registration) sees the same: here with three paid registrations that have no invoice rows.
+    let others: Vec<_> =
+        (0..3).map(|_| (baoming_store::new_id::<RegistrationId>(), State::Paid, true)).collect();
+    let mut short = seen.clone();
+    short.extend(invoices::progress_of(&mut w.conn(), &others).expect("progress"));
+    let long = [vec![(a, State::Paid, true), (own, State::Paid, true)], others].concat();
+    assert_eq!(invoices::progress_of(&mut w.conn(), &long).expect("progress"), short);
+    assert_eq!(short.len(), 5);
 
     // 李四 is refunded (a transfer, returned by finance): the joint invoice is flagged whole.
     let me = w.owner(b);
