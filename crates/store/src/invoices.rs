@@ -1278,21 +1278,18 @@ pub fn progress_of(
         invoices::issued_on,
         invoices::reversal_flagged_at,
     ));
-    let rows: Vec<Row> = match ids.as_slice() {
-        [] => Vec::new(),
-        // A participant's few registrations: `=` on the backend's own connection, a statement
-        // prepared once; an `IN` list is prepared again at every call on SQLite.
-        few if few.len() <= sql::ONE_AT_A_TIME => {
-            let mut rows = Vec::new();
-            for one in few {
-                rows.extend(crate::db::on_backend!(conn, c => linked
-                    .filter(invoice_registrations::registration_id.eq(one))
-                    .load::<Row>(c))?);
-            }
-            rows
-        }
-        many => linked.filter(invoice_registrations::registration_id.eq_any(many)).load(conn)?,
-    };
+    let rows: Vec<Row> = sql::rows_by_ids(
+        conn,
+        &ids,
+        |conn, one| {
+            Ok(crate::db::on_backend!(conn, c => linked
+                .filter(invoice_registrations::registration_id.eq(one))
+                .load(c))?)
+        },
+        |conn, many| {
+            Ok(linked.filter(invoice_registrations::registration_id.eq_any(many)).load(conn)?)
+        },
+    )?;
     // Per registration: its live invoice, and the last released one.
     type Live = (InvoiceState, bool, Option<String>, Option<String>);
     type Released = (NaiveDateTime, InvoiceState);

@@ -1,8 +1,10 @@
-//! Conversions between domain values and column values, in one place.
+//! Conversions between domain values and column values, and how a list of ids is asked, in one
+//! place.
 
 use baoming_domain::ids::TypedId;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use crate::db::DbConnection;
 use crate::error::StoreError;
 
 /// A UTC instant as stored (`Timestamp`, no zone: always UTC).
@@ -25,12 +27,29 @@ pub(crate) fn text<T: TypedId>(id: T) -> String {
     id.to_string()
 }
 
-/// The longest list of ids asked one `=` at a time rather than with one `IN` list: a
-/// participant's own registrations ("My exams", the answer to a write). SQLite cannot keep an
-/// `IN` list's statement prepared (its SQL changes with the list's length), while the `=`
-/// statement is prepared once per connection and a few executions of it cost less than one
-/// preparation.
-pub(crate) const ONE_AT_A_TIME: usize = 4;
+/// The longest list of ids asked one `=` at a time by [`rows_by_ids`].
+const ONE_AT_A_TIME: usize = 4;
+
+/// The rows of a list of ids: a short list — a participant's own registrations ("My exams",
+/// the answer to a write) — with one `=` query per id (`one`), a longer one with one `IN` query
+/// (`many`), an empty one with none. SQLite cannot keep an `IN` list's statement prepared (its
+/// SQL changes with the list's length), while the `=` statement is prepared once per connection
+/// and a few executions of it cost less than one preparation.
+pub(crate) fn rows_by_ids<I, R>(
+    conn: &mut DbConnection,
+    ids: &[I],
+    mut one: impl FnMut(&mut DbConnection, &I) -> Result<Vec<R>, StoreError>,
+    many: impl FnOnce(&mut DbConnection, &[I]) -> Result<Vec<R>, StoreError>,
+) -> Result<Vec<R>, StoreError> {
+    if ids.len() > ONE_AT_A_TIME {
+        return many(conn, ids);
+    }
+    let mut rows = Vec::new();
+    for id in ids {
+        rows.extend(one(conn, id)?);
+    }
+    Ok(rows)
+}
 
 /// Typed ids as text columns.
 pub(crate) fn texts<T: TypedId>(ids: &[T]) -> Vec<String> {

@@ -476,25 +476,22 @@ pub fn published_among(
     registrations: &[RegistrationId],
 ) -> Result<HashMap<RegistrationId, Ticket>, StoreError> {
     let published = t::table.inner_join(pe::table).filter(pe::tickets_published_at.is_not_null());
-    let rows = match registrations {
-        [] => return Ok(HashMap::new()),
-        // A participant's few registrations: `=` on the backend's own connection, a statement
-        // prepared once; an `IN` list is prepared again at every call on SQLite.
-        few if few.len() <= sql::ONE_AT_A_TIME => {
-            let mut rows = Vec::new();
-            for one in few {
-                rows.extend(crate::db::on_backend!(conn, c => published
-                    .filter(t::registration_id.eq(sql::text(*one)))
-                    .select(TicketRow::as_select())
-                    .load::<TicketRow>(c))?);
-            }
-            rows
-        }
-        many => published
-            .filter(t::registration_id.eq_any(sql::texts(many)))
-            .select(TicketRow::as_select())
-            .load::<TicketRow>(conn)?,
-    };
+    let rows = sql::rows_by_ids(
+        conn,
+        registrations,
+        |conn, one| {
+            Ok(crate::db::on_backend!(conn, c => published
+                .filter(t::registration_id.eq(sql::text(*one)))
+                .select(TicketRow::as_select())
+                .load::<TicketRow>(c))?)
+        },
+        |conn, many| {
+            Ok(published
+                .filter(t::registration_id.eq_any(sql::texts(many)))
+                .select(TicketRow::as_select())
+                .load::<TicketRow>(conn)?)
+        },
+    )?;
     rows.into_iter()
         .map(|row| Ticket::try_from(row).map(|ticket| (ticket.registration, ticket)))
         .collect()
